@@ -1,0 +1,59 @@
+# daily-synthetic: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.8
+# uv from PATH, else a private copy bootstrapped from PyPI into .tools/.
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+
+DATE ?= 2025-06-12
+ROWS ?= 1000000
+DEST ?= data/raw
+SEED ?= 42
+
+export TESTCONTAINERS_RYUK_DISABLED := true
+
+.PHONY: help dev run test lint typecheck unit bench clean docker-engine
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock
+
+run: dev ## generate one day to a local folder (DATE, ROWS, DEST, SEED)
+	$(BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --seed $(SEED)
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy
+
+unit: dev ## unit tests only (no Docker)
+	$(BIN)/pytest tests/unit
+
+test: lint typecheck docker-engine ## ruff, mypy and every test (unit, integration, e2e)
+	$(BIN)/pytest
+
+bench: dev ## rows/s, peak memory and the ratio against a row-by-row baseline
+	$(BIN)/python -m bench.run
+
+docker-engine: ## make sure a Docker engine with compose v2 and buildx answers
+	@bash scripts/ensure-docker.sh
+
+clean:
+	rm -rf data build .mypy_cache .ruff_cache .pytest_cache
+
+-include mk/*.mk
