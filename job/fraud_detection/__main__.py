@@ -1,0 +1,3 @@
+from fraud_detection.cli import main
+
+raise SystemExit(main())

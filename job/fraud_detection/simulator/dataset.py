@@ -1,0 +1,149 @@
+"""One day of payments: blocks, slices and the public `generate_dataset`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from fraud_detection.schema import SCHEMA
+from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
+from fraud_detection.simulator.frame import to_frame
+from fraud_detection.simulator.population import Population, PopulationSizes, build_population
+from fraud_detection.simulator.transactions import legit_block
+
+DEFAULT_SEED = 42
+DEFAULT_FRAUD_RATE = 0.005
+MIN_BLOCK_ROWS = 1_000
+MAX_BLOCK_ROWS = 131_072
+BLOCKS_PER_DAY = 32
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Slice `index` of `count`: a contiguous run of whole blocks of the day."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not (self.count >= 1 and 0 <= self.index < self.count):
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
+class DaySpec:
+    """Everything the rows of a day are a function of."""
+
+    day: date
+    rows: int
+    seed: int = DEFAULT_SEED
+    fraud_rate: float = DEFAULT_FRAUD_RATE
+    population: PopulationSizes = field(default_factory=PopulationSizes)
+
+    @property
+    def block_rows(self) -> int:
+        # Depends on `rows` only, never on the slicing, so slices union to the day.
+        return min(max(-(-self.rows // BLOCKS_PER_DAY), MIN_BLOCK_ROWS), MAX_BLOCK_ROWS)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.rows // self.block_rows)
+
+    def blocks(self, shard: Shard) -> range:
+        first = shard.index * self.n_blocks // shard.count
+        last = (shard.index + 1) * self.n_blocks // shard.count
+        return range(first, last)
+
+    def block_bounds(self, block: int) -> tuple[int, int]:
+        start = block * self.block_rows
+        return start, min(start + self.block_rows, self.rows)
+
+    def shard_rows(self, shard: Shard) -> int:
+        blocks = self.blocks(shard)
+        if not blocks:
+            return 0
+        return self.block_bounds(blocks[-1])[1] - self.block_bounds(blocks[0])[0]
+
+
+@lru_cache(maxsize=4)
+def population_for(seed: int, sizes: PopulationSizes) -> Population:
+    """Built once per process and reused by every block and day."""
+    return build_population(seed, sizes)
+
+
+@lru_cache(maxsize=4)
+def _plan_for(spec: DaySpec) -> FraudPlan:
+    pop = population_for(spec.seed, spec.population)
+    return plan_fraud(pop, spec.seed, DayClock.for_day(spec.day, spec.rows), spec.fraud_rate)
+
+
+def iter_blocks(
+    spec: DaySpec, shard: Shard = Shard(), on_block: Callable[[int, int], None] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The slice's rows block by block, in row (and so time) order."""
+    pop = population_for(spec.seed, spec.population)
+    clock = DayClock.for_day(spec.day, spec.rows)
+    plan = _plan_for(spec)
+    for block in spec.blocks(shard):
+        start, stop = spec.block_bounds(block)
+        draft = inject(legit_block(pop, clock, spec.seed, block, start, stop), plan)
+        frame = to_frame(pop, clock, spec.seed, draft)
+        if on_block is not None:
+            on_block(block, len(frame))
+        yield frame
+
+
+def generate_dataset(
+    day: date,
+    rows: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    fraud_rate: float = DEFAULT_FRAUD_RATE,
+    population: PopulationSizes | None = None,
+    shard: Shard | None = None,
+) -> pl.LazyFrame:
+    """One day of labelled payments as a streaming LazyFrame.
+
+    Rows are a pure function of (seed, day, rows, fraud_rate, population): the same
+    arguments give the same rows on every machine and run. `shard` selects one of K
+    independent slices whose union is exactly the unsharded day. Nothing is
+    generated until the frame is collected or sunk (e.g. `.sink_parquet(...)`),
+    and then block by block, so memory stays flat as `rows` grows.
+    """
+    spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes())
+    return lazy_blocks(spec, shard or Shard())
+
+
+def lazy_blocks(
+    spec: DaySpec, shard: Shard, transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+) -> pl.LazyFrame:
+    def source(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        produced = 0
+        for frame in iter_blocks(spec, shard):
+            out = transform(frame) if transform is not None else frame
+            if predicate is not None:
+                out = out.filter(predicate)
+            if with_columns is not None:
+                out = out.select(with_columns)
+            if n_rows is not None:
+                out = out.head(n_rows - produced)
+            produced += len(out)
+            yield out
+            if n_rows is not None and produced >= n_rows:
+                return
+
+    return register_io_source(io_source=source, schema=SCHEMA)

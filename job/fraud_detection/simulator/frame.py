@@ -1,0 +1,83 @@
+"""Turn a Draft (indices and numbers) into the feed's polars DataFrame."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from fraud_detection.schema import SCHEMA
+from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.population import EUR_RATE, Population
+from fraud_detection.simulator.reference import CATEGORIES, CHANNELS, COUNTRIES, FRAUD_SCENARIOS
+from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.transactions import Draft
+
+_MCC = pl.Series([c.mcc for c in CATEGORIES])
+_CATEGORY = pl.Series([c.name for c in CATEGORIES])
+_COUNTRY = pl.Series([c.code for c in COUNTRIES])
+_CURRENCY = pl.Series([c.currency for c in COUNTRIES])
+_CHANNEL = pl.Series(CHANNELS)
+_SCENARIO = pl.Series(FRAUD_SCENARIOS)
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
+    # A bijective hash of the row index, prefixed with the date: unique within the
+    # day and across days, and no hint of the row's position (or label).
+    mixed = mix64(rows.astype(np.uint64), salt_for(seed, "transaction-id", clock.day))
+    digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
+    return pl.select(pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))).to_series()
+
+
+def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
+    n = len(d)
+    block_salt = int(d.row[0]) if n else 0
+    g = rng(seed, "format", clock.day, clock.rows, block_salt)
+    merchant_country = pop.cities.country[pop.merchant_city[d.merchant]]
+    rate = EUR_RATE[merchant_country]
+    minor = np.maximum(np.rint(d.amount_eur * rate * 100.0), 1.0).astype(np.int64)
+    # Charm pricing: a quarter of tickets end in .99, like real price tags.
+    charm = (g.random(n) < 0.25) & (minor >= 100)
+    minor = np.where(charm, (minor // 100) * 100 + 99, minor)
+    amount_eur = np.round(minor / rate / 100.0, 2)
+    distance = haversine_km(pop.home_lat[d.customer], pop.home_lon[d.customer], d.loc_lat, d.loc_lon)
+    timestamps = clock.start_us + (d.seconds * 1e6).astype(np.int64)
+    is_fraud = d.scenario >= 0
+
+    frame = pl.DataFrame(
+        {
+            "transaction_id": transaction_ids(seed, clock, d.row),
+            "event_timestamp": pl.Series(timestamps, dtype=pl.Int64).cast(SCHEMA["event_timestamp"]),
+            "customer_id": pop.customer_id.gather(d.customer),
+            "card_id": pop.card_id.gather(d.card),
+            "merchant_id": pop.merchant_id.gather(d.merchant),
+            "terminal_id": pop.terminal_id.gather(d.terminal),
+            "merchant_name": pop.merchant_name.gather(d.merchant),
+            "mcc": _MCC.gather(d.category),
+            "merchant_category": _CATEGORY.gather(d.category),
+            "merchant_country": _COUNTRY.gather(merchant_country),
+            "amount": minor,
+            "currency": _CURRENCY.gather(merchant_country),
+            "amount_eur": amount_eur,
+            "channel": _CHANNEL.gather(d.channel),
+            "card_brand": pop.card_brand.gather(d.card),
+            "card_type": pop.card_type.gather(d.card),
+            "latitude": np.round(d.loc_lat, 5),
+            "longitude": np.round(d.loc_lon, 5),
+            "city": pop.cities.name.gather(d.loc_city),
+            "country": _COUNTRY.gather(pop.cities.country[d.loc_city]),
+            "distance_from_home_km": np.round(distance, 2),
+            "is_fraud": is_fraud,
+            "fraud_scenario": _SCENARIO.gather(np.maximum(d.scenario, 0)),
+        }
+    )
+    return frame.with_columns(
+        pl.when(pl.col("is_fraud")).then(pl.col("fraud_scenario")).otherwise(None).alias("fraud_scenario")
+    )

@@ -1,0 +1,258 @@
+"""Entity populations: customers, cards, merchants and terminals.
+
+A pure function of (seed, sizes): the same seed gives the same entities on every
+day, so keys recur across days. Every attribute comes from its own random stream,
+so growing a population keeps the existing entities unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from fraud_detection.simulator.reference import (
+    CARD_BRAND_WEIGHTS,
+    CARD_BRANDS,
+    CARD_TYPE_WEIGHTS,
+    CARD_TYPES,
+    CATEGORIES,
+    COUNTRIES,
+)
+from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.vocabulary import Cities, build_cities, build_name_parts
+
+N_CATEGORIES = len(CATEGORIES)
+CATEGORY_WEIGHTS = np.array([c.weight for c in CATEGORIES])
+CATEGORY_WEIGHTS = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
+CATEGORY_MEDIAN_EUR = np.array([c.median_eur for c in CATEGORIES])
+CATEGORY_SIGMA = np.array([c.sigma for c in CATEGORIES])
+CATEGORY_ONLINE = np.array([c.online for c in CATEGORIES])
+ONLINE_ONLY = CATEGORY_ONLINE >= 0.95
+EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
+
+
+@dataclass(frozen=True)
+class PopulationSizes:
+    customers: int = 400_000
+    merchants: int = 40_000
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Entities sorted by a group key, with each group's [start, start+count) range."""
+
+    order: np.ndarray  # entity indices sorted by group
+    start: np.ndarray  # per group
+    count: np.ndarray  # per group
+    cum_weight: np.ndarray | None = None  # cumulative weight along `order`
+
+    @staticmethod
+    def build(keys: np.ndarray, n_groups: int, weight: np.ndarray | None = None) -> Groups:
+        order = np.argsort(keys, kind="stable")
+        count = np.bincount(keys, minlength=n_groups)
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        cum = None if weight is None else np.cumsum(weight[order])
+        return Groups(order=order, start=start, count=count, cum_weight=cum)
+
+    def pick(self, group: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """One entity per row from its group (-1 where the group is empty), weighted if set."""
+        count = self.count[group]
+        start = self.start[group]
+        if self.cum_weight is None:
+            pos = start + (u * count).astype(np.int64)
+        else:
+            cw = self.cum_weight
+            lo = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
+            hi = cw[np.maximum(start + count - 1, 0)]
+            pos = np.searchsorted(cw, lo + u * (hi - lo), side="right")
+            pos = np.clip(pos, start, start + np.maximum(count - 1, 0))
+        safe = np.minimum(pos, len(self.order) - 1)
+        return np.where(count > 0, self.order[safe], -1)
+
+
+@dataclass(frozen=True)
+class Population:
+    seed: int
+    sizes: PopulationSizes
+    cities: Cities
+    # customers
+    customer_id: pl.Series
+    home_city: np.ndarray
+    home_lat: np.ndarray
+    home_lon: np.ndarray
+    activity_cdf: np.ndarray  # for drawing who pays: a few pay often, most rarely
+    amount_scale: np.ndarray  # the customer's spending level
+    online_affinity: np.ndarray
+    favourite_categories: np.ndarray  # (customers, 2)
+    card_start: np.ndarray
+    card_count: np.ndarray
+    customers_by_city: Groups
+    # cards
+    card_id: pl.Series
+    card_customer: np.ndarray
+    card_brand: pl.Series
+    card_type: pl.Series
+    # merchants
+    merchant_id: pl.Series
+    merchant_name: pl.Series
+    merchant_category: np.ndarray
+    merchant_city: np.ndarray
+    merchant_lat: np.ndarray
+    merchant_lon: np.ndarray
+    terminal_start: np.ndarray
+    terminal_count: np.ndarray
+    merchants_by_city_category: Groups
+    merchants_by_country_category: Groups
+    merchants_by_category: Groups
+    # terminals
+    terminal_id: pl.Series
+    terminal_merchant: np.ndarray
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.home_city)
+
+    @property
+    def n_cards(self) -> int:
+        return len(self.card_customer)
+
+    @property
+    def n_terminals(self) -> int:
+        return len(self.terminal_merchant)
+
+
+def entity_ids(seed: int, kind: str, prefix: str, n: int) -> pl.Series:
+    """Opaque, stable keys: a bijective hash of the index, so never two alike."""
+    mixed = mix64(np.arange(n, dtype=np.uint64), salt_for(seed, "ids", kind))
+    # Decimal formatting is polars-native and several times faster than hex.
+    digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
+    return pl.select(pl.concat_str(pl.lit(prefix), pl.lit(digits))).to_series().alias(f"{kind}_id")
+
+
+def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
+    cdf = np.cumsum(cities.weight)
+    return np.searchsorted(cdf, rng(seed, kind, "city").random(n) * cdf[-1], side="right").astype(
+        np.int32
+    )
+
+
+def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray:
+    return rng(seed, kind, axis).normal(0.0, scale, n)
+
+
+def build_population(seed: int, sizes: PopulationSizes | None = None) -> Population:
+    sizes = sizes or PopulationSizes()
+    cities = build_cities(seed)
+    n_city = len(cities)
+
+    # --- customers
+    nc = sizes.customers
+    home_city = _draw_city(seed, "customer", cities, nc)
+    home_lat = cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04)
+    home_lon = cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06)
+    activity = rng(seed, "customer", "activity").lognormal(0.0, 1.1, nc)
+    activity_cdf = np.cumsum(activity)
+    amount_scale = rng(seed, "customer", "amount").lognormal(0.0, 0.35, nc)
+    online_affinity = 0.4 + 1.4 * rng(seed, "customer", "online").beta(2.0, 3.0, nc)
+    fav_cdf = np.cumsum(CATEGORY_WEIGHTS)
+    favourites = np.searchsorted(fav_cdf, rng(seed, "customer", "favourites").random((nc, 2)))
+    favourites = np.minimum(favourites, N_CATEGORIES - 1).astype(np.int16)
+    card_count = 1 + rng(seed, "customer", "cards").binomial(2, 0.16, nc)
+    card_start = np.concatenate([[0], np.cumsum(card_count)[:-1]])
+
+    # --- cards
+    n_cards = int(card_count.sum())
+    card_customer = np.repeat(np.arange(nc), card_count)
+    brands = pl.Series("card_brand", CARD_BRANDS)
+    types = pl.Series("card_type", CARD_TYPES)
+    brand_idx = rng(seed, "card", "brand").choice(len(CARD_BRANDS), n_cards, p=CARD_BRAND_WEIGHTS)
+    type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
+
+    # --- merchants
+    nm = sizes.merchants
+    category = rng(seed, "merchant", "category").choice(N_CATEGORIES, nm, p=CATEGORY_WEIGHTS)
+    merchant_city = _draw_city(seed, "merchant", cities, nm)
+    merchant_lat = cities.lat[merchant_city] + _jitter(seed, "merchant", "lat", nm, 0.04)
+    merchant_lon = cities.lon[merchant_city] + _jitter(seed, "merchant", "lon", nm, 0.06)
+    popularity = rng(seed, "merchant", "popularity").lognormal(0.0, 1.0, nm)
+    merchant_country = cities.country[merchant_city]
+    # Online-only merchants take card-not-present payments through one virtual terminal.
+    terminal_count = np.where(
+        ONLINE_ONLY[category], 1, 1 + rng(seed, "merchant", "terminals").poisson(1.3, nm)
+    )
+    terminal_start = np.concatenate([[0], np.cumsum(terminal_count)[:-1]])
+    n_terminals = int(terminal_count.sum())
+
+    parts = build_name_parts(seed)
+    name_rng = rng(seed, "merchant", "name")
+    surnames = pl.Series([s for per in parts.surnames for s in per])
+    sur_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.surnames])[:-1]])
+    sur_len = np.array([len(s) for s in parts.surnames])
+    companies = pl.Series([s for per in parts.companies for s in per])
+    com_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.companies])[:-1]])
+    com_len = np.array([len(s) for s in parts.companies])
+    suffixes = pl.Series([s for per in parts.suffixes for s in per])
+    suf_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.suffixes])[:-1]])
+    suf_len = np.array([len(s) for s in parts.suffixes])
+    u = name_rng.random((3, nm))
+    surname = surnames.gather(
+        sur_off[merchant_country] + (u[0] * sur_len[merchant_country]).astype(np.int64)
+    )
+    company = companies.gather(
+        com_off[merchant_country] + (u[1] * com_len[merchant_country]).astype(np.int64)
+    )
+    suffix = suffixes.gather(suf_off[category] + (u[2] * suf_len[category]).astype(np.int64))
+    use_company = pl.Series(name_rng.random(nm) < 0.3)
+    merchant_name = (
+        pl.DataFrame({"s": surname, "c": company, "x": suffix, "co": use_company})
+        .select(
+            pl.when(pl.col("co"))
+            .then(pl.concat_str("c", "x", separator=" "))
+            .otherwise(pl.concat_str("s", "x", separator=" "))
+        )
+        .to_series()
+        .alias("merchant_name")
+    )
+
+    n_country = len(COUNTRIES)
+    return Population(
+        seed=seed,
+        sizes=sizes,
+        cities=cities,
+        customer_id=entity_ids(seed, "customer", "C", nc),
+        home_city=home_city,
+        home_lat=home_lat,
+        home_lon=home_lon,
+        activity_cdf=activity_cdf,
+        amount_scale=amount_scale,
+        online_affinity=online_affinity,
+        favourite_categories=favourites,
+        card_start=card_start,
+        card_count=card_count,
+        customers_by_city=Groups.build(home_city, n_city),
+        card_id=entity_ids(seed, "card", "K", n_cards),
+        card_customer=card_customer,
+        card_brand=brands.gather(brand_idx),
+        card_type=types.gather(type_idx),
+        merchant_id=entity_ids(seed, "merchant", "M", nm),
+        merchant_name=merchant_name,
+        merchant_category=category.astype(np.int16),
+        merchant_city=merchant_city,
+        merchant_lat=merchant_lat,
+        merchant_lon=merchant_lon,
+        terminal_start=terminal_start,
+        terminal_count=terminal_count,
+        merchants_by_city_category=Groups.build(
+            merchant_city.astype(np.int64) * N_CATEGORIES + category, n_city * N_CATEGORIES, popularity
+        ),
+        merchants_by_country_category=Groups.build(
+            merchant_country.astype(np.int64) * N_CATEGORIES + category,
+            n_country * N_CATEGORIES,
+            popularity,
+        ),
+        merchants_by_category=Groups.build(category, N_CATEGORIES, popularity),
+        terminal_id=entity_ids(seed, "terminal", "T", n_terminals),
+        terminal_merchant=np.repeat(np.arange(nm), terminal_count),
+    )

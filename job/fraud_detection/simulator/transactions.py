@@ -1,0 +1,153 @@
+"""Legitimate payments for one block of rows, as index arrays (a Draft).
+
+Everything is vectorised: one random draw per column per block, entities picked by
+index from the population's tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+import numpy as np
+
+from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.population import (
+    CATEGORY_MEDIAN_EUR,
+    CATEGORY_ONLINE,
+    CATEGORY_SIGMA,
+    N_CATEGORIES,
+    Population,
+)
+from fraud_detection.simulator.reference import CHIP, CONTACTLESS, ONLINE, SWIPE, category_hour_cdf
+from fraud_detection.simulator.seeding import rng
+
+FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
+TRAVEL_SHARE = 0.015  # legitimate payments made away from home
+_CATEGORY_HOUR_CDF = category_hour_cdf()
+
+
+@dataclass
+class Draft:
+    """One block's payments as arrays of indices and numbers, before formatting."""
+
+    row: np.ndarray  # global row index in the day
+    seconds: np.ndarray  # second of the day
+    customer: np.ndarray
+    card: np.ndarray
+    category: np.ndarray
+    merchant: np.ndarray
+    terminal: np.ndarray
+    channel: np.ndarray
+    amount_eur: np.ndarray
+    loc_city: np.ndarray  # where the payment happened (index into cities)
+    loc_lat: np.ndarray
+    loc_lon: np.ndarray
+    scenario: np.ndarray  # -1 for legitimate, else index into FRAUD_SCENARIOS
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def overwrite(self, positions: np.ndarray, other: Draft) -> None:
+        """Replace the rows at `positions` with `other`'s rows (same length)."""
+        for f in fields(self):
+            if f.name in ("row", "seconds"):
+                continue
+            getattr(self, f.name)[positions] = getattr(other, f.name)
+
+
+def pick_merchant(
+    pop: Population, category: np.ndarray, city: np.ndarray, online: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """A merchant of the category: in the city for card-present, anywhere online.
+
+    Small towns lack some shops; then the country, then anywhere, is searched.
+    """
+    by_city = pop.merchants_by_city_category.pick(city.astype(np.int64) * N_CATEGORIES + category, u)
+    country = pop.cities.country[city].astype(np.int64)
+    by_country = pop.merchants_by_country_category.pick(country * N_CATEGORIES + category, u)
+    anywhere = pop.merchants_by_category.pick(category.astype(np.int64), u)
+    local = np.where(by_city >= 0, by_city, np.where(by_country >= 0, by_country, anywhere))
+    return np.where(online, anywhere, local)
+
+
+def pick_terminal(pop: Population, merchant: np.ndarray, online: np.ndarray, u: np.ndarray) -> np.ndarray:
+    # Online payments go through the merchant's first (virtual) terminal.
+    offset = np.where(online, 0, (u * pop.terminal_count[merchant]).astype(np.int64))
+    return pop.terminal_start[merchant] + offset
+
+
+def card_present_channel(amount_eur: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Tap for small tickets, chip for large ones, a little magstripe left."""
+    small = amount_eur < 50.0
+    return np.where(
+        small,
+        np.where(u < 0.78, CONTACTLESS, np.where(u < 0.985, CHIP, SWIPE)),
+        np.where(u < 0.05, CONTACTLESS, np.where(u < 0.97, CHIP, SWIPE)),
+    ).astype(np.int8)
+
+
+def category_amount_eur(
+    category: np.ndarray, scale: np.ndarray, normal: np.ndarray
+) -> np.ndarray:
+    """Heavy-tailed (log-normal) tickets around the category's median."""
+    return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal)
+
+
+def legit_block(pop: Population, clock: DayClock, seed: int, block: int, start: int, stop: int) -> Draft:
+    day: date = clock.day
+    g = rng(seed, "tx", day, clock.rows, block)
+    n = stop - start
+    row = np.arange(start, stop, dtype=np.int64)
+    seconds = clock.seconds(row, g.random(n))
+    hour = np.minimum((seconds // 3600).astype(np.int64), 23)
+
+    # Who pays: activity-weighted, a few customers pay often, most rarely.
+    customer = np.searchsorted(pop.activity_cdf, g.random(n) * pop.activity_cdf[-1], side="right")
+    customer = np.minimum(customer, pop.n_customers - 1)
+    card = pop.card_start[customer] + (g.random(n) * pop.card_count[customer]).astype(np.int64)
+
+    # What for: a favourite category, or the hour's usual mix.
+    by_hour = (_CATEGORY_HOUR_CDF[hour] < g.random(n)[:, None]).sum(axis=1)
+    by_hour = np.minimum(by_hour, N_CATEGORIES - 1)
+    favourite = pop.favourite_categories[customer, (g.random(n) < 0.5).astype(np.int64)]
+    category = np.where(g.random(n) < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
+
+    online_p = np.minimum(CATEGORY_ONLINE[category] * pop.online_affinity[customer], 1.0)
+    online = g.random(n) < online_p
+
+    # Where: at home, or (rarely) travelling anywhere in the world we model.
+    travelling = g.random(n) < TRAVEL_SHARE
+    travel_city = np.searchsorted(np.cumsum(pop.cities.weight), g.random(n), side="right")
+    travel_city = np.minimum(travel_city, len(pop.cities) - 1)
+    city = np.where(travelling, travel_city, pop.home_city[customer])
+
+    merchant = pick_merchant(pop, category, city, online, g.random(n))
+    terminal = pick_terminal(pop, merchant, online, g.random(n))
+    amount_eur = category_amount_eur(category, pop.amount_scale[customer], g.standard_normal(n))
+    channel = np.where(online, ONLINE, card_present_channel(amount_eur, g.random(n))).astype(np.int8)
+
+    # Online payments are located where the buyer is; card-present at the terminal.
+    jitter = g.normal(0.0, 0.02, (2, n))
+    at_home = ~travelling
+    buyer_lat = np.where(at_home, pop.home_lat[customer], pop.cities.lat[city] + jitter[0])
+    buyer_lon = np.where(at_home, pop.home_lon[customer], pop.cities.lon[city] + jitter[1])
+    loc_lat = np.where(online, buyer_lat, pop.merchant_lat[merchant])
+    loc_lon = np.where(online, buyer_lon, pop.merchant_lon[merchant])
+    loc_city = np.where(online, city, pop.merchant_city[merchant])
+
+    return Draft(
+        row=row,
+        seconds=seconds,
+        customer=customer,
+        card=card,
+        category=category,
+        merchant=merchant,
+        terminal=terminal,
+        channel=channel,
+        amount_eur=amount_eur,
+        loc_city=loc_city.astype(np.int64),
+        loc_lat=loc_lat,
+        loc_lon=loc_lon,
+        scenario=np.full(n, -1, dtype=np.int8),
+    )
