@@ -1,0 +1,44 @@
+# The local stack (compose.yaml): Airflow running the DAG, the job image it launches,
+# and an S3 store. Life cycle in scripts/stack-ctl.sh; configuration in .env.example.
+# Image builds reuse mk/images.mk (BUILDX with the CA secret, ENSURE_BASE, JOB_IMAGE).
+
+AIRFLOW_IMAGE ?= daily-synthetic-airflow:dev
+# Rows of the runs the stack targets make (the DAG's own default is 1 000 000).
+STACK_ROWS ?= 10000
+FROM ?= $(DATE)
+TO ?= $(FROM)
+
+STACK_ENV = JOB_IMAGE="$(JOB_IMAGE)" AIRFLOW_IMAGE="$(AIRFLOW_IMAGE)" BUILDX="$(BUILDX)" \
+	PYTHON_IMAGE="$(PYTHON_IMAGE)" BASE_IMAGE="$(BASE_IMAGE)"
+STACK = $(STACK_ENV) bash scripts/stack-ctl.sh
+
+.PHONY: airflow-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
+	airflow-logs airflow-ps airflow-down airflow-clean
+
+airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + docker provider from uv.lock, dags/)
+	@base=$(ENSURE_BASE) && \
+	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" .
+
+airflow-up: airflow-image job-image ## full stack (CeleryExecutor, postgres, redis, S3 store): build, start, wait healthy
+	@$(STACK) up full
+
+airflow-up-minimal: airflow-image job-image ## minimal stack (LocalExecutor on SQLite, S3 store): build, start, wait healthy
+	@$(STACK) up minimal
+
+airflow-test-dag: ## in the running stack: airflow dags test daily_synthetic DATE (STACK_ROWS rows), then check S3
+	@$(STACK) test-dag "$(DATE)" "$(STACK_ROWS)"
+
+airflow-trigger: ## in the running stack: run day DATE, or FROM..TO, as backfill runs (STACK_ROWS rows)
+	@$(STACK) trigger "$(FROM)" "$(TO)" "$(STACK_ROWS)"
+
+airflow-logs: ## follow the stack's logs (SERVICE=airflow-worker for one service)
+	@$(STACK) logs $(SERVICE)
+
+airflow-ps: ## the stack's containers and their health
+	@$(STACK) ps
+
+airflow-down: ## stop the stack gracefully (volumes kept: S3 data, metadata DB, logs)
+	@$(STACK) down
+
+airflow-clean: ## stop the stack and delete its volumes
+	@$(STACK) down --volumes

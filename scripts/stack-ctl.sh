@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The local compose stack's life cycle; the make targets in mk/stack.mk call it.
+#
+#   stack-ctl.sh up full|minimal        start (public or stand-in images), wait until healthy
+#   stack-ctl.sh test-dag DATE ROWS     `airflow dags test` of that day in the stack, then check S3
+#   stack-ctl.sh check-s3 DATE ROWS     the day's Parquet objects in the stack's S3 hold ROWS rows
+#   stack-ctl.sh trigger FROM [TO] ROWS unpause the DAG and backfill FROM..TO (scheduled-style runs)
+#   stack-ctl.sh logs [SERVICE...]      follow the logs
+#   stack-ctl.sh ps                     the stack's containers
+#   stack-ctl.sh down [--volumes]       graceful stop; nothing of the stack stays running
+#
+# Environment: see scripts/stack-lib.sh and .env.example.
+set -euo pipefail
+# shellcheck source=scripts/stack-lib.sh
+source "$(dirname "$0")/stack-lib.sh"
+
+DAG_ID=daily_synthetic
+NETWORK="$COMPOSE_PROJECT_NAME-net"
+
+compose_files=(-f "$STACK_ROOT/compose.yaml")
+if [ "${STACK_DAGS:-baked}" = mount ]; then
+  compose_files+=(-f "$STACK_ROOT/docker/compose.dags-mount.yaml")
+fi
+compose() { docker compose "${compose_files[@]}" "$@"; }
+
+# The running container that runs tasks (and so has the Docker socket):
+# full profile: the celery worker; minimal: the standalone container.
+airflow_service() {
+  local running
+  running=$(compose "${STACK_PROFILES[@]}" ps --status running --services 2>/dev/null)
+  if grep -qx airflow-worker <<<"$running"; then
+    echo airflow-worker
+  elif grep -qx airflow-standalone <<<"$running"; then
+    echo airflow-standalone
+  else
+    die "the stack is not running: make airflow-up (or airflow-up-minimal) first"
+  fi
+}
+
+airflow_exec() { # run an airflow CLI command in the task-running container
+  local service
+  service=$(airflow_service)
+  compose exec -T "$service" "$@"
+}
+
+cmd_up() {
+  local profile=${1:?full or minimal} other start line
+  case "$profile" in
+    full) other=minimal ;;
+    minimal) other=full ;;
+    *) die "unknown profile $profile (full or minimal)" ;;
+  esac
+  start=$(date +%s)
+  # Only one profile at a time: both publish the api-server on AIRFLOW_PORT.
+  if [ -n "$(compose --profile "$other" ps -q 2>/dev/null | head -1)" ]; then
+    log "stopping the $other profile first"
+    cmd_down
+  fi
+  while IFS= read -r line; do export "${line?}"; done < <(bash scripts/stack-images.sh "$profile")
+  log "starting the $profile profile (project $COMPOSE_PROJECT_NAME, job image $DAILY_SYNTHETIC_IMAGE)"
+  # --wait: every service healthy and the init steps exited 0, else a non-zero exit.
+  if ! compose --profile "$profile" up -d --remove-orphans --wait \
+    --wait-timeout "${STACK_WAIT_TIMEOUT:-600}"; then
+    compose --profile "$profile" ps -a >&2
+    compose --profile "$profile" logs --tail 40 >&2 || true
+    die "the $profile stack did not become healthy"
+  fi
+  log "$profile stack healthy in $(($(date +%s) - start)) s"
+  log "UI: http://127.0.0.1:${AIRFLOW_PORT}  (login ${AIRFLOW_ADMIN_USER} / see AIRFLOW_ADMIN_PASSWORD in .env or .env.example)"
+  log "S3: http://127.0.0.1:${S3_PORT}  bucket ${RAW_BUCKET}"
+}
+
+# The day's objects, counted inside the stack: a throw-away job-image container on
+# the stack network reads them with boto3 + polars (nothing needed on the host).
+cmd_check_s3() {
+  local day=${1:?DATE} rows=${2:?ROWS}
+  docker run --rm --network "$NETWORK" --entrypoint python \
+    -e RAW_BUCKET -e AWS_DEFAULT_REGION -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
+    "$DAILY_SYNTHETIC_IMAGE" - "$day" "$rows" <<'PY'
+import io, os, re, sys
+
+import boto3
+import polars as pl
+
+day, expected = sys.argv[1], int(sys.argv[2])
+y, m, d = day.split("-")
+bucket = os.environ["RAW_BUCKET"]
+# Hive-style layout (ADR-0011): .../year=YYYY/month=MM/... with the day in the key.
+of_day = re.compile(rf"year={y}/month={m}/.*(day={d}\b|{day}|{y}{m}{d})")
+s3 = boto3.client("s3")
+keys = [
+    obj["Key"]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    for obj in page.get("Contents", [])
+    if obj["Key"].endswith(".parquet") and of_day.search(obj["Key"])
+]
+rows = 0
+for key in keys:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    n = pl.read_parquet(io.BytesIO(body)).height
+    print(f"s3://{bucket}/{key}: {n} rows")
+    rows += n
+if rows != expected:
+    sys.exit(f"check-s3: {day}: {rows} rows in {len(keys)} object(s), expected {expected}")
+print(f"check-s3: {day}: {expected} rows in s3://{bucket} ({len(keys)} object(s))")
+PY
+}
+
+cmd_test_dag() {
+  local day=${1:?DATE} rows=${2:?ROWS}
+  log "airflow dags test $DAG_ID $day (rows=$rows)"
+  airflow_exec airflow dags test "$DAG_ID" "$day" -c "{\"rows\": $rows}"
+  cmd_check_s3 "$day" "$rows"
+}
+
+cmd_trigger() {
+  local from=${1:?FROM} to=${2:-$1} rows=${3:-1000000}
+  # Backfill runs are the scheduler's own kind of run (logical date and data interval
+  # from the timetable) and, unlike manual runs, may precede the DAG's start date.
+  airflow_exec airflow dags unpause "$DAG_ID" >/dev/null
+  airflow_exec airflow backfill create --dag-id "$DAG_ID" \
+    --from-date "$from" --to-date "$to" --max-active-runs 1 \
+    --reprocess-behavior completed --dag-run-conf "{\"rows\": $rows}"
+  log "follow it at http://127.0.0.1:${AIRFLOW_PORT}/dags/$DAG_ID"
+}
+
+cmd_down() {
+  local volumes=()
+  [ "${1:-}" != --volumes ] || volumes=(--volumes)
+  # Airflow first, so that no new job container starts; then job containers a killed
+  # task may have left on the network (they would keep it from being removed).
+  compose "${STACK_PROFILES[@]}" stop --timeout "${STACK_STOP_TIMEOUT:-60}" || true
+  local leftovers
+  leftovers=$(docker ps -aq --filter "network=$NETWORK" --filter label=io.daily-synthetic.dag_id)
+  if [ -n "$leftovers" ]; then
+    log "removing job containers left on $NETWORK"
+    # shellcheck disable=SC2086
+    docker rm -f $leftovers >/dev/null
+  fi
+  compose "${STACK_PROFILES[@]}" down --remove-orphans "${volumes[@]}"
+  local left
+  left=$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")
+  [ -z "$left" ] || die "containers still there after down: $left"
+}
+
+case "${1:-}" in
+  up) cmd_up "${2:-full}" ;;
+  test-dag) cmd_test_dag "${2:?DATE}" "${3:?ROWS}" ;;
+  check-s3) cmd_check_s3 "${2:?DATE}" "${3:?ROWS}" ;;
+  trigger) cmd_trigger "${2:?FROM}" "${3:-$2}" "${4:-1000000}" ;;
+  logs) shift; compose "${STACK_PROFILES[@]}" logs -f --tail "${STACK_LOG_TAIL:-200}" "$@" ;;
+  ps) compose "${STACK_PROFILES[@]}" ps -a ;;
+  down) cmd_down "${2:-}" ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac
