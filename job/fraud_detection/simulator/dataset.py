@@ -12,8 +12,8 @@ from polars.io.plugins import register_io_source
 
 from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
 from fraud_detection.simulator.frame import to_frame
+from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
 from fraud_detection.simulator.population import Population, PopulationSizes, build_population
 from fraud_detection.simulator.transactions import legit_block
 
@@ -21,7 +21,7 @@ DEFAULT_SEED = 42
 DEFAULT_FRAUD_RATE = 0.005
 MIN_BLOCK_ROWS = 1_000
 MAX_BLOCK_ROWS = 131_072
-BLOCKS_PER_DAY = 32
+BLOCKS_PER_DAY = 16
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ _SCENARIO = pl.Series(FRAUD_SCENARIOS)
 _EARTH_RADIUS_KM = 6371.0088
 
 
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lon2 - lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
@@ -33,7 +35,9 @@ def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
     # day and across days, and no hint of the row's position (or label).
     mixed = mix64(rows.astype(np.uint64), salt_for(seed, "transaction-id", clock.day))
     digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
-    return pl.select(pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))).to_series()
+    return pl.select(
+        pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))
+    ).to_series()
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
@@ -47,14 +51,18 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
     charm = (g.random(n) < 0.25) & (minor >= 100)
     minor = np.where(charm, (minor // 100) * 100 + 99, minor)
     amount_eur = np.round(minor / rate / 100.0, 2)
-    distance = haversine_km(pop.home_lat[d.customer], pop.home_lon[d.customer], d.loc_lat, d.loc_lon)
+    distance = haversine_km(
+        pop.home_lat[d.customer], pop.home_lon[d.customer], d.loc_lat, d.loc_lon
+    )
     timestamps = clock.start_us + (d.seconds * 1e6).astype(np.int64)
     is_fraud = d.scenario >= 0
 
     frame = pl.DataFrame(
         {
             "transaction_id": transaction_ids(seed, clock, d.row),
-            "event_timestamp": pl.Series(timestamps, dtype=pl.Int64).cast(SCHEMA["event_timestamp"]),
+            "event_timestamp": pl.Series(timestamps, dtype=pl.Int64).cast(
+                SCHEMA["event_timestamp"]
+            ),
             "customer_id": pop.customer_id.gather(d.customer),
             "card_id": pop.card_id.gather(d.card),
             "merchant_id": pop.merchant_id.gather(d.merchant),
@@ -79,5 +87,8 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
         }
     )
     return frame.with_columns(
-        pl.when(pl.col("is_fraud")).then(pl.col("fraud_scenario")).otherwise(None).alias("fraud_scenario")
+        pl.when(pl.col("is_fraud"))
+        .then(pl.col("fraud_scenario"))
+        .otherwise(None)
+        .alias("fraud_scenario")
     )

@@ -27,7 +27,6 @@ from fraud_detection.simulator.population import (
 from fraud_detection.simulator.reference import (
     CATEGORIES,
     CHIP,
-    CONTACTLESS,
     FRAUD_SCENARIO_SHARES,
     FRAUD_SCENARIOS,
     ONLINE,
@@ -130,11 +129,15 @@ def _empty_draft(n: int) -> Draft:
     )
 
 
-def _pick_city(pop: Population, g: np.random.Generator, home_city: np.ndarray, same_country: float) -> np.ndarray:
+def _pick_city(
+    pop: Population, g: np.random.Generator, home_city: np.ndarray, same_country: float
+) -> np.ndarray:
     """A city for the fraudster: sometimes in the victim's country, often abroad."""
     n = len(home_city)
     cities = pop.cities
-    by_country = Groups.build(cities.country.astype(np.int64), int(cities.country.max()) + 1, cities.weight)
+    by_country = Groups.build(
+        cities.country.astype(np.int64), int(cities.country.max()) + 1, cities.weight
+    )
     anywhere = np.minimum(
         np.searchsorted(np.cumsum(cities.weight), g.random(n), side="right"), len(cities) - 1
     )
@@ -146,12 +149,18 @@ def _cards_of(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarra
     return pop.card_start[customer] + (u * pop.card_count[customer]).astype(np.int64)
 
 
-def _located(pop: Population, d: Draft, online: np.ndarray, buyer_city: np.ndarray, g: np.random.Generator) -> None:
+def _located(
+    pop: Population, d: Draft, online: np.ndarray, buyer_city: np.ndarray, g: np.random.Generator
+) -> None:
     n = len(d)
     jitter = g.normal(0.0, 0.02, (2, n))
     d.loc_city = np.where(online, buyer_city, pop.merchant_city[d.merchant])
-    d.loc_lat = np.where(online, pop.cities.lat[buyer_city] + jitter[0], pop.merchant_lat[d.merchant])
-    d.loc_lon = np.where(online, pop.cities.lon[buyer_city] + jitter[1], pop.merchant_lon[d.merchant])
+    d.loc_lat = np.where(
+        online, pop.cities.lat[buyer_city] + jitter[0], pop.merchant_lat[d.merchant]
+    )
+    d.loc_lon = np.where(
+        online, pop.cities.lon[buyer_city] + jitter[1], pop.merchant_lon[d.merchant]
+    )
 
 
 def _terminal_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
@@ -165,14 +174,20 @@ def _terminal_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draf
     d.terminal = terminals[g.integers(0, len(terminals), n)]
     d.merchant = pop.terminal_merchant[d.terminal]
     d.category = pop.merchant_category[d.merchant].astype(np.int64)
-    victims = pop.customers_by_city.pick(pop.merchant_city[d.merchant].astype(np.int64), g.random(n))
+    victims = pop.customers_by_city.pick(
+        pop.merchant_city[d.merchant].astype(np.int64), g.random(n)
+    )
     d.customer = np.where(victims >= 0, victims, g.integers(0, pop.n_customers, n))
     d.card = _cards_of(pop, d.customer, g.random(n))
-    d.amount_eur = CATEGORY_MEDIAN_EUR[d.category] * pop.amount_scale[d.customer] * np.exp(
-        CATEGORY_SIGMA[d.category] * g.standard_normal(n) + 0.25
+    d.amount_eur = (
+        CATEGORY_MEDIAN_EUR[d.category]
+        * pop.amount_scale[d.customer]
+        * np.exp(CATEGORY_SIGMA[d.category] * g.standard_normal(n) + 0.25)
     )
     u = g.random(n)
-    d.channel = np.where(u < 0.5, SWIPE, card_present_channel(d.amount_eur, g.random(n))).astype(np.int8)
+    d.channel = np.where(u < 0.5, SWIPE, card_present_channel(d.amount_eur, g.random(n))).astype(
+        np.int8
+    )
     _located(pop, d, np.zeros(n, bool), pop.home_city[d.customer], g)
     d.scenario[:] = SCENARIO["compromised_terminal"]
     return d
@@ -209,7 +224,9 @@ def _card_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     return d
 
 
-def _bursts(g: np.random.Generator, n: int, sizes: tuple[int, int], gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _bursts(
+    g: np.random.Generator, n: int, sizes: tuple[int, int], gap_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Split n rows into bursts; returns (burst index per row, seconds after burst start)."""
     size = g.integers(sizes[0], sizes[1] + 1, n // sizes[0] + 1)
     burst = np.repeat(np.arange(len(size)), size)[:n]
@@ -240,14 +257,22 @@ def _testing_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft
     d.category = burst_cat[burst]
     online = np.ones(n, bool)
     bot_city = _pick_city(pop, g, pop.home_city[pop.card_customer[card]], same_country=0.35)
-    d.merchant = pick_merchant(pop, d.category, bot_city[burst], online, np.repeat(g.random(k), np.bincount(burst, minlength=k)))
+    d.merchant = pick_merchant(
+        pop,
+        d.category,
+        bot_city[burst],
+        online,
+        np.repeat(g.random(k), np.bincount(burst, minlength=k)),
+    )
     d.amount_eur = g.uniform(0.3, 3.0, n)
     # The last charge of some bursts is the cash-out the tests were for.
     last = np.r_[burst[1:] != burst[:-1], True]
     cashout = last & (g.random(n) < 0.35)
     ccats, cp = _CASHOUT_CATEGORIES
     d.category = np.where(cashout, ccats[g.choice(len(ccats), n, p=cp)], d.category)
-    d.merchant = np.where(cashout, pick_merchant(pop, d.category, bot_city[burst], online, g.random(n)), d.merchant)
+    d.merchant = np.where(
+        cashout, pick_merchant(pop, d.category, bot_city[burst], online, g.random(n)), d.merchant
+    )
     d.amount_eur = np.where(cashout, g.uniform(120.0, 900.0, n), d.amount_eur)
     d.terminal = pop.terminal_start[d.merchant]
     d.channel[:] = ONLINE

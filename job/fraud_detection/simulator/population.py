@@ -245,7 +245,9 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         terminal_start=terminal_start,
         terminal_count=terminal_count,
         merchants_by_city_category=Groups.build(
-            merchant_city.astype(np.int64) * N_CATEGORIES + category, n_city * N_CATEGORIES, popularity
+            merchant_city.astype(np.int64) * N_CATEGORIES + category,
+            n_city * N_CATEGORIES,
+            popularity,
         ),
         merchants_by_country_category=Groups.build(
             merchant_country.astype(np.int64) * N_CATEGORIES + category,

@@ -63,7 +63,9 @@ def pick_merchant(
 
     Small towns lack some shops; then the country, then anywhere, is searched.
     """
-    by_city = pop.merchants_by_city_category.pick(city.astype(np.int64) * N_CATEGORIES + category, u)
+    by_city = pop.merchants_by_city_category.pick(
+        city.astype(np.int64) * N_CATEGORIES + category, u
+    )
     country = pop.cities.country[city].astype(np.int64)
     by_country = pop.merchants_by_country_category.pick(country * N_CATEGORIES + category, u)
     anywhere = pop.merchants_by_category.pick(category.astype(np.int64), u)
@@ -71,7 +73,9 @@ def pick_merchant(
     return np.where(online, anywhere, local)
 
 
-def pick_terminal(pop: Population, merchant: np.ndarray, online: np.ndarray, u: np.ndarray) -> np.ndarray:
+def pick_terminal(
+    pop: Population, merchant: np.ndarray, online: np.ndarray, u: np.ndarray
+) -> np.ndarray:
     # Online payments go through the merchant's first (virtual) terminal.
     offset = np.where(online, 0, (u * pop.terminal_count[merchant]).astype(np.int64))
     return pop.terminal_start[merchant] + offset
@@ -87,14 +91,14 @@ def card_present_channel(amount_eur: np.ndarray, u: np.ndarray) -> np.ndarray:
     ).astype(np.int8)
 
 
-def category_amount_eur(
-    category: np.ndarray, scale: np.ndarray, normal: np.ndarray
-) -> np.ndarray:
+def category_amount_eur(category: np.ndarray, scale: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Heavy-tailed (log-normal) tickets around the category's median."""
     return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal)
 
 
-def legit_block(pop: Population, clock: DayClock, seed: int, block: int, start: int, stop: int) -> Draft:
+def legit_block(
+    pop: Population, clock: DayClock, seed: int, block: int, start: int, stop: int
+) -> Draft:
     day: date = clock.day
     g = rng(seed, "tx", day, clock.rows, block)
     n = stop - start
@@ -125,7 +129,9 @@ def legit_block(pop: Population, clock: DayClock, seed: int, block: int, start: 
     merchant = pick_merchant(pop, category, city, online, g.random(n))
     terminal = pick_terminal(pop, merchant, online, g.random(n))
     amount_eur = category_amount_eur(category, pop.amount_scale[customer], g.standard_normal(n))
-    channel = np.where(online, ONLINE, card_present_channel(amount_eur, g.random(n))).astype(np.int8)
+    channel = np.where(online, ONLINE, card_present_channel(amount_eur, g.random(n))).astype(
+        np.int8
+    )
 
     # Online payments are located where the buyer is; card-present at the terminal.
     jitter = g.normal(0.0, 0.02, (2, n))

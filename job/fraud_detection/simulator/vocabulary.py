@@ -92,7 +92,9 @@ def build_cities(seed: int) -> Cities:
         n = len(city_names)
         # Cities scatter around the country's centre; the first is its capital.
         lat = c.lat + g.normal(0.0, c.spread_deg * 0.5, n).clip(-c.spread_deg, c.spread_deg)
-        lon = c.lon + g.normal(0.0, c.spread_deg * 0.8, n).clip(-1.6 * c.spread_deg, 1.6 * c.spread_deg)
+        lon = c.lon + g.normal(0.0, c.spread_deg * 0.8, n).clip(
+            -1.6 * c.spread_deg, 1.6 * c.spread_deg
+        )
         zipf = 1.0 / np.arange(1, n + 1) ** 1.05  # a few big cities, a long tail of towns
         names += city_names
         country += [ci] * n

@@ -1,0 +1,79 @@
+"""The manifest: the one-line JSON summary of a published day (or shard)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DATASET = "card_payments_raw"
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    key: str
+    rows: int
+    fraud_rows: int
+    bytes: int
+    sha256: str
+    fingerprint: str  # order-independent hash of the rows (same rows ⇔ same value)
+    shard: str  # "i/K"
+
+
+def combine_fingerprints(values: list[str]) -> str:
+    """Sum of the parts' row-hash sums (mod 2^64): independent of the slicing."""
+    return f"{sum(int(v, 16) for v in values) % (1 << 64):016x}"
+
+
+def combine_sha256(parts: list[PartInfo]) -> str:
+    """One part: its file's sha256. Several: sha256 over 'key sha256' lines, by key."""
+    if len(parts) == 1:
+        return parts[0].sha256
+    lines = "".join(f"{p.key} {p.sha256}\n" for p in sorted(parts, key=lambda p: p.key))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    date: str
+    rows: int
+    seed: int
+    fraud_rows: int
+    fraud_rate: float
+    target_fraud_rate: float
+    uri: str  # the day's partition folder
+    keys: list[str]
+    bytes: int
+    sha256: str
+    fingerprint: str
+    generator_version: str
+    shards: int
+    complete: bool  # False for one shard's output before the day is finalised
+    shard: str | None = None
+    customers: int = 0
+    merchants: int = 0
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    dataset: str = DATASET
+    format: str = "parquet"
+    compression: str = "zstd"
+    manifest_key: str | None = None
+
+    @classmethod
+    def from_parts(cls, parts: list[PartInfo], **kw: Any) -> Manifest:
+        rows = sum(p.rows for p in parts)
+        fraud = sum(p.fraud_rows for p in parts)
+        return cls(
+            rows=rows,
+            fraud_rows=fraud,
+            fraud_rate=round(fraud / rows, 6) if rows else 0.0,
+            keys=[p.key for p in parts],
+            bytes=sum(p.bytes for p in parts),
+            sha256=combine_sha256(parts),
+            fingerprint=combine_fingerprints([p.fingerprint for p in parts]),
+            objects=[asdict(p) for p in parts],
+            **kw,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=False)

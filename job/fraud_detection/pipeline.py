@@ -1,0 +1,202 @@
+"""One run of the job: preflight, generate + validate to a temp file, publish, finalise.
+
+Publishing order makes a re-run replace the day and never duplicate it: parts are
+uploaded whole (same key = atomic overwrite), then stale objects of the day (from
+a run with more shards or another layout) are deleted, then the manifest is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraud_detection import GENERATOR_VERSION
+from fraud_detection.errors import IncompleteDay, ValidationFailed
+from fraud_detection.manifest import Manifest, PartInfo
+from fraud_detection.simulator.dataset import DaySpec, Shard
+from fraud_detection.sinks.destination import Destination
+from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.parquet import DEFAULT_ROW_GROUP_ROWS, Compression, write_slice
+from fraud_detection.validation import Totals, check_totals
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = "daily-synthetic-"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    spec: DaySpec
+    shard: Shard = field(default_factory=Shard)
+    compression: Compression = "zstd"
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temp_dirs(root: Path | None = None) -> None:
+    """Remove temp dirs of earlier runs that were killed before they could clean up."""
+    base = root or Path(tempfile.gettempdir())
+    for d in base.glob(f"{TEMP_PREFIX}*"):
+        pid = d.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@contextmanager
+def work_dir() -> Iterator[Path]:
+    sweep_stale_temp_dirs()
+    path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
+    spec = opts.spec
+    return {
+        "rows": str(part.rows),
+        "fraud-rows": str(part.fraud_rows),
+        "seed": str(spec.seed),
+        "date": spec.day.isoformat(),
+        "sha256": part.sha256,
+        "fingerprint": part.fingerprint,
+        "shard": part.shard,
+        "day-rows": str(spec.rows),
+        "fraud-rate": repr(spec.fraud_rate),
+        "generator-version": GENERATOR_VERSION,
+    }
+
+
+def _manifest(
+    opts: RunOptions, dest: Destination, layout: DayLayout, parts: list[PartInfo], *, complete: bool
+) -> Manifest:
+    spec = opts.spec
+    return Manifest.from_parts(
+        parts,
+        date=spec.day.isoformat(),
+        seed=spec.seed,
+        target_fraud_rate=spec.fraud_rate,
+        uri=dest.uri(layout.partition),
+        generator_version=GENERATOR_VERSION,
+        shards=opts.shard.count,
+        complete=complete,
+        shard=None if complete else str(opts.shard),
+        customers=spec.population.customers,
+        merchants=spec.population.merchants,
+        compression=opts.compression,
+        manifest_key=layout.manifest_key if complete else None,
+    )
+
+
+def run(opts: RunOptions, dest: Destination) -> Manifest:
+    """Generate and publish one slice; with a single slice, also finalise the day."""
+    spec, shard = opts.spec, opts.shard
+    layout = DayLayout(dest.prefix, spec.day)
+    log.info(
+        "daily-synthetic %s: date=%s rows=%s seed=%s fraud-rate=%s shard=%s dest=%s",
+        GENERATOR_VERSION, spec.day, f"{spec.rows:,}", spec.seed, spec.fraud_rate, shard, dest.describe(),
+    )  # fmt: skip
+    dest.preflight()
+    key = layout.part_key(shard.index, shard.count)
+    with work_dir() as tmp:
+        written, totals = write_slice(
+            spec, shard, tmp / Path(key).name, compression=opts.compression,
+            row_group_rows=opts.row_group_rows,
+        )  # fmt: skip
+        if shard.count == 1:
+            check_totals(totals, spec.rows, spec.fraud_rate)
+        elif totals.rows != spec.shard_rows(shard):
+            # Fraud is not spread evenly over slices (night-time takeovers), so the
+            # fraud-rate band is checked for the whole day, at --finalize.
+            raise ValidationFailed(
+                f"row count check failed: slice {shard} has {totals.rows} rows, "
+                f"expected {spec.shard_rows(shard)}"
+            )
+        part = PartInfo(
+            key=key, rows=written.rows, fraud_rows=written.fraud_rows, bytes=written.bytes,
+            sha256=written.sha256, fingerprint=written.fingerprint, shard=str(shard),
+        )  # fmt: skip
+        dest.publish(written.path, key, _metadata(opts, part))
+    if shard.count > 1:
+        log.info(
+            "published slice %s; the day is complete after --finalize --shards %d",
+            shard,
+            shard.count,
+        )
+        return _manifest(opts, dest, layout, [part], complete=False)
+    return _finish_day(opts, dest, layout, [part])
+
+
+def finalize(opts: RunOptions, dest: Destination) -> Manifest:
+    """After K slices were published: check them, drop stale objects, write the manifest."""
+    spec, count = opts.spec, opts.shard.count
+    layout = DayLayout(dest.prefix, spec.day)
+    log.info("finalising %s: %d slices under %s", spec.day, count, dest.uri(layout.partition))
+    dest.preflight()
+    parts: list[PartInfo] = []
+    problems: list[str] = []
+    for index, key in enumerate(layout.part_keys(count)):
+        obj = dest.head(key)
+        if obj is None:
+            problems.append(f"{Path(key).name} missing")
+            continue
+        m = obj.metadata
+        expected_rows = spec.shard_rows(Shard(index, count))
+        if m.get("seed") != str(spec.seed) or m.get("day-rows") != str(spec.rows):
+            problems.append(
+                f"{Path(key).name} was written with seed={m.get('seed')} rows={m.get('day-rows')}"
+            )
+        elif m.get("rows") != str(expected_rows):
+            problems.append(f"{Path(key).name} has {m.get('rows')} rows, expected {expected_rows}")
+        elif m.get("generator-version") != GENERATOR_VERSION:
+            problems.append(f"{Path(key).name} came from generator {m.get('generator-version')}")
+        else:
+            parts.append(
+                PartInfo(
+                    key=key,
+                    rows=int(m["rows"]),
+                    fraud_rows=int(m.get("fraud-rows", "0")),
+                    bytes=obj.size,
+                    sha256=m.get("sha256", ""),
+                    fingerprint=m.get("fingerprint", "0"),
+                    shard=f"{index}/{count}",
+                )
+            )
+    if problems:
+        raise IncompleteDay(f"cannot finalise {spec.day}: " + "; ".join(problems))
+    totals = Totals(rows=sum(p.rows for p in parts), fraud_rows=sum(p.fraud_rows for p in parts))
+    check_totals(totals, spec.rows, spec.fraud_rate)
+    return _finish_day(opts, dest, layout, parts)
+
+
+def _finish_day(
+    opts: RunOptions, dest: Destination, layout: DayLayout, parts: list[PartInfo]
+) -> Manifest:
+    keep = {p.key for p in parts} | {layout.manifest_key}
+    stale = [k for k in dest.list_keys(layout.partition) if k not in keep]
+    if stale:
+        log.info("removing %d stale object(s) of an earlier run: %s", len(stale), ", ".join(stale))
+        dest.delete(stale)
+    manifest = _manifest(opts, dest, layout, parts, complete=True)
+    dest.put_text(layout.manifest_key, manifest.to_json() + "\n", "application/json")
+    log.info(
+        "published %s: %s rows (%.3f%% fraud), %.1f MB in %d object(s)",
+        manifest.uri, f"{manifest.rows:,}", 100 * manifest.fraud_rate, manifest.bytes / 1e6, len(parts),
+    )  # fmt: skip
+    return manifest

@@ -1,0 +1,113 @@
+"""A local folder laid out like the bucket: handy for `make run` and tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraud_detection.errors import DestinationError, DiskFull
+from fraud_detection.sinks.destination import StoredObject
+
+_META_SUFFIX = ".meta.json"  # sidecar with the object's metadata, like S3's headers
+
+
+@dataclass
+class LocalDestination:
+    root: Path
+    prefix: str = field(default="")
+
+    def describe(self) -> str:
+        return str(self.root.resolve())
+
+    def uri(self, key: str) -> str:
+        # Plain file:// + path: `year=2025` stays readable (as_uri() would escape "=").
+        return f"file://{(self.root / key).resolve()}" + ("/" if key.endswith("/") else "")
+
+    def preflight(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DestinationError(
+                f"cannot create destination {self.root}: {exc.strerror}"
+            ) from None
+        if not os.access(self.root, os.W_OK):
+            raise DestinationError(f"destination {self.root} is not writable")
+
+    def _atomic_copy(self, source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Copy beside the target, then rename: readers see the old file or the new one.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno == 28:
+                raise DiskFull(f"no space left on device while writing {target}") from None
+            raise DestinationError(f"cannot write {target}: {exc.strerror}") from None
+
+    def publish(self, local: Path, key: str, metadata: dict[str, str]) -> None:
+        target = self.root / key
+        self._sweep_stale_temp(target.parent)
+        self._atomic_copy(local, target)
+        self._write_sidecar(target, metadata)
+
+    def _write_sidecar(self, target: Path, metadata: dict[str, str]) -> None:
+        side = target.with_name(f".{target.name}{_META_SUFFIX}")
+        tmp = side.with_name(side.name + ".tmp")
+        tmp.write_text(json.dumps(metadata, sort_keys=True))
+        os.replace(tmp, side)
+
+    @staticmethod
+    def _sweep_stale_temp(folder: Path) -> None:
+        """Temp files of runs that were killed (SIGKILL leaves no chance to clean)."""
+        if not folder.is_dir():
+            return
+        for tmp in folder.glob(".*.tmp"):
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def head(self, key: str) -> StoredObject | None:
+        target = self.root / key
+        if not target.is_file():
+            return None
+        side = target.with_name(f".{target.name}{_META_SUFFIX}")
+        meta = json.loads(side.read_text()) if side.is_file() else {}
+        return StoredObject(key=key, size=target.stat().st_size, metadata=meta)
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            target = self.root / key
+            target.unlink(missing_ok=True)
+            target.with_name(f".{target.name}{_META_SUFFIX}").unlink(missing_ok=True)
+
+    def put_text(self, key: str, text: str, content_type: str) -> None:
+        target = self.root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,121 @@
+"""Stream a slice of the day into one local Parquet file, validating as it goes."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from fraud_detection.errors import DiskFull, JobError
+from fraud_detection.simulator.dataset import DaySpec, Shard, lazy_blocks
+from fraud_detection.validation import Totals, validate_block
+
+log = logging.getLogger(__name__)
+
+Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
+COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
+DEFAULT_ROW_GROUP_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    rows: int
+    fraud_rows: int
+    bytes: int
+    sha256: str
+    fingerprint: str
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text or "Disk quota" in text
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_slice(
+    spec: DaySpec,
+    shard: Shard,
+    path: Path,
+    *,
+    compression: Compression = "zstd",
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+) -> tuple[WrittenFile, Totals]:
+    """Generate, validate and write one slice; the file is complete or absent."""
+    totals = Totals()
+    fingerprint = np.uint64(0)
+    expected = spec.shard_rows(shard)
+    started = time.monotonic()
+    next_report = 0.0
+    failure: list[BaseException] = []
+
+    def check(frame: pl.DataFrame) -> pl.DataFrame:
+        nonlocal fingerprint, next_report
+        try:
+            validate_block(frame, spec.day)
+        except BaseException as exc:  # polars may wrap it; keep the original to re-raise
+            failure.append(exc)
+            raise
+        totals.add(frame)
+        with np.errstate(over="ignore"):
+            fingerprint += frame.hash_rows(seed=0).to_numpy().sum(dtype=np.uint64)
+        share = totals.rows / expected if expected else 1.0
+        if share >= next_report or totals.rows == expected:
+            elapsed = time.monotonic() - started
+            rate = totals.rows / elapsed if elapsed > 0 else 0.0
+            log.info(
+                "generated %s/%s rows (%.0f%%), %s fraud, %.0f rows/s",
+                f"{totals.rows:,}", f"{expected:,}", 100 * share, f"{totals.fraud_rows:,}", rate,
+            )  # fmt: skip
+            next_report = share + 0.1
+        return frame
+
+    frame = lazy_blocks(spec, shard, transform=check)
+    try:
+        frame.sink_parquet(
+            path,
+            compression=compression,
+            row_group_size=row_group_rows,
+            statistics=True,
+        )
+    except BaseException as exc:
+        path.unlink(missing_ok=True)
+        if failure:
+            raise failure[0] from None
+        if _is_disk_full(exc):
+            raise DiskFull(
+                f"no space left on device while writing {path}; free space or point TMPDIR "
+                "at a larger volume"
+            ) from None
+        if isinstance(exc, OSError):
+            raise JobError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+    size = path.stat().st_size
+    log.info(
+        "wrote %s (%s rows, %.1f MB, %s) in %.1f s",
+        path.name, f"{totals.rows:,}", size / 1e6, compression, time.monotonic() - started,
+    )  # fmt: skip
+    return (
+        WrittenFile(
+            path=path,
+            rows=totals.rows,
+            fraud_rows=totals.fraud_rows,
+            bytes=size,
+            sha256=sha256_of(path),
+            fingerprint=f"{int(fingerprint):016x}",
+        ),
+        totals,
+    )

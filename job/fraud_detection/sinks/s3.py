@@ -1,0 +1,236 @@
+"""S3 destination: boto3 with botocore's retries/timeouts and TransferConfig multipart.
+
+Endpoint (AWS_ENDPOINT_URL), region and credentials all come from boto3's own
+default chain, so the same code runs against moto, rclone, or AWS with a role.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from fraud_detection.errors import DestinationError, UsageError
+from fraud_detection.sinks.destination import StoredObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+RetryMode = Literal["legacy", "standard", "adaptive"]
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+MIB = 1024 * 1024
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+def check_bucket_name(bucket: str, dest: str) -> None:
+    if not _BUCKET_NAME.match(bucket):
+        raise UsageError(f"destination {dest!r}: {bucket!r} is not a valid S3 bucket name")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number") from None
+
+
+def client_config() -> Config:
+    """Bounded time on a dead endpoint: botocore's own retries and timeouts.
+
+    AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (botocore's variables) still override retries.
+    """
+    return Config(
+        connect_timeout=_env_float("DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT", 5.0),
+        read_timeout=_env_float("DAILY_SYNTHETIC_S3_READ_TIMEOUT", 60.0),
+        retries={
+            "mode": cast(RetryMode, os.environ.get("AWS_RETRY_MODE", "standard")),
+            "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "3")),
+        },
+    )
+
+
+def transfer_config() -> TransferConfig:
+    return TransferConfig(
+        multipart_threshold=16 * MIB,
+        multipart_chunksize=16 * MIB,
+        max_concurrency=4,
+        use_threads=True,
+    )
+
+
+class _Progress:
+    """Logs upload progress at every 25 %, from boto3's callback threads."""
+
+    def __init__(self, key: str, size: int) -> None:
+        self.key, self.size, self.sent, self.next = key, size, 0, 0.25
+        self.lock = threading.Lock()
+
+    def __call__(self, chunk: int) -> None:
+        with self.lock:
+            self.sent += chunk
+            share = self.sent / self.size if self.size else 1.0
+            while share >= self.next and self.next <= 1.0:
+                log.info(
+                    "uploading %s: %.0f%% of %.1f MB", self.key, 100 * self.next, self.size / 1e6
+                )
+                self.next += 0.25
+
+
+@dataclass
+class S3Destination:
+    bucket: str
+    prefix: str = ""
+    _client: Any = field(default=None, repr=False)
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            self._client = boto3.client("s3", config=client_config())
+        return cast("S3Client", self._client)
+
+    def describe(self) -> str:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        where = f" at {endpoint}" if endpoint else ""
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/") + where
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def preflight(self) -> None:
+        with self._errors("check bucket"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def publish(self, local: Path, key: str, metadata: dict[str, str]) -> None:
+        size = local.stat().st_size
+        log.info("uploading %s (%.1f MB) to s3://%s/%s", local.name, size / 1e6, self.bucket, key)
+        # Multipart: the object appears only when CompleteMultipartUpload succeeds,
+        # and s3transfer aborts the upload on any failure (or KeyboardInterrupt).
+        with self._errors(f"upload s3://{self.bucket}/{key}"):
+            self.client.upload_file(
+                str(local),
+                self.bucket,
+                key,
+                ExtraArgs={"ContentType": PARQUET_CONTENT_TYPE, "Metadata": metadata},
+                Config=transfer_config(),
+                Callback=_Progress(key, size),
+            )
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        with self._errors(f"list s3://{self.bucket}/{prefix}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                keys += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(keys)
+
+    def head(self, key: str) -> StoredObject | None:
+        try:
+            with self._errors(f"read s3://{self.bucket}/{key}", missing_ok=True):
+                r = self.client.head_object(Bucket=self.bucket, Key=key)
+        except _Missing:
+            return None
+        meta = {k.lower(): v for k, v in r.get("Metadata", {}).items()}
+        return StoredObject(key=key, size=r["ContentLength"], metadata=meta)
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            with self._errors(f"delete stale objects in s3://{self.bucket}"):
+                r = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                )
+            if r.get("Errors"):
+                first = r["Errors"][0]
+                raise DestinationError(
+                    f"could not delete s3://{self.bucket}/{first.get('Key')}: {first.get('Message')}"
+                )
+
+    def put_text(self, key: str, text: str, content_type: str) -> None:
+        with self._errors(f"write s3://{self.bucket}/{key}"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=text.encode(), ContentType=content_type
+            )
+
+    def _errors(self, action: str, missing_ok: bool = False) -> _S3Errors:
+        return _S3Errors(self, action, missing_ok)
+
+
+class _Missing(Exception):
+    pass
+
+
+class _S3Errors:
+    """Turns botocore's exceptions into one-line, actionable DestinationErrors."""
+
+    def __init__(self, dest: S3Destination, action: str, missing_ok: bool) -> None:
+        self.dest, self.action, self.missing_ok = dest, action, missing_ok
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, DestinationError):
+            return
+        bucket = self.dest.bucket
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        where = endpoint or "the default AWS S3 endpoint"
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            msg = (
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+                "AWS_PROFILE, or run with an IAM role"
+            )
+        elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+            msg = f"cannot reach S3 at {where} (connection failed); check AWS_ENDPOINT_URL and the network"
+        elif isinstance(exc, ReadTimeoutError):
+            msg = f"S3 at {where} stopped answering (read timeout) during {self.action}"
+        elif isinstance(exc, ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("404", "NoSuchKey", "NotFound") and self.missing_ok:
+                raise _Missing() from None
+            if code in ("404", "NoSuchBucket") or (status == 404 and "bucket" in self.action):
+                msg = (
+                    f"bucket {bucket!r} does not exist at {where}; the job never creates buckets: "
+                    "create it, or fix RAW_BUCKET / --dest"
+                )
+            elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+                          "ExpiredToken", "InvalidClientTokenId", "AuthFailure"):  # fmt: skip
+                msg = f"S3 rejected the credentials ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role"
+            elif code in ("403", "AccessDenied", "Forbidden") or status == 403:
+                msg = (
+                    f"access denied to bucket {bucket!r} ({self.action}): bad credentials or "
+                    "missing s3:ListBucket/PutObject/DeleteObject permission"
+                )
+            else:
+                msg = f"S3 error during {self.action}: {code or status} {err.get('Message', '')}".strip()
+        elif isinstance(exc, BotoCoreError):
+            msg = f"S3 client error during {self.action}: {exc}"
+        elif type(exc).__module__.startswith(("s3transfer", "boto3")):
+            msg = f"upload failed during {self.action}: {exc}"
+        else:
+            return
+        raise DestinationError(" ".join(msg.split())) from None

@@ -1,0 +1,148 @@
+"""Data checks before anything is published, with dataframely (polars-native).
+
+Row-level rules run on every block as it is generated; day-level checks (row
+count, fraud-rate band) run on the totals before upload. A failure publishes
+nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+import dataframely as dy
+import polars as pl
+
+from fraud_detection.errors import ValidationFailed
+from fraud_detection.schema import SCHEMA
+from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
+
+_ID_LENGTH = 21  # one letter + 20 digits
+
+
+class PaymentsSchema(dy.Schema):
+    # Length and prefix checks, not regexes: regexes cost as much as generating the
+    # rows. Uniqueness of transaction_id holds by construction (a bijective hash of
+    # the row index) and is covered by the unit tests rather than re-hashed here.
+    transaction_id = dy.String(min_length=29, max_length=29)
+    event_timestamp = dy.Datetime(time_zone="UTC", time_unit="us")
+    customer_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    card_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    merchant_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    terminal_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    merchant_name = dy.String(min_length=1)
+    mcc = dy.String(min_length=4, max_length=4)
+    merchant_category = dy.String(min_length=1)
+    merchant_country = dy.String(min_length=2, max_length=2)
+    amount = dy.Int64(min=1)
+    currency = dy.String(min_length=3, max_length=3)
+    amount_eur = dy.Float64(min=0.0)
+    channel = dy.String(min_length=1)
+    card_brand = dy.String(min_length=1)
+    card_type = dy.String(min_length=1)
+    latitude = dy.Float64(min=-90.0, max=90.0)
+    longitude = dy.Float64(min=-180.0, max=180.0)
+    city = dy.String(min_length=1)
+    country = dy.String(min_length=2, max_length=2)
+    distance_from_home_km = dy.Float64(min=0.0)
+    is_fraud = dy.Bool()
+    fraud_scenario = dy.String(nullable=True)
+
+    @dy.rule()
+    def ids_carry_their_prefix(cls) -> pl.Expr:
+        return (
+            pl.col("customer_id").str.starts_with("C")
+            & pl.col("card_id").str.starts_with("K")
+            & pl.col("merchant_id").str.starts_with("M")
+            & pl.col("terminal_id").str.starts_with("T")
+        )
+
+    @dy.rule()
+    def mcc_is_four_digits(cls) -> pl.Expr:
+        return pl.col("mcc").str.to_integer(strict=False).is_not_null()
+
+    @dy.rule()
+    def channel_is_known(cls) -> pl.Expr:
+        return pl.col("channel").is_in(CHANNELS)
+
+    @dy.rule()
+    def scenario_is_known(cls) -> pl.Expr:
+        return pl.col("fraud_scenario").is_null() | pl.col("fraud_scenario").is_in(FRAUD_SCENARIOS)
+
+    @dy.rule()
+    def scenario_set_exactly_when_fraud(cls) -> pl.Expr:
+        return pl.col("fraud_scenario").is_not_null() == pl.col("is_fraud")
+
+
+@lru_cache(maxsize=8)
+def schema_for_day(day: date) -> type[PaymentsSchema]:
+    """The schema with the day's time window: [00:00, 24:00) UTC."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    window = dy.Datetime(
+        time_zone="UTC", time_unit="us", min=start, max_exclusive=start + timedelta(days=1)
+    )
+    return type(f"PaymentsOn{day:%Y%m%d}", (PaymentsSchema,), {"event_timestamp": window})
+
+
+def describe_schema_difference(actual: pl.Schema) -> str:
+    missing = [c for c in SCHEMA if c not in actual]
+    extra = [c for c in actual if c not in SCHEMA]
+    retyped = [
+        f"{c} is {actual[c]}, not {t}" for c, t in SCHEMA.items() if c in actual and actual[c] != t
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing columns {missing}")
+    if extra:
+        parts.append(f"unexpected columns {extra}")
+    if retyped:
+        parts.append("; ".join(retyped))
+    return "; ".join(parts) or "columns out of order"
+
+
+def validate_block(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    if frame.schema != SCHEMA:
+        raise ValidationFailed(f"schema check failed: {describe_schema_difference(frame.schema)}")
+    schema = schema_for_day(day)
+    _, failures = schema.filter(frame, cast=False)
+    counts = failures.counts()
+    if counts:
+        broken = ", ".join(f"{rule}: {n} rows" for rule, n in sorted(counts.items()))
+        raise ValidationFailed(f"data check failed before upload ({broken})")
+    return frame
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    fraud_rows: int = 0
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self.rows += frame.height
+        self.fraud_rows += int(frame["is_fraud"].sum())
+
+    @property
+    def fraud_rate(self) -> float:
+        return self.fraud_rows / self.rows if self.rows else 0.0
+
+
+def fraud_band(rows: int, target_rate: float) -> tuple[int, int]:
+    """Accepted fraud-row count: ±50 % of target, widened for small samples."""
+    expected = rows * target_rate
+    slack = max(0.5 * expected, 4.0 * math.sqrt(expected) + 3.0)
+    return max(0, math.floor(expected - slack)), math.ceil(expected + slack)
+
+
+def check_totals(totals: Totals, expected_rows: int, target_rate: float) -> None:
+    if totals.rows != expected_rows:
+        raise ValidationFailed(
+            f"row count check failed: generated {totals.rows}, expected {expected_rows}"
+        )
+    low, high = fraud_band(expected_rows, target_rate)
+    if not low <= totals.fraud_rows <= high:
+        raise ValidationFailed(
+            f"fraud-rate check failed: {totals.fraud_rows} fraud rows of {totals.rows} "
+            f"({totals.fraud_rate:.4%}), expected {low}..{high} for target {target_rate:.4%}"
+        )
