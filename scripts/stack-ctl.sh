@@ -74,7 +74,7 @@ cmd_up() {
 # the stack network reads them with boto3 + polars (nothing needed on the host).
 cmd_check_s3() {
   local day=${1:?DATE} rows=${2:?ROWS}
-  docker run --rm --network "$NETWORK" --entrypoint python \
+  docker run --rm -i --network "$NETWORK" --entrypoint python \
     -e RAW_BUCKET -e AWS_DEFAULT_REGION -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
     "$DAILY_SYNTHETIC_IMAGE" - "$day" "$rows" <<'PY'
 import io, os, re, sys

@@ -31,12 +31,6 @@ load_env_file .env.example
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-daily-synthetic}
 export DAILY_SYNTHETIC_IMAGE=${DAILY_SYNTHETIC_IMAGE:-${JOB_IMAGE:-daily-synthetic-job:dev}}
 export AIRFLOW_IMAGE=${AIRFLOW_IMAGE:-daily-synthetic-airflow:dev}
-# The scheduler creates runs from this day on once the DAG is unpaused (catchup=True);
-# older days are backfills. Default: today, so unpausing does not start months of runs.
-if [ -z "${DAILY_SYNTHETIC_START_DATE:-}" ]; then
-  DAILY_SYNTHETIC_START_DATE=$(date -u +%F)
-fi
-export DAILY_SYNTHETIC_START_DATE
 
 # The socket DockerOperator talks to, and its group: given to the task-running
 # containers with group_add, so the socket keeps its 660 mode.
