@@ -58,7 +58,10 @@ RAW_FEED = Asset(name="daily_synthetic_raw")
 PUBLIC_ENV = ("RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 MANIFEST_KEYS = frozenset({"rows", "uri", "date"})
-BAD_ARGS_EXIT_CODE = 2
+# Exit codes that another try cannot fix: 2 bad arguments, 4 the day failed its data checks
+# (the job is deterministic). Others (3 destination, 5 disk full, 6 incomplete day, signals)
+# are retried.
+NOT_RETRIED_EXIT_CODES = {2: "bad arguments", 4: "data check failed"}
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 NO_LOGICAL_DATE = (
@@ -125,7 +128,7 @@ class DailySyntheticJobOperator(DockerOperator):
       worker's environment when the task runs;
     * AWS credentials only via private_environment, and registered with the secrets masker;
     * the XCom is the job's manifest, parsed; with an asset outlet, it is the event's extra;
-    * exit code 2 (bad arguments) fails the task without retries.
+    * exit codes 2 (bad arguments) and 4 (data check failed) fail the task without retries.
     """
 
     # Returns the parsed manifest instead of DockerOperator's raw line(s): the XCom is a dict.
@@ -169,14 +172,14 @@ class DailySyntheticJobOperator(DockerOperator):
 
     @staticmethod
     def _explain(exc: DockerContainerFailedException) -> AirflowException:
-        """A clear error from the job's `error: ...` line; bad arguments are not retried."""
+        """A clear error from the job's one-line `...error: ...` message and its exit code."""
         match = re.search(r"'StatusCode': (\d+)", str(exc))
         code = int(match.group(1)) if match else None
         logs = [str(line) for line in (exc.logs or [])]
-        reason = next((line for line in reversed(logs) if line.startswith("error:")), None)
+        reason = next((line for line in reversed(logs) if "error:" in line), None)
         message = f"daily-synthetic exited with {code}: {reason or 'see the container log above'}"
-        if code == BAD_ARGS_EXIT_CODE:
-            return AirflowFailException(f"{message} (bad arguments, not retried)")
+        if code in NOT_RETRIED_EXIT_CODES:
+            return AirflowFailException(f"{message} ({NOT_RETRIED_EXIT_CODES[code]}, not retried)")
         return AirflowException(message)
 
 

@@ -397,27 +397,35 @@ def test_empty_date_message_names_the_cause(mod: ModuleType) -> None:
         mod.day_of(["--date", "", "--rows", "5"])
 
 
-def test_bad_arguments_are_not_retried(mod: ModuleType, stub_docker: dict[str, Any]) -> None:
+@pytest.mark.parametrize("code", [2, 4])
+def test_bad_arguments_and_failed_checks_are_not_retried(
+    mod: ModuleType, stub_docker: dict[str, Any], code: int
+) -> None:
     from airflow.providers.docker.exceptions import DockerContainerFailedException
     from airflow.sdk.exceptions import AirflowFailException
 
     stub_docker["error"] = DockerContainerFailedException(
-        "Docker container failed: {'Error': None, 'StatusCode': 2}",
-        logs=["usage: daily-synthetic ...", "error: --rows must be >= 1"],
+        f"Docker container failed: {{'Error': None, 'StatusCode': {code}}}",
+        logs=["2026-01-01 INFO starting", "daily-synthetic: error: something deterministic"],
     )
-    with pytest.raises(AirflowFailException, match="error: --rows must be >= 1"):
+    with pytest.raises(
+        AirflowFailException, match=f"exited with {code}: daily-synthetic: error: something"
+    ):
         _generate(mod).execute(_context())
 
 
-def test_runtime_errors_stay_retryable(mod: ModuleType, stub_docker: dict[str, Any]) -> None:
+@pytest.mark.parametrize("code", [1, 3, 5, 6, 143])
+def test_runtime_errors_stay_retryable(
+    mod: ModuleType, stub_docker: dict[str, Any], code: int
+) -> None:
     from airflow.providers.docker.exceptions import DockerContainerFailedException
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     stub_docker["error"] = DockerContainerFailedException(
-        "Docker container failed: {'Error': None, 'StatusCode': 1}",
-        logs=["error: could not connect to the endpoint URL"],
+        f"Docker container failed: {{'Error': None, 'StatusCode': {code}}}",
+        logs=["daily-synthetic: error: cannot reach S3 at http://127.0.0.1:1", "trailing"],
     )
-    with pytest.raises(AirflowException, match="exited with 1: error: could not connect") as info:
+    with pytest.raises(AirflowException, match=f"exited with {code}: .*cannot reach S3") as info:
         _generate(mod).execute(_context())
     assert not isinstance(info.value, AirflowFailException)
 
