@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from fraud_detection.simulator import DaySpec, PopulationSizes, generate_dataset
+
+SMALL = PopulationSizes(customers=20_000, merchants=2_000)
+DAY = date(2025, 6, 12)  # a Thursday
+
+
+def small_day(day: date = DAY, rows: int = 20_000, seed: int = 7, **kw: object) -> pl.DataFrame:
+    return generate_dataset(day, rows, seed=seed, population=SMALL, **kw).collect()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def day_frame() -> pl.DataFrame:
+    return small_day(rows=50_000)
+
+
+@pytest.fixture
+def small_spec() -> DaySpec:
+    return DaySpec(DAY, 20_000, seed=7, population=SMALL)
