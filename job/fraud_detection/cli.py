@@ -160,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _JobLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Progress on stderr; one handler however often main() runs in a process."""
+
+
+def _setup_logging(quiet: bool) -> None:
+    logger = logging.getLogger("fraud_detection")
+    for handler in [h for h in logger.handlers if isinstance(h, _JobLogHandler)]:
+        logger.removeHandler(handler)
+    handler = _JobLogHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    # botocore chatters at INFO (credential lookups); keep the job's own lines readable.
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum, signal.Signals(signum).name)
 
@@ -179,14 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _skip_unused_integrations()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    # botocore logs credentials lookups at INFO: keep the job's own progress readable.
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _setup_logging(quiet=args.quiet)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:

@@ -1,0 +1,184 @@
+"""The whole job against a local destination: layout, manifest, re-runs, shards, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.dataset as pads
+import pytest
+
+from fraud_detection import GENERATOR_VERSION, pipeline
+from fraud_detection.cli import main
+
+from .conftest import SMALL
+
+DAY_DIR = "year=2025/month=06/day=12"
+POP = ["--customers", str(SMALL.customers), "--merchants", str(SMALL.merchants)]
+
+
+def job(capsys: pytest.CaptureFixture[str], dest: Path, *extra: str, rows: int = 20_000) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    code = main(["--date", "2025-06-12", "--rows", str(rows), "--dest", str(dest), "--seed", "7", *POP, *extra])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, (json.loads(lines[-1]) if code == 0 else {}), err
+
+
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    return tmp
+
+
+def parts(dest: Path) -> list[str]:
+    return sorted(p.name for p in (dest / DAY_DIR).glob("*.parquet"))
+
+
+def test_run_publishes_the_day_with_a_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path) -> None:
+    dest = tmp_path / "raw"
+    code, manifest, err = job(capsys, dest)
+    assert code == 0, err
+    assert parts(dest) == ["part-00000-of-00001.parquet"]
+    df = pl.read_parquet(dest / DAY_DIR / "part-00000-of-00001.parquet")
+    assert df.height == 20_000
+    assert manifest["rows"] == 20_000
+    assert manifest["date"] == "2025-06-12" and manifest["seed"] == 7
+    assert manifest["keys"] == [f"{DAY_DIR}/part-00000-of-00001.parquet"]
+    assert manifest["uri"] == f"file://{(dest / DAY_DIR).resolve()}/"
+    assert manifest["bytes"] == (dest / DAY_DIR / "part-00000-of-00001.parquet").stat().st_size
+    assert manifest["fraud_rate"] == pytest.approx(df["is_fraud"].mean(), abs=1e-6)
+    assert manifest["generator_version"] == GENERATOR_VERSION
+    assert manifest["complete"] is True
+    assert len(manifest["sha256"]) == 64
+    assert json.loads((dest / DAY_DIR / "_manifest.json").read_text()) == manifest
+    assert "generated 20,000/20,000 rows (100%)" in err and "published" in err
+    assert list(private_tmp.iterdir()) == []  # the temp file is gone
+
+
+def test_readers_discover_the_partitions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dest = tmp_path / "raw"
+    assert job(capsys, dest, rows=3_000)[0] == 0
+    table = pads.dataset(dest, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 3_000
+    assert {"year", "month", "day"} <= set(table.column_names)
+    got = duckdb.sql(
+        f"select count(*), min(year), min(month::int), min(day::int) from read_parquet('{dest}/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    assert got == [(3_000, 2025, 6, 12)]
+    lazy = pl.scan_parquet(dest / "**/*.parquet", hive_partitioning=True).select("year", "month", "day").unique().collect()
+    assert lazy.rows() == [(2025, 6, 12)]
+
+
+def test_rerun_replaces_the_day_even_with_fewer_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dest = tmp_path / "raw"
+    first = job(capsys, dest, rows=20_000)[1]
+    again = job(capsys, dest, rows=20_000)[1]
+    assert again["sha256"] == first["sha256"]  # byte-identical re-run
+    fewer = job(capsys, dest, rows=5_000)[1]
+    assert parts(dest) == ["part-00000-of-00001.parquet"]
+    assert pl.scan_parquet(dest / DAY_DIR / "*.parquet").select(pl.len()).collect().item() == 5_000
+    assert fewer["rows"] == 5_000
+
+
+def test_sharded_day_equals_the_unsharded_day_and_replaces_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dest = tmp_path / "raw"
+    whole = job(capsys, dest)[1]
+    shard_manifests = []
+    for i in range(3):
+        code, m, err = job(capsys, dest, "--shard", f"{i}/3")
+        assert code == 0, err
+        assert m["complete"] is False and m["shard"] == f"{i}/3"
+        shard_manifests.append(m)
+    code, final, err = job(capsys, dest, "--finalize", "--shards", "3")
+    assert code == 0, err
+    assert parts(dest) == [f"part-0000{i}-of-00003.parquet" for i in range(3)]  # the 1-part copy is gone
+    assert final["rows"] == whole["rows"] == sum(m["rows"] for m in shard_manifests)
+    assert final["fingerprint"] == whole["fingerprint"]  # the very same rows
+    assert final["fraud_rows"] == whole["fraud_rows"]
+    sharded = pl.read_parquet(dest / DAY_DIR / "*.parquet")
+    assert sharded.height == 20_000 and sharded["transaction_id"].n_unique() == 20_000
+    # ...and going back to one shard replaces the three.
+    job(capsys, dest)
+    assert parts(dest) == ["part-00000-of-00001.parquet"]
+
+
+def test_finalize_refuses_an_incomplete_day(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dest = tmp_path / "raw"
+    job(capsys, dest, "--shard", "0/3")
+    job(capsys, dest, "--shard", "2/3")
+    code, _, err = job(capsys, dest, "--finalize", "--shards", "3")
+    assert code == 6
+    assert "part-00001-of-00003.parquet missing" in err
+    assert not (dest / DAY_DIR / "_manifest.json").exists()
+    code, _, err = job(capsys, dest, "--finalize", "--shards", "3", "--seed", "8")
+    assert code == 6 and "written with seed=7" in err
+
+
+def test_stale_temp_dirs_of_killed_runs_are_swept(capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = private_tmp / f"{pipeline.TEMP_PREFIX}{dead.stdout.strip()}-abc"
+    stale.mkdir()
+    (stale / "part-00000-of-00001.parquet").write_bytes(b"half a file")
+    assert job(capsys, tmp_path / "raw", rows=2_000)[0] == 0
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_disk_full_is_one_clear_line_and_leaves_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_tmp: Path
+) -> None:
+    work = private_tmp / "work"
+
+    @contextmanager
+    def full_disk() -> Iterator[Path]:
+        # /dev/full fails every write with ENOSPC, like a full volume.
+        work.mkdir()
+        (work / "part-00000-of-00001.parquet").symlink_to("/dev/full")
+        try:
+            yield work
+        finally:
+            for p in work.iterdir():
+                p.unlink()
+            work.rmdir()
+
+    monkeypatch.setattr(pipeline, "work_dir", full_disk)
+    dest = tmp_path / "raw"
+    code, _, err = job(capsys, dest)
+    assert code == 5
+    assert err.strip().splitlines()[-1].startswith("daily-synthetic: error: no space left on device")
+    assert "Traceback" not in err
+    assert parts(dest) == [] and list(private_tmp.iterdir()) == []
+
+
+def test_sigterm_mid_run_leaves_no_partial_file(tmp_path: Path, private_tmp: Path) -> None:
+    dest = tmp_path / "raw"
+    env = dict(os.environ, TMPDIR=str(private_tmp))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fraud_detection", "--date", "2025-06-12", "--rows", "3000000",
+         "--dest", str(dest), *POP],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:  # wait until it is mid-generation
+        if "generated" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert rest.strip().splitlines()[-1] == "daily-synthetic: error: interrupted by SIGTERM; nothing was published"
+    assert "Traceback" not in rest
+    assert out == ""
+    assert parts(dest) == []
+    assert list(private_tmp.iterdir()) == []
