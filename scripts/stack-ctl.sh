@@ -117,6 +117,9 @@ cmd_trigger() {
   local from=${1:?FROM} to=${2:-$1} rows=${3:-1000000}
   # Backfill runs are the scheduler's own kind of run (logical date and data interval
   # from the timetable) and, unlike manual runs, may precede the DAG's start date.
+  # Day D's run has logical date D 02:00 (the cron time): a day's range is its whole day.
+  [[ $from == *T* ]] || from="${from}T00:00:00+00:00"
+  [[ $to == *T* ]] || to="${to}T23:59:59+00:00"
   airflow_exec airflow dags unpause "$DAG_ID" >/dev/null
   airflow_exec airflow backfill create --dag-id "$DAG_ID" \
     --from-date "$from" --to-date "$to" --max-active-runs 1 \
