@@ -1,0 +1,127 @@
+"""Losing S3 or being stopped mid-upload publishes nothing; no run leaves files behind.
+
+A private moto server sits behind a `Relay`, which acts once a set number of request bytes
+went through, so the failure lands inside the Parquet upload on every run, however fast the
+machine. Why not simply stop moto's container: it keeps objects in memory only, so the
+evidence ("no object was left") would die with it. Instead the server is lost from the job's
+side (connections reset and the port closed, or the server frozen) while moto keeps its state.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+from docker.client import DockerClient
+from docker.errors import NotFound
+from docker.models.containers import Container
+
+from fraud_detection.errors import DestinationError
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Bucket, JobRunner, Moto, Relay
+
+    RelayFactory = Callable[[int, int, Callable[[Relay], None]], Relay]
+
+pytestmark = pytest.mark.integration
+
+# ~28 MB of Parquet: above the job's 16 MiB multipart threshold, so the upload has parts.
+ROWS = 400_000
+# Act well inside the body: the preflight and listing requests before it are a few KB.
+ACT_AFTER_BYTES = 8 * 1024 * 1024
+# Bounded waits on a frozen server (the job's own knobs), so the test stays short.
+FAST_FAIL = {
+    "DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT": "2",
+    "DAILY_SYNTHETIC_S3_READ_TIMEOUT": "2",
+    "AWS_MAX_ATTEMPTS": "2",
+}
+
+
+def job_args(bucket: Bucket, rows: int = ROWS) -> list[str]:
+    return ["--date", "2025-06-15", "--rows", str(rows), "--seed", "3", "--dest", bucket.uri]
+
+
+@pytest.mark.parametrize("loss", ["connection-reset", "server-frozen"])
+def test_s3_lost_mid_upload_publishes_nothing(
+    job: JobRunner, moto_factory: Callable[[], Moto], relay_factory: RelayFactory, loss: str
+) -> None:
+    moto = moto_factory()
+    bucket = moto.new_bucket()
+    server = moto.container.get_wrapped_container()
+
+    def lose(relay: Relay) -> None:
+        if loss == "connection-reset":
+            relay.cut()  # as if the server process died: RST, then nothing listens
+        else:
+            server.pause()  # the server hangs: connections open, no answers
+
+    relay = relay_factory(moto.port, ACT_AFTER_BYTES, lose)
+    try:
+        run = job.run(job_args(bucket), endpoint=relay.endpoint, env=FAST_FAIL)
+    finally:
+        server.reload()
+        if server.status == "paused":
+            server.unpause()
+    assert relay.fired.is_set(), "the job never got that far into the upload"
+    assert run.exit_code == DestinationError.exit_code, f"exit {run.exit_code}\n{run.stderr}"
+    run.assert_one_line_error()
+    assert run.stdout == ""
+    assert bucket.listing() == [], "a failed upload left objects behind"
+
+
+def test_sigterm_mid_upload_aborts_and_publishes_nothing(
+    job: JobRunner, moto_factory: Callable[[], Moto], relay_factory: RelayFactory
+) -> None:
+    """What Airflow does on a task timeout or a cancelled run: `docker stop`, i.e. SIGTERM."""
+    moto = moto_factory()
+    bucket = moto.new_bucket()
+    started = threading.Event()
+    holder: list[Container] = []
+
+    def stop_job(_: Relay) -> None:
+        started.wait(30)
+        holder[0].stop(timeout=30)
+
+    relay = relay_factory(
+        moto.port, ACT_AFTER_BYTES, stop_job
+    )  # keeps relaying: the abort gets through
+    holder.append(job.start(job_args(bucket), endpoint=relay.endpoint))
+    started.set()
+    run = job.finish(holder[0])
+    assert relay.fired.is_set(), "the job never got that far into the upload"
+    assert run.exit_code == 128 + signal.SIGTERM, f"exit {run.exit_code}\n{run.stderr}"
+    assert "SIGTERM" in run.assert_one_line_error()
+    assert bucket.listing() == []
+    assert bucket.pending_uploads() == [], "the multipart upload was not aborted"
+
+
+@pytest.mark.parametrize("outcome", ["published", "upload-failed"])
+def test_container_leaves_no_files_behind(
+    job: JobRunner,
+    docker_client: DockerClient,
+    moto_factory: Callable[[], Moto],
+    relay_factory: RelayFactory,
+    outcome: str,
+) -> None:
+    """The ADR's `cleanup` task is the container's throw-away filesystem plus the job's own
+    clean-up. Run with a writable root (not --read-only) so that anything the job forgot
+    would stay in the container's layer, then look at the layer's diff before removing it."""
+    moto = moto_factory()
+    bucket = moto.new_bucket()
+    if outcome == "published":
+        endpoint, args = moto.endpoint, job_args(bucket, rows=20_000)
+    else:
+        endpoint = relay_factory(moto.port, ACT_AFTER_BYTES, lambda relay: relay.cut()).endpoint
+        args = job_args(bucket)
+    container = job.start(args, endpoint=endpoint, hardened=False)
+    run = job.finish(container, remove=False)
+    assert (run.exit_code == 0) == (outcome == "published"), run.stderr
+
+    added = [change["Path"] for change in container.diff() or [] if change["Kind"] == 1]
+    assert added == [], f"files left in the container: {added}"
+    container.remove(v=True)
+    with pytest.raises(NotFound):
+        docker_client.containers.get(container.id)
