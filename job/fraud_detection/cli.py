@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _JobLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _JobLogHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Progress on stderr; one handler however often main() runs in a process."""
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -26,8 +27,23 @@ DAY_DIR = "year=2025/month=06/day=12"
 POP = ["--customers", str(SMALL.customers), "--merchants", str(SMALL.merchants)]
 
 
-def job(capsys: pytest.CaptureFixture[str], dest: Path, *extra: str, rows: int = 20_000) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    code = main(["--date", "2025-06-12", "--rows", str(rows), "--dest", str(dest), "--seed", "7", *POP, *extra])
+def job(
+    capsys: pytest.CaptureFixture[str], dest: Path, *extra: str, rows: int = 20_000
+) -> tuple[int, dict[str, Any], str]:
+    code = main(
+        [
+            "--date",
+            "2025-06-12",
+            "--rows",
+            str(rows),
+            "--dest",
+            str(dest),
+            "--seed",
+            "7",
+            *POP,
+            *extra,
+        ]
+    )
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     return code, (json.loads(lines[-1]) if code == 0 else {}), err
@@ -46,7 +62,9 @@ def parts(dest: Path) -> list[str]:
     return sorted(p.name for p in (dest / DAY_DIR).glob("*.parquet"))
 
 
-def test_run_publishes_the_day_with_a_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path) -> None:
+def test_run_publishes_the_day_with_a_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path
+) -> None:
     dest = tmp_path / "raw"
     code, manifest, err = job(capsys, dest)
     assert code == 0, err
@@ -67,21 +85,29 @@ def test_run_publishes_the_day_with_a_manifest(capsys: pytest.CaptureFixture[str
     assert list(private_tmp.iterdir()) == []  # the temp file is gone
 
 
-def test_readers_discover_the_partitions(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_readers_discover_the_partitions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     dest = tmp_path / "raw"
     assert job(capsys, dest, rows=3_000)[0] == 0
     table = pads.dataset(dest, format="parquet", partitioning="hive").to_table()
     assert table.num_rows == 3_000
     assert {"year", "month", "day"} <= set(table.column_names)
-    got = duckdb.sql(
-        f"select count(*), min(year), min(month::int), min(day::int) from read_parquet('{dest}/**/*.parquet', hive_partitioning=true)"
-    ).fetchall()
+    query = "select count(*), min(year), min(month::int), min(day::int) from read_parquet(?, hive_partitioning=true)"
+    got = duckdb.execute(query, [f"{dest}/**/*.parquet"]).fetchall()
     assert got == [(3_000, 2025, 6, 12)]
-    lazy = pl.scan_parquet(dest / "**/*.parquet", hive_partitioning=True).select("year", "month", "day").unique().collect()
+    lazy = (
+        pl.scan_parquet(dest / "**/*.parquet", hive_partitioning=True)
+        .select("year", "month", "day")
+        .unique()
+        .collect()
+    )
     assert lazy.rows() == [(2025, 6, 12)]
 
 
-def test_rerun_replaces_the_day_even_with_fewer_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_rerun_replaces_the_day_even_with_fewer_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     dest = tmp_path / "raw"
     first = job(capsys, dest, rows=20_000)[1]
     again = job(capsys, dest, rows=20_000)[1]
@@ -92,7 +118,9 @@ def test_rerun_replaces_the_day_even_with_fewer_rows(capsys: pytest.CaptureFixtu
     assert fewer["rows"] == 5_000
 
 
-def test_sharded_day_equals_the_unsharded_day_and_replaces_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_sharded_day_equals_the_unsharded_day_and_replaces_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     dest = tmp_path / "raw"
     whole = job(capsys, dest)[1]
     shard_manifests = []
@@ -103,7 +131,9 @@ def test_sharded_day_equals_the_unsharded_day_and_replaces_it(capsys: pytest.Cap
         shard_manifests.append(m)
     code, final, err = job(capsys, dest, "--finalize", "--shards", "3")
     assert code == 0, err
-    assert parts(dest) == [f"part-0000{i}-of-00003.parquet" for i in range(3)]  # the 1-part copy is gone
+    assert parts(dest) == [
+        f"part-0000{i}-of-00003.parquet" for i in range(3)
+    ]  # the 1-part copy is gone
     assert final["rows"] == whole["rows"] == sum(m["rows"] for m in shard_manifests)
     assert final["fingerprint"] == whole["fingerprint"]  # the very same rows
     assert final["fraud_rows"] == whole["fraud_rows"]
@@ -114,7 +144,9 @@ def test_sharded_day_equals_the_unsharded_day_and_replaces_it(capsys: pytest.Cap
     assert parts(dest) == ["part-00000-of-00001.parquet"]
 
 
-def test_finalize_refuses_an_incomplete_day(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_finalize_refuses_an_incomplete_day(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     dest = tmp_path / "raw"
     job(capsys, dest, "--shard", "0/3")
     job(capsys, dest, "--shard", "2/3")
@@ -126,8 +158,12 @@ def test_finalize_refuses_an_incomplete_day(capsys: pytest.CaptureFixture[str], 
     assert code == 6 and "written with seed=7" in err
 
 
-def test_stale_temp_dirs_of_killed_runs_are_swept(capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+def test_stale_temp_dirs_of_killed_runs_are_swept(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path
+) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     stale = private_tmp / f"{pipeline.TEMP_PREFIX}{dead.stdout.strip()}-abc"
     stale.mkdir()
     (stale / "part-00000-of-00001.parquet").write_bytes(b"half a file")
@@ -136,7 +172,10 @@ def test_stale_temp_dirs_of_killed_runs_are_swept(capsys: pytest.CaptureFixture[
 
 
 def test_disk_full_is_one_clear_line_and_leaves_nothing(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_tmp: Path
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    private_tmp: Path,
 ) -> None:
     work = private_tmp / "work"
 
@@ -156,7 +195,9 @@ def test_disk_full_is_one_clear_line_and_leaves_nothing(
     dest = tmp_path / "raw"
     code, _, err = job(capsys, dest)
     assert code == 5
-    assert err.strip().splitlines()[-1].startswith("daily-synthetic: error: no space left on device")
+    assert (
+        err.strip().splitlines()[-1].startswith("daily-synthetic: error: no space left on device")
+    )
     assert "Traceback" not in err
     assert parts(dest) == [] and list(private_tmp.iterdir()) == []
 
@@ -177,7 +218,10 @@ def test_sigterm_mid_run_leaves_no_partial_file(tmp_path: Path, private_tmp: Pat
     proc.send_signal(signal.SIGTERM)
     out, rest = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
-    assert rest.strip().splitlines()[-1] == "daily-synthetic: error: interrupted by SIGTERM; nothing was published"
+    assert (
+        rest.strip().splitlines()[-1]
+        == "daily-synthetic: error: interrupted by SIGTERM; nothing was published"
+    )
     assert "Traceback" not in rest
     assert out == ""
     assert parts(dest) == []

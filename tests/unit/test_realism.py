@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from fraud_detection.simulator import generate_dataset
 
-from .conftest import DAY, SMALL, small_day
+from .conftest import DAY, small_day
 
 
 def test_activity_is_skewed(day_frame: pl.DataFrame) -> None:
@@ -24,7 +24,10 @@ def test_activity_is_skewed(day_frame: pl.DataFrame) -> None:
 def test_nights_are_quiet_and_weekends_start_late() -> None:
     weekday = small_day(DAY, rows=40_000)  # Thursday
     sunday = small_day(DAY + timedelta(days=3), rows=40_000)
-    hours = lambda df: df["event_timestamp"].dt.hour().value_counts().sort("event_timestamp")["count"]  # noqa: E731
+
+    def hours(df: pl.DataFrame) -> pl.Series:
+        return df["event_timestamp"].dt.hour().value_counts().sort("event_timestamp")["count"]
+
     wd, su = hours(weekday), hours(sunday)
     assert wd[3] * 8 < wd[12]
     assert wd[8] > su[8] * 1.3  # Monday–Friday mornings are busier
@@ -64,11 +67,19 @@ def _features(df: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
         log_amount=pl.col("amount_eur").log1p(),
         online=(pl.col("channel") == "online").cast(pl.Int8),
         swipe=(pl.col("channel") == "swipe").cast(pl.Int8),
-        card_1h=pl.col("amount").is_not_null().cast(pl.Int32).rolling_sum_by("event_timestamp", window_size="1h").over("card_id"),
+        card_1h=pl.col("amount")
+        .is_not_null()
+        .cast(pl.Int32)
+        .rolling_sum_by("event_timestamp", window_size="1h")
+        .over("card_id"),
         amount_vs_customer=pl.col("amount_eur") / pl.col("amount_eur").median().over("customer_id"),
         abroad=(pl.col("country") != pl.col("merchant_country")).cast(pl.Int8),
     )
-    for key, name in [("terminal_id", "terminal_frauds"), ("card_id", "card_frauds"), ("mcc", "mcc_frauds")]:
+    for key, name in [
+        ("terminal_id", "terminal_frauds"),
+        ("card_id", "card_frauds"),
+        ("mcc", "mcc_frauds"),
+    ]:
         prior = history.group_by(key).agg(pl.col("is_fraud").mean().alias(name))
         df = df.join(prior, on=key, how="left").with_columns(pl.col(name).fill_null(0.0))
     return df
@@ -80,13 +91,12 @@ FEATURES = ["hour", "log_amount", "online", "swipe", "distance_from_home_km", "c
 
 @pytest.fixture(scope="module")
 def three_days() -> list[pl.DataFrame]:
-    return [
-        generate_dataset(DAY + timedelta(days=i), ROWS, seed=11).collect()
-        for i in range(3)
-    ]
+    return [generate_dataset(DAY + timedelta(days=i), ROWS, seed=11).collect() for i in range(3)]
 
 
-def test_a_simple_model_trained_on_one_day_finds_fraud_the_next(three_days: list[pl.DataFrame]) -> None:
+def test_a_simple_model_trained_on_one_day_finds_fraud_the_next(
+    three_days: list[pl.DataFrame],
+) -> None:
     before, train, test = three_days
     a, b = _features(train, before), _features(test, train)
     model = HistGradientBoostingClassifier(max_iter=150, random_state=0)

@@ -105,7 +105,8 @@ class S3Destination:
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            self._client = boto3.client("s3", config=client_config())
+            # A fresh session: the default chain is read now, never a cached one.
+            self._client = boto3.session.Session().client("s3", config=client_config())
         return cast("S3Client", self._client)
 
     def describe(self) -> str:
@@ -229,6 +230,8 @@ class _S3Errors:
                 msg = f"S3 error during {self.action}: {code or status} {err.get('Message', '')}".strip()
         elif isinstance(exc, BotoCoreError):
             msg = f"S3 client error during {self.action}: {exc}"
+        elif isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3"):
+            msg = f"connection to S3 at {where} failed during {self.action}: {exc}"
         elif type(exc).__module__.startswith(("s3transfer", "boto3")):
             msg = f"upload failed during {self.action}: {exc}"
         else:
