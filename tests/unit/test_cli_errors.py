@@ -46,7 +46,11 @@ BAD_ARGS = [
 
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGS)
 def test_bad_arguments(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("RAW_BUCKET", "raw")  # so only the argument under test is wrong
@@ -60,7 +64,9 @@ def test_bad_arguments(
     assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
 
 
-def test_missing_destination_names_what_to_set(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_destination_names_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RAW_BUCKET", raising=False)
     code, _, err = run_cli(capsys, "--date", "2025-06-12", "--rows", "10")
     assert code == 2

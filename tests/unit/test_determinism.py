@@ -71,10 +71,12 @@ def test_compromise_windows_carry_over_to_the_next_day_without_replay() -> None:
     for offset in range(10):
         day = DAY + timedelta(days=offset)
         carried_t += len(
-            set(compromised_terminals(pop, 7, day)) & set(compromised_terminals(pop, 7, day + timedelta(days=1)))
+            set(compromised_terminals(pop, 7, day))
+            & set(compromised_terminals(pop, 7, day + timedelta(days=1)))
         )
         carried_c += len(
-            set(compromised_cards(pop, 7, day)) & set(compromised_cards(pop, 7, day + timedelta(days=1)))
+            set(compromised_cards(pop, 7, day))
+            & set(compromised_cards(pop, 7, day + timedelta(days=1)))
         )
     assert carried_t > 0
     assert carried_c > 0

@@ -59,7 +59,12 @@ def test_value_domains(day_frame: pl.DataFrame) -> None:
     assert df["latitude"].is_between(-90, 90).all()
     assert df["longitude"].is_between(-180, 180).all()
     assert (df["distance_from_home_km"] >= 0).all()
-    for col, prefix in [("customer_id", "C"), ("card_id", "K"), ("merchant_id", "M"), ("terminal_id", "T")]:
+    for col, prefix in [
+        ("customer_id", "C"),
+        ("card_id", "K"),
+        ("merchant_id", "M"),
+        ("terminal_id", "T"),
+    ]:
         assert df[col].str.contains(rf"^{prefix}\d{{20}}$").all(), col
 
 
