@@ -48,20 +48,21 @@ if have_image "$requested"; then
   echo "$requested"
   exit 0
 fi
+why="BASE_PULL=0"
 if [ "${BASE_PULL:-1}" != 0 ] && [ "${BASE_REBUILD:-0}" != 1 ]; then
   if timeout "${BASE_PULL_TIMEOUT:-30}" docker pull -q "$requested" >/dev/null 2>&1; then
     log "using $requested (pulled)"
     echo "$requested"
     exit 0
   fi
-  log "$requested cannot be pulled: using the local Debian $suite base $local_image"
+  why="$requested cannot be pulled"
 fi
 
 # 2. The local stand-in. A lock keeps parallel builds (job, moto, Airflow) from bootstrapping twice.
 exec 9>"${TMPDIR:-/tmp}/daily-synthetic-base-image.lock"
 flock 9
 if have_image "$local_image" && [ "${BASE_REBUILD:-0}" != 1 ]; then
-  log "using $local_image (cached)"
+  log "using $local_image (cached; $why)"
   echo "$local_image"
   exit 0
 fi
@@ -96,7 +97,7 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/base-rootfs.XXXXXX")
 trap '$SUDO rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 start=$(date +%s)
-log "debootstrap $suite from $mirror with $packages (about a minute)"
+log "$why: building $local_image with debootstrap $suite from $mirror (about a minute)"
 if ! $SUDO debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" \
   >"$work/debootstrap.log" 2>&1; then
   tail -n 30 "$work/debootstrap.log" >&2
@@ -105,7 +106,7 @@ fi
 
 got_py=$($SUDO chroot "$rootfs" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ -n "$want_py" ] && [ "$got_py" != "$want_py" ]; then
-  die "Debian $suite ships Python $got_py, but $requested asks for $want_py (set BASE_SUITE)"
+  die "Debian $suite ships Python $got_py, but $requested asks for $want_py: choose a matching PYTHON_IMAGE or BASE_SUITE"
 fi
 
 # Trim what a container never reads, and keep later `apt-get install`s in derived images as
