@@ -20,7 +20,7 @@ from fraud_detection.simulator.reference import (
     CATEGORIES,
     COUNTRIES,
 )
-from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.seeding import mix64, rng, salt_for, search
 from fraud_detection.simulator.vocabulary import Cities, build_cities, build_name_parts
 
 N_CATEGORIES = len(CATEGORIES)
@@ -66,7 +66,7 @@ class Groups:
             cw = self.cum_weight
             lo = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
             hi = cw[np.maximum(start + count - 1, 0)]
-            pos = np.searchsorted(cw, lo + u * (hi - lo), side="right")
+            pos = search(cw, lo + u * (hi - lo))
             pos = np.clip(pos, start, start + np.maximum(count - 1, 0))
         safe = np.minimum(pos, len(self.order) - 1)
         return np.where(count > 0, self.order[safe], -1)

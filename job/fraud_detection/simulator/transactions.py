@@ -20,7 +20,7 @@ from fraud_detection.simulator.population import (
     Population,
 )
 from fraud_detection.simulator.reference import CHIP, CONTACTLESS, ONLINE, SWIPE, category_hour_cdf
-from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.seeding import rng, search
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
 TRAVEL_SHARE = 0.015  # legitimate payments made away from home
@@ -63,14 +63,21 @@ def pick_merchant(
 
     Small towns lack some shops; then the country, then anywhere, is searched.
     """
-    by_city = pop.merchants_by_city_category.pick(
-        city.astype(np.int64) * N_CATEGORIES + category, u
-    )
-    country = pop.cities.country[city].astype(np.int64)
-    by_country = pop.merchants_by_country_category.pick(country * N_CATEGORIES + category, u)
-    anywhere = pop.merchants_by_category.pick(category.astype(np.int64), u)
-    local = np.where(by_city >= 0, by_city, np.where(by_country >= 0, by_country, anywhere))
-    return np.where(online, anywhere, local)
+    category = category.astype(np.int64)
+    merchant = np.full(len(category), -1, dtype=np.int64)
+    local = np.flatnonzero(~online)
+    if len(local):
+        key = city[local].astype(np.int64) * N_CATEGORIES + category[local]
+        merchant[local] = pop.merchants_by_city_category.pick(key, u[local])
+    missing = local[merchant[local] < 0]
+    if len(missing):
+        country = pop.cities.country[city[missing]].astype(np.int64)
+        key = country * N_CATEGORIES + category[missing]
+        merchant[missing] = pop.merchants_by_country_category.pick(key, u[missing])
+    rest = np.flatnonzero(merchant < 0)
+    if len(rest):
+        merchant[rest] = pop.merchants_by_category.pick(category[rest], u[rest])
+    return merchant
 
 
 def pick_terminal(
@@ -107,12 +114,18 @@ def legit_block(
     hour = np.minimum((seconds // 3600).astype(np.int64), 23)
 
     # Who pays: activity-weighted, a few customers pay often, most rarely.
-    customer = np.searchsorted(pop.activity_cdf, g.random(n) * pop.activity_cdf[-1], side="right")
+    customer = search(pop.activity_cdf, g.random(n) * pop.activity_cdf[-1])
     customer = np.minimum(customer, pop.n_customers - 1)
     card = pop.card_start[customer] + (g.random(n) * pop.card_count[customer]).astype(np.int64)
 
-    # What for: a favourite category, or the hour's usual mix.
-    by_hour = (_CATEGORY_HOUR_CDF[hour] < g.random(n)[:, None]).sum(axis=1)
+    # What for: a favourite category, or the hour's usual mix. Rows are in time
+    # order, so each hour is one contiguous run of the block.
+    u_category = g.random(n)
+    by_hour = np.empty(n, dtype=np.int64)
+    bounds = np.searchsorted(hour, np.arange(25))
+    for h in range(24):
+        lo, hi = bounds[h], bounds[h + 1]
+        by_hour[lo:hi] = np.searchsorted(_CATEGORY_HOUR_CDF[h], u_category[lo:hi], side="right")
     by_hour = np.minimum(by_hour, N_CATEGORIES - 1)
     favourite = pop.favourite_categories[customer, (g.random(n) < 0.5).astype(np.int64)]
     category = np.where(g.random(n) < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
@@ -122,7 +135,7 @@ def legit_block(
 
     # Where: at home, or (rarely) travelling anywhere in the world we model.
     travelling = g.random(n) < TRAVEL_SHARE
-    travel_city = np.searchsorted(np.cumsum(pop.cities.weight), g.random(n), side="right")
+    travel_city = search(pop.cities.cdf, g.random(n))
     travel_city = np.minimum(travel_city, len(pop.cities) - 1)
     city = np.where(travelling, travel_city, pop.home_city[customer])
 

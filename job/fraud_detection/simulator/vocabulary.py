@@ -62,6 +62,10 @@ class Cities:
     def __len__(self) -> int:
         return len(self.country)
 
+    @property
+    def cdf(self) -> np.ndarray:
+        return np.cumsum(self.weight)
+
 
 @dataclass(frozen=True)
 class NameParts:

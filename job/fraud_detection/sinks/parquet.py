@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
 DEFAULT_ROW_GROUP_ROWS = 250_000
+# zstd level 1 writes ~4x faster than polars' default level, at the same size on this data.
+DEFAULT_ZSTD_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def write_slice(
     *,
     compression: Compression = "zstd",
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+    compression_level: int | None = None,
 ) -> tuple[WrittenFile, Totals]:
     """Generate, validate and write one slice; the file is complete or absent."""
     totals = Totals()
@@ -88,6 +91,11 @@ def write_slice(
         frame.sink_parquet(
             path,
             compression=compression,
+            compression_level=(
+                compression_level
+                if compression_level is not None
+                else (DEFAULT_ZSTD_LEVEL if compression == "zstd" else None)
+            ),
             row_group_size=row_group_rows,
             statistics=True,
         )
