@@ -32,8 +32,8 @@ def generate_rows(day: date, rows: int, seed: int = 42) -> list[dict[str, Any]]:
         category = rnd.choice(CATEGORIES)
         fraud = rnd.random() < 0.005
         amount_eur = round(category.median_eur * rnd.lognormvariate(0, category.sigma), 2)
-        home_lat, home_lon = address.latitude(), address.longitude()
-        lat, lon = address.latitude(), address.longitude()
+        home_lat, home_lon = float(address.latitude()), float(address.longitude())
+        lat, lon = float(address.latitude()), float(address.longitude())
         person.full_name()  # the old generator drew a cardholder name per row
         out.append(
             {
