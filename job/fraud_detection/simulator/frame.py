@@ -8,7 +8,14 @@ import polars as pl
 from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.population import EUR_RATE, Population
-from fraud_detection.simulator.reference import CATEGORIES, CHANNELS, COUNTRIES, FRAUD_SCENARIOS
+from fraud_detection.simulator.reference import (
+    CARD_BRANDS,
+    CARD_TYPES,
+    CATEGORIES,
+    CHANNELS,
+    COUNTRIES,
+    FRAUD_SCENARIOS,
+)
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.transactions import Draft
 
@@ -18,6 +25,8 @@ _COUNTRY = pl.Series([c.code for c in COUNTRIES])
 _CURRENCY = pl.Series([c.currency for c in COUNTRIES])
 _CHANNEL = pl.Series(CHANNELS)
 _SCENARIO = pl.Series(FRAUD_SCENARIOS)
+_CARD_BRAND = pl.Series(CARD_BRANDS)
+_CARD_TYPE = pl.Series(CARD_TYPES)
 _EARTH_RADIUS_KM = 6371.0088
 
 
@@ -75,8 +84,8 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "currency": _CURRENCY.gather(merchant_country),
             "amount_eur": amount_eur,
             "channel": _CHANNEL.gather(d.channel),
-            "card_brand": pop.card_brand.gather(d.card),
-            "card_type": pop.card_type.gather(d.card),
+            "card_brand": _CARD_BRAND.gather(pop.card_brand[d.card]),
+            "card_type": _CARD_TYPE.gather(pop.card_type[d.card]),
             "latitude": np.round(d.loc_lat, 5),
             "longitude": np.round(d.loc_lon, 5),
             "city": pop.cities.name.gather(d.loc_city),

@@ -138,9 +138,7 @@ def _pick_city(
     by_country = Groups.build(
         cities.country.astype(np.int64), int(cities.country.max()) + 1, cities.weight
     )
-    anywhere = np.minimum(
-        np.searchsorted(np.cumsum(cities.weight), g.random(n), side="right"), len(cities) - 1
-    )
+    anywhere = cities.table.draw(g.random(n))
     domestic = by_country.pick(cities.country[home_city].astype(np.int64), g.random(n))
     return np.where(g.random(n) < same_country, domestic, anywhere)
 

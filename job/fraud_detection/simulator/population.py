@@ -20,7 +20,8 @@ from fraud_detection.simulator.reference import (
     CATEGORIES,
     COUNTRIES,
 )
-from fraud_detection.simulator.seeding import mix64, rng, salt_for, search
+from fraud_detection.simulator.sampling import GuideTable
+from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.vocabulary import Cities, build_cities, build_name_parts
 
 N_CATEGORIES = len(CATEGORIES)
@@ -46,14 +47,14 @@ class Groups:
     order: np.ndarray  # entity indices sorted by group
     start: np.ndarray  # per group
     count: np.ndarray  # per group
-    cum_weight: np.ndarray | None = None  # cumulative weight along `order`
+    cum_weight: GuideTable | None = None  # cumulative weight along `order`
 
     @staticmethod
     def build(keys: np.ndarray, n_groups: int, weight: np.ndarray | None = None) -> Groups:
         order = np.argsort(keys, kind="stable")
         count = np.bincount(keys, minlength=n_groups)
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
-        cum = None if weight is None else np.cumsum(weight[order])
+        cum = None if weight is None else GuideTable(np.cumsum(weight[order]))
         return Groups(order=order, start=start, count=count, cum_weight=cum)
 
     def pick(self, group: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -63,10 +64,10 @@ class Groups:
         if self.cum_weight is None:
             pos = start + (u * count).astype(np.int64)
         else:
-            cw = self.cum_weight
+            cw = self.cum_weight.cdf
             lo = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
             hi = cw[np.maximum(start + count - 1, 0)]
-            pos = search(cw, lo + u * (hi - lo))
+            pos = self.cum_weight.find(lo + u * (hi - lo))
             pos = np.clip(pos, start, start + np.maximum(count - 1, 0))
         safe = np.minimum(pos, len(self.order) - 1)
         return np.where(count > 0, self.order[safe], -1)
@@ -82,7 +83,7 @@ class Population:
     home_city: np.ndarray
     home_lat: np.ndarray
     home_lon: np.ndarray
-    activity_cdf: np.ndarray  # for drawing who pays: a few pay often, most rarely
+    activity: GuideTable  # for drawing who pays: a few pay often, most rarely
     amount_scale: np.ndarray  # the customer's spending level
     online_affinity: np.ndarray
     favourite_categories: np.ndarray  # (customers, 2)
@@ -92,8 +93,8 @@ class Population:
     # cards
     card_id: pl.Series
     card_customer: np.ndarray
-    card_brand: pl.Series
-    card_type: pl.Series
+    card_brand: np.ndarray  # index into CARD_BRANDS
+    card_type: np.ndarray  # index into CARD_TYPES
     # merchants
     merchant_id: pl.Series
     merchant_name: pl.Series
@@ -165,8 +166,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
     # --- cards
     n_cards = int(card_count.sum())
     card_customer = np.repeat(np.arange(nc), card_count)
-    brands = pl.Series("card_brand", CARD_BRANDS)
-    types = pl.Series("card_type", CARD_TYPES)
     brand_idx = rng(seed, "card", "brand").choice(len(CARD_BRANDS), n_cards, p=CARD_BRAND_WEIGHTS)
     type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
 
@@ -225,7 +224,7 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         home_city=home_city,
         home_lat=home_lat,
         home_lon=home_lon,
-        activity_cdf=activity_cdf,
+        activity=GuideTable(activity_cdf),
         amount_scale=amount_scale,
         online_affinity=online_affinity,
         favourite_categories=favourites,
@@ -234,8 +233,8 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         customers_by_city=Groups.build(home_city, n_city),
         card_id=entity_ids(seed, "card", "K", n_cards),
         card_customer=card_customer,
-        card_brand=brands.gather(brand_idx),
-        card_type=types.gather(type_idx),
+        card_brand=brand_idx.astype(np.int8),
+        card_type=type_idx.astype(np.int8),
         merchant_id=entity_ids(seed, "merchant", "M", nm),
         merchant_name=merchant_name,
         merchant_category=category.astype(np.int16),

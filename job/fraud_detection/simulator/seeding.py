@@ -57,16 +57,3 @@ def hex64(values: np.ndarray) -> np.ndarray:
     out[:, 0::2] = _HEX[raw >> 4]
     out[:, 1::2] = _HEX[raw & 15]
     return out.view("S16").ravel()
-
-
-def search(cdf: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """np.searchsorted(cdf, targets, side="right"), 2-3x faster for large random targets.
-
-    Sorted queries walk the table in cache order; the result is identical.
-    """
-    if len(targets) < 4096:
-        return np.searchsorted(cdf, targets, side="right")
-    order = np.argsort(targets)
-    out = np.empty(len(targets), dtype=np.int64)
-    out[order] = np.searchsorted(cdf, targets[order], side="right")
-    return out

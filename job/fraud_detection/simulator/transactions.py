@@ -20,7 +20,7 @@ from fraud_detection.simulator.population import (
     Population,
 )
 from fraud_detection.simulator.reference import CHIP, CONTACTLESS, ONLINE, SWIPE, category_hour_cdf
-from fraud_detection.simulator.seeding import rng, search
+from fraud_detection.simulator.seeding import rng
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
 TRAVEL_SHARE = 0.015  # legitimate payments made away from home
@@ -114,8 +114,7 @@ def legit_block(
     hour = np.minimum((seconds // 3600).astype(np.int64), 23)
 
     # Who pays: activity-weighted, a few customers pay often, most rarely.
-    customer = search(pop.activity_cdf, g.random(n) * pop.activity_cdf[-1])
-    customer = np.minimum(customer, pop.n_customers - 1)
+    customer = pop.activity.draw(g.random(n))
     card = pop.card_start[customer] + (g.random(n) * pop.card_count[customer]).astype(np.int64)
 
     # What for: a favourite category, or the hour's usual mix. Rows are in time
@@ -135,9 +134,9 @@ def legit_block(
 
     # Where: at home, or (rarely) travelling anywhere in the world we model.
     travelling = g.random(n) < TRAVEL_SHARE
-    travel_city = search(pop.cities.cdf, g.random(n))
-    travel_city = np.minimum(travel_city, len(pop.cities) - 1)
-    city = np.where(travelling, travel_city, pop.home_city[customer])
+    city = pop.home_city[customer].astype(np.int64)
+    away = np.flatnonzero(travelling)
+    city[away] = pop.cities.table.draw(g.random(len(away)))
 
     merchant = pick_merchant(pop, category, city, online, g.random(n))
     terminal = pick_terminal(pop, merchant, online, g.random(n))

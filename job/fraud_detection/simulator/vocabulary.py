@@ -7,6 +7,7 @@ these tables by index.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -14,6 +15,7 @@ from mimesis import Address, Finance, Person
 from mimesis.locales import Locale
 
 from fraud_detection.simulator.reference import CATEGORIES, COUNTRIES
+from fraud_detection.simulator.sampling import GuideTable
 from fraud_detection.simulator.seeding import rng, salt_for
 
 MAX_CITIES_PER_COUNTRY = 80
@@ -62,9 +64,9 @@ class Cities:
     def __len__(self) -> int:
         return len(self.country)
 
-    @property
-    def cdf(self) -> np.ndarray:
-        return np.cumsum(self.weight)
+    @cached_property
+    def table(self) -> GuideTable:
+        return GuideTable(np.cumsum(self.weight))
 
 
 @dataclass(frozen=True)
