@@ -266,11 +266,12 @@ def start_moto(image: str) -> Moto:
 class Relay:
     """A TCP relay 127.0.0.1:port → 127.0.0.1:upstream that counts request bytes.
 
-    Once `threshold` bytes went upstream it calls `on_threshold(relay)` once, in its own
-    thread (it may block, e.g. stopping a container). Until `cut()` it relays faithfully, with
-    no timeouts of its own (a frozen upstream stays frozen for the client). `cut()` makes the
-    server vanish for the client: open connections are reset and the port stops listening,
-    while the upstream keeps its state for the test to inspect.
+    Once `threshold` bytes went upstream it holds all request traffic, calls
+    `on_threshold(relay)` once (in its own thread), then lets traffic flow again: whatever the
+    action takes (a `docker pause` can take a while), it lands at that point of the upload.
+    Until `cut()` it relays faithfully, with no timeouts of its own (a frozen upstream stays
+    frozen for the client). `cut()` makes the server vanish for the client: open connections
+    are reset and the port stops listening, while the upstream keeps its state for the test.
     """
 
     def __init__(
@@ -281,6 +282,10 @@ class Relay:
         self.on_threshold = on_threshold
         self.sent = 0
         self.fired = threading.Event()
+        self.acted = threading.Event()
+        self.action_error: Exception | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._cut = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -333,6 +338,10 @@ class Relay:
                     with contextlib.suppress(OSError):
                         dst.shutdown(socket.SHUT_WR)  # pass the half-close on
                     break
+                if upstream:
+                    self._flowing.wait()
+                    if self._cut.is_set():
+                        break
                 dst.sendall(data)
                 if upstream:
                     self._count(len(data))
@@ -352,10 +361,21 @@ class Relay:
             if fire:
                 self.fired.set()
         if fire:
-            self._spawn(self.on_threshold, self)
+            self._flowing.clear()
+            self._spawn(self._act)
+
+    def _act(self) -> None:
+        try:
+            self.on_threshold(self)
+        except Exception as exc:  # reported by the test, not lost in a thread
+            self.action_error = exc
+        finally:
+            self.acted.set()
+            self._flowing.set()
 
     def cut(self) -> None:
         self._cut.set()
+        self._flowing.set()
         with self._lock:
             sockets = list(self._sockets)
         for sock in sockets:
