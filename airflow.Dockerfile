@@ -28,7 +28,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv export --frozen --only-group airflow --no-emit-project -o /tmp/requirements.txt \
+    /opt/uv/bin/uv export --quiet --frozen --only-group airflow --no-emit-project -o /tmp/requirements.txt \
  && /opt/uv/bin/uv venv -q /opt/airflow-venv --python python3 \
  && /opt/uv/bin/uv pip install -q --python /opt/airflow-venv/bin/python \
       --require-hashes --no-deps -r /tmp/requirements.txt

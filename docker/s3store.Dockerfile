@@ -20,7 +20,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv export --frozen --only-group s3store --no-emit-project -o /tmp/requirements.txt \
+    /opt/uv/bin/uv export --quiet --frozen --only-group s3store --no-emit-project -o /tmp/requirements.txt \
  && /opt/uv/bin/uv venv -q /opt/rclone --python python3 \
  && /opt/uv/bin/uv pip install -q --python /opt/rclone/bin/python \
       --require-hashes --no-deps -r /tmp/requirements.txt

@@ -16,6 +16,8 @@ source "$(dirname "$0")/stack-lib.sh"
 
 DAG_ID=daily_synthetic
 NETWORK="$COMPOSE_PROJECT_NAME-net"
+# Commands on the whole project (down, ps, logs) name every profile; `up` names one.
+STACK_PROFILES=(--profile full --profile minimal)
 
 compose_files=(-f "$STACK_ROOT/compose.yaml")
 if [ "${STACK_DAGS:-baked}" = mount ]; then

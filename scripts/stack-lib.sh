@@ -6,7 +6,7 @@
 # shellcheck shell=bash
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$STACK_ROOT"
+cd "$STACK_ROOT" || exit 1
 
 log() { echo "stack: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -39,6 +39,3 @@ if [ -z "${DOCKER_GID:-}" ]; then
   DOCKER_GID=$(stat -c %g "$DOCKER_SOCKET" 2>/dev/null) || die "no Docker socket at $DOCKER_SOCKET"
 fi
 export DOCKER_GID
-
-# Commands on the whole project (down, ps, logs) name every profile; `up` names one.
-STACK_PROFILES=(--profile full --profile minimal)
