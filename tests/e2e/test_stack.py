@@ -217,14 +217,12 @@ def s3_rows(stack: Stack, day: str) -> tuple[set[str], int]:
 
 
 def profiles() -> list[Any]:
-    """minimal always; full only where the image can have CeleryExecutor and a postgres driver."""
+    """minimal always; full once uv.lock has what CeleryExecutor and postgres need in the image."""
     lock = (REPO / "uv.lock").read_text()
-    full_ok = (
-        'name = "apache-airflow-providers-celery"' in lock and 'name = "psycopg2-binary"' in lock
-    )
+    needed = ["apache-airflow-providers-celery", "apache-airflow-providers-postgres"]
+    missing = [name for name in needed if f'name = "{name}"' not in lock]
     skip_full = pytest.mark.skipif(
-        not full_ok,
-        reason="uv.lock's airflow group has no apache-airflow-providers-celery / psycopg2-binary yet",
+        bool(missing), reason=f"uv.lock has no {', '.join(missing)} (airflow group) yet"
     )
     return ["minimal", pytest.param("full", marks=skip_full)]
 
