@@ -52,7 +52,7 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
 
 FROM ${PYTHON_IMAGE} AS runtime
 # A fixed numeric non-root user, so `runAsNonRoot`-style checks can verify it without /etc/passwd.
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
 # Bytecode is compiled at build time: a --read-only root cannot take .pyc files at run time.
 ENV PATH=/opt/venv/bin:$PATH \
