@@ -131,6 +131,13 @@ class DailySyntheticJobOperator(DockerOperator):
     * exit codes 2 (bad arguments) and 4 (data check failed) fail the task without retries.
     """
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        # Airflow 3 allows runs without a logical date; then `ds` is undefined, rendering
+        # fails and would be retried twice. Fail once, with the reason, instead.
+        if context.get("ds") is None:
+            raise AirflowFailException(NO_LOGICAL_DATE)
+        super().render_template_fields(context, jinja_env)
+
     # Returns the parsed manifest instead of DockerOperator's raw line(s): the XCom is a dict.
     def execute(self, context: Any) -> dict[str, Any]:  # type: ignore[override]
         from airflow.sdk.log import mask_secret  # task-time only: keeps parsing cheap

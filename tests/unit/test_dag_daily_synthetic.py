@@ -220,6 +220,14 @@ def test_finalize_command_template(dag: Any) -> None:
     assert rendered == ["--date", "2025-06-12", "--rows", "9000", "--finalize", "--shards", "3"]
 
 
+@pytest.mark.parametrize("task_id", ["generate", "finalize"])
+def test_rendering_without_logical_date_fails_clearly(dag: Any, task_id: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="no logical date"):
+        _render(dag.task_dict[task_id], None)
+
+
 def test_shard_is_mapped_over_plan_shards(dag: Any, mod: ModuleType) -> None:
     shard = dag.task_dict["shard"]
     assert shard.operator_class is mod.DailySyntheticJobOperator
@@ -327,7 +335,8 @@ def stub_docker(mod: ModuleType, monkeypatch: Any) -> dict[str, Any]:
 
 
 def _rendered(op: Any) -> Any:
-    op.render_template_fields({"params": {"rows": 5000, "shards": 1}}, op.get_template_env())
+    context = {"ds": "2025-06-12", "params": {"rows": 5000, "shards": 1}}
+    op.render_template_fields(context, op.get_template_env())
     return op
 
 

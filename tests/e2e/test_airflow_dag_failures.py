@@ -1,0 +1,51 @@
+"""daily_synthetic failing the right way: S3 down, and a run without a logical date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2025-06-12"
+
+
+def test_s3_down_fails_the_task_and_lands_nothing(
+    airflow_home: Any, s3: Any, containers: Any, timings: dict[str, float]
+) -> None:
+    bucket = "raw-e2e-s3-down"
+    s3.client().create_bucket(Bucket=bucket)
+    s3.stop()
+    try:
+        # retries=0 for the test only: otherwise two 5-minute retry delays follow.
+        run = airflow_home.dags_test(DAY, {"rows": 5_000}, bucket, no_retries=True, via_cli=False)
+    finally:
+        s3.start()  # same port, same in-process data
+    timings["failing run (S3 down, retries=0)"] = run.seconds
+    assert run.state == "failed", run.output[-5000:]
+    assert run.tasks[("generate", -1)] == "failed"
+    assert "daily-synthetic exited with 3" in run.output  # the job's destination-error code
+    assert "cannot reach S3" in run.output  # its one-line reason, surfaced in the task error
+    assert ("generate", -1) not in run.xcoms
+    assert run.events == []
+    assert s3.keys(bucket) == []
+    # The container ran and was removed although it failed (auto_remove="force").
+    events = containers.events(run)
+    assert events.get("create") == 1
+    assert events.get("destroy") == 1
+    assert containers.leftovers(run) == []
+
+
+def test_run_without_logical_date_fails_once_and_starts_no_container(
+    airflow_home: Any, s3: Any, containers: Any
+) -> None:
+    bucket = "raw-e2e-no-date"
+    s3.client().create_bucket(Bucket=bucket)
+    # Real retries (2): the failure must be final at once, not up_for_retry.
+    run = airflow_home.dags_test(None, {"rows": 5_000}, bucket, via_cli=False)
+    assert run.state == "failed", run.output[-5000:]
+    assert run.tasks[("generate", -1)] == "failed"
+    assert "this run has no logical date" in run.output
+    assert s3.keys(bucket) == []
+    assert containers.events(run) == {}
