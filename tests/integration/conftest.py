@@ -281,7 +281,7 @@ class Relay:
         self.threshold = threshold
         self.on_threshold = on_threshold
         self.sent = 0
-        self.fired = threading.Event()
+        self._fired = threading.Event()
         self.acted = threading.Event()
         self.action_error: Exception | None = None
         self._flowing = threading.Event()
@@ -357,9 +357,9 @@ class Relay:
     def _count(self, n: int) -> None:
         with self._lock:
             self.sent += n
-            fire = self.sent >= self.threshold and not self.fired.is_set()
+            fire = self.sent >= self.threshold and not self._fired.is_set()
             if fire:
-                self.fired.set()
+                self._fired.set()
         if fire:
             self._flowing.clear()
             self._spawn(self._act)

@@ -1,6 +1,6 @@
 """Losing S3 or being stopped mid-upload publishes nothing; no run leaves files behind.
 
-A private moto server sits behind a `Relay`, which acts once a set number of request bytes
+moto's server sits behind a `Relay`, which acts once a set number of request bytes
 went through, so the failure lands inside the Parquet upload on every run, however fast the
 machine. Why not simply stop moto's container: it keeps objects in memory only, so the
 evidence ("no object was left") would die with it. Instead the server is lost from the job's
@@ -47,9 +47,14 @@ def job_args(bucket: Bucket, rows: int = ROWS) -> list[str]:
 
 @pytest.mark.parametrize("loss", ["connection-reset", "server-frozen"])
 def test_s3_lost_mid_upload_publishes_nothing(
-    job: JobRunner, moto_factory: Callable[[], Moto], relay_factory: RelayFactory, loss: str
+    job: JobRunner,
+    moto: Moto,
+    moto_factory: Callable[[], Moto],
+    relay_factory: RelayFactory,
+    loss: str,
 ) -> None:
-    moto = moto_factory()
+    if loss == "server-frozen":
+        moto = moto_factory()  # a server of its own: the shared one must never freeze
     bucket = moto.new_bucket()
     server = moto.container.get_wrapped_container()
 
@@ -84,11 +89,9 @@ def test_s3_lost_mid_upload_publishes_nothing(
 
 
 def test_sigterm_mid_upload_aborts_and_publishes_nothing(
-    job: JobRunner, moto_factory: Callable[[], Moto], relay_factory: RelayFactory
+    job: JobRunner, moto: Moto, bucket: Bucket, relay_factory: RelayFactory
 ) -> None:
     """What Airflow does on a task timeout or a cancelled run: `docker stop`, i.e. SIGTERM."""
-    moto = moto_factory()
-    bucket = moto.new_bucket()
     started = threading.Event()
     holder: list[Container] = []
 
@@ -112,15 +115,14 @@ def test_sigterm_mid_upload_aborts_and_publishes_nothing(
 def test_container_leaves_no_files_behind(
     job: JobRunner,
     docker_client: DockerClient,
-    moto_factory: Callable[[], Moto],
+    moto: Moto,
+    bucket: Bucket,
     relay_factory: RelayFactory,
     outcome: str,
 ) -> None:
     """The ADR's `cleanup` task is the container's throw-away filesystem plus the job's own
     clean-up. Run with a writable root (not --read-only) so that anything the job forgot
     would stay in the container's layer, then look at the layer's diff before removing it."""
-    moto = moto_factory()
-    bucket = moto.new_bucket()
     if outcome == "published":
         endpoint, args = moto.endpoint, job_args(bucket, rows=20_000)
     else:
