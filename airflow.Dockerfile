@@ -44,8 +44,8 @@ RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --shell /
  && chown -R 50000:0 /opt/airflow /home/airflow \
  && chmod -R g+rwX /opt/airflow /home/airflow
 COPY --from=deps /opt/airflow-venv /opt/airflow-venv
-COPY docker/airflow/entrypoint.sh /usr/local/bin/airflow-entrypoint
-COPY docker/airflow/healthcheck.py /usr/local/bin/airflow-healthcheck
+COPY containers/airflow/entrypoint.sh /usr/local/bin/airflow-entrypoint
+COPY containers/airflow/healthcheck.py /usr/local/bin/airflow-healthcheck
 USER 50000:0
 WORKDIR /opt/airflow
 ENTRYPOINT ["/usr/local/bin/airflow-entrypoint"]

@@ -38,7 +38,7 @@ job-image: ## build the job image JOB_IMAGE (default daily-synthetic-job:dev) fr
 
 moto-image: ## build moto's S3 server image MOTO_IMAGE (the integration tests' endpoint)
 	@base=$(ENSURE_BASE) && \
-	$(BUILDX) -f docker/moto.Dockerfile -t "$(MOTO_IMAGE)" \
+	$(BUILDX) -f containers/moto.Dockerfile -t "$(MOTO_IMAGE)" \
 		--build-arg PYTHON_IMAGE="$$base" \
 		--build-arg VERSION="$(IMAGE_VERSION)" \
 		.

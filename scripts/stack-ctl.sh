@@ -21,7 +21,7 @@ STACK_PROFILES=(--profile full --profile minimal)
 
 compose_files=(-f "$STACK_ROOT/compose.yaml")
 if [ "${STACK_DAGS:-baked}" = mount ]; then
-  compose_files+=(-f "$STACK_ROOT/docker/compose.dags-mount.yaml")
+  compose_files+=(-f "$STACK_ROOT/containers/compose.dags-mount.yaml")
 fi
 compose() { docker compose "${compose_files[@]}" "$@"; }
 

@@ -9,7 +9,7 @@
 #   1. POSTGRES_IMAGE / REDIS_IMAGE / S3STORE_IMAGE set (shell, .env): used as is;
 #   2. the public image, present locally or pulled within STACK_PULL_TIMEOUT s
 #      (normal networks: nothing is built);
-#   3. docker/<name>.Dockerfile built on the shared Python base image
+#   3. containers/<name>.Dockerfile built on the shared Python base image
 #      (scripts/ensure-base-image.sh) and tagged daily-synthetic/<name>:local.
 # STACK_IMAGES=local skips step 2, STACK_IMAGES=public fails instead of step 3.
 # The build command comes from make (BUILDX: buildx with the CA secret, see mk/images.mk).
@@ -39,9 +39,9 @@ resolve() { # VAR public-image dockerfile-name
   fi
   # Always through the builder: its cache makes an unchanged stand-in a no-op.
   [ -n "$base" ] || base=${BASE_IMAGE:-$(bash scripts/ensure-base-image.sh "${PYTHON_IMAGE:-python:3.13-slim-trixie}")}
-  log "$var: $public unavailable, building $local_tag from docker/$name.Dockerfile on $base"
+  log "$var: $public unavailable, building $local_tag from containers/$name.Dockerfile on $base"
   # shellcheck disable=SC2086 # BUILDX is a command line
-  $buildx -q -f "docker/$name.Dockerfile" -t "$local_tag" --build-arg PYTHON_IMAGE="$base" . >/dev/null
+  $buildx -q -f "containers/$name.Dockerfile" -t "$local_tag" --build-arg PYTHON_IMAGE="$base" . >/dev/null
   echo "$var=$local_tag"
 }
 
