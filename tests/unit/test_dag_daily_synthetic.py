@@ -439,6 +439,16 @@ def test_runtime_errors_stay_retryable(
     assert not isinstance(info.value, AirflowFailException)
 
 
+def test_oom_kill_gets_a_hint(mod: ModuleType, stub_docker: dict[str, Any]) -> None:
+    from airflow.providers.docker.exceptions import DockerContainerFailedException
+
+    stub_docker["error"] = DockerContainerFailedException(
+        "Docker container failed: {'Error': None, 'StatusCode': 137}", logs=["INFO generating"]
+    )
+    with pytest.raises(Exception, match="DAILY_SYNTHETIC_MEM_LIMIT"):
+        _generate(mod).execute(_context())
+
+
 # --- the manifest ------------------------------------------------------------------------
 
 
