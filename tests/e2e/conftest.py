@@ -8,7 +8,6 @@ this process. The job container uses the host network, so every byte stays on lo
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 import json
 import os
@@ -280,8 +279,8 @@ class AirflowHome:
 
 @pytest.fixture(scope="session")
 def docker_client() -> Any:
-    # importlib: the repository's own docker/ folder would shadow the SDK for mypy.
-    docker: Any = importlib.import_module("docker")
+    import docker
+
     try:
         client = docker.from_env()
         client.ping()
