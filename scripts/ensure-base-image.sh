@@ -70,19 +70,7 @@ fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-apt_mirror() {
-  # The machine's own Debian mirror (deb822 sources first, then the one-line format); never a
-  # hard-coded host. The security archive has no full suite, so it is skipped.
-  local uri
-  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    awk '{print $2}' | grep -v security | head -1 || true)
-  if [ -z "$uri" ]; then
-    uri=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-      awk '{print $2}' | grep -v security | head -1 || true)
-  fi
-  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/*}"
-  echo "$uri"
-}
+apt_mirror() { bash "$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh" || die "no Debian mirror to bootstrap from"; }
 
 if ! command -v debootstrap >/dev/null 2>&1; then
   log "installing debootstrap"

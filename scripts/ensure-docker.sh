@@ -17,15 +17,7 @@ fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-apt_mirror() {
-  # The machine's own Debian mirror, never a hard-coded host.
-  local uri
-  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)
-  if [ -z "$uri" ]; then
-    uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)
-  fi
-  echo "${uri:-http://deb.debian.org/debian}"
-}
+apt_mirror() { bash "$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh"; }
 
 if ! command -v dockerd >/dev/null 2>&1; then
   log "installing the Docker engine (docker.io) from Debian"

@@ -8,11 +8,6 @@ a run with more shards or another layout) are deleted, then the manifest is writ
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +18,12 @@ from fraud_detection.simulator.dataset import DaySpec, Shard
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.parquet import DEFAULT_ROW_GROUP_ROWS, Compression, write_slice
+from fraud_detection.tempfiles import TEMP_PREFIX, work_dir
 from fraud_detection.validation import Totals, check_totals
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = "daily-synthetic-"
+__all__ = ["TEMP_PREFIX", "RunOptions", "finalize", "run", "work_dir"]
 
 
 @dataclass(frozen=True)
@@ -36,35 +32,6 @@ class RunOptions:
     shard: Shard = field(default_factory=Shard)
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_stale_temp_dirs(root: Path | None = None) -> None:
-    """Remove temp dirs of earlier runs that were killed before they could clean up."""
-    base = root or Path(tempfile.gettempdir())
-    for d in base.glob(f"{TEMP_PREFIX}*"):
-        pid = d.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
-
-
-@contextmanager
-def work_dir() -> Iterator[Path]:
-    sweep_stale_temp_dirs()
-    path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:

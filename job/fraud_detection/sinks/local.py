@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fraud_detection.errors import DestinationError, DiskFull
 from fraud_detection.sinks.destination import StoredObject
+from fraud_detection.tempfiles import pid_alive
 
 _META_SUFFIX = ".meta.json"  # sidecar with the object's metadata, like S3's headers
 
@@ -68,7 +69,7 @@ class LocalDestination:
             return
         for tmp in folder.glob(".*.tmp"):
             pid = tmp.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def list_keys(self, prefix: str) -> list[str]:
@@ -101,13 +102,3 @@ class LocalDestination:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, target)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

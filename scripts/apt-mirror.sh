@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Print this machine's own Debian mirror (deb822 sources first, then the one-line format);
+# never a hard-coded host. The security archive has no full suite, so it is skipped.
+set -euo pipefail
+uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  awk '{print $2}' | grep -v security | head -1 || true)
+if [ -z "$uri" ]; then
+  uri=$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk '{print $2}' | grep -v security | head -1 || true)
+fi
+if [ -z "$uri" ]; then
+  echo "apt-mirror: no Debian mirror found in /etc/apt/sources.list{,.d/*}" >&2
+  exit 1
+fi
+echo "$uri"
