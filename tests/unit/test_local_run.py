@@ -81,7 +81,7 @@ def test_run_publishes_the_day_with_a_manifest(
     assert manifest["complete"] is True
     assert len(manifest["sha256"]) == 64
     assert json.loads((dest / DAY_DIR / "_manifest.json").read_text()) == manifest
-    assert "generated 20,000/20,000 rows (100%)" in err and "published" in err
+    assert "generated 20,000/20,000 rows (100%), block 8/8 validated" in err and "published" in err
     assert list(private_tmp.iterdir()) == []  # the temp file is gone
 
 

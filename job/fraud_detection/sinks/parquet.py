@@ -72,9 +72,11 @@ def write_slice(
     started = time.monotonic()
     next_report = 0.0
     failure: list[BaseException] = []
+    blocks_done, n_blocks = 0, len(spec.blocks(shard))
 
     def check(frame: pl.DataFrame) -> pl.DataFrame:
-        nonlocal fingerprint, next_report
+        nonlocal fingerprint, next_report, blocks_done
+        blocks_done += 1
         try:
             validate_block(frame, spec.day)
         except BaseException as exc:  # polars may wrap it; keep the original to re-raise
@@ -90,8 +92,9 @@ def write_slice(
             elapsed = time.monotonic() - started
             rate = totals.rows / elapsed if elapsed > 0 else 0.0
             log.info(
-                "generated %s/%s rows (%.0f%%), %s fraud, %.0f rows/s",
-                f"{totals.rows:,}", f"{expected:,}", 100 * share, f"{totals.fraud_rows:,}", rate,
+                "generated %s/%s rows (%.0f%%), block %d/%d validated, %s fraud, %.0f rows/s",
+                f"{totals.rows:,}", f"{expected:,}", 100 * share, blocks_done, n_blocks,
+                f"{totals.fraud_rows:,}", rate,
             )  # fmt: skip
             next_report = share + 0.1
         return frame
