@@ -174,6 +174,7 @@ class JobRunner:
         entrypoint: Sequence[str] | None = None,
         image: str | None = None,
         isolated: bool = False,
+        overrides: Mapping[str, Any] | None = None,
     ) -> Container:
         """`isolated`: no network and no AWS settings at all, as a bare `docker run`."""
         environment = {} if isolated else {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint or self.endpoint}
@@ -185,7 +186,7 @@ class JobRunner:
             network_mode="none" if isolated else "host",
             labels=LABELS,
             detach=True,
-            **(HARDENED if hardened else {}),
+            **{**(HARDENED if hardened else {}), **(overrides or {})},
         )
         self.started.append(container.id)
         return container

@@ -20,7 +20,7 @@ from docker.client import DockerClient
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from fraud_detection.errors import DestinationError
+from fraud_detection.errors import DestinationError, DiskFull
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Bucket, JobRunner, Moto, Relay
@@ -137,3 +137,38 @@ def test_container_leaves_no_files_behind(
     container.remove(v=True)
     with pytest.raises(NotFound):
         docker_client.containers.get(container.id)
+
+
+def test_full_disk_fails_clearly_and_publishes_nothing(job: JobRunner, bucket: Bucket) -> None:
+    """A /tmp too small for the day's Parquet file: ENOSPC while writing, caught and named."""
+    tiny_tmp = {"tmpfs": {"/tmp": "size=2m"}}
+    run = job.run(job_args(bucket, rows=200_000), overrides=tiny_tmp)
+    assert run.exit_code == DiskFull.exit_code, f"exit {run.exit_code}\n{run.stderr}"
+    assert "no space left on device" in run.assert_one_line_error()
+    assert run.stdout == ""
+    assert bucket.listing() == []
+
+
+def test_killed_container_publishes_nothing(
+    job: JobRunner, moto: Moto, bucket: Bucket, relay_factory: RelayFactory
+) -> None:
+    """SIGKILL (docker kill, OOM): no chance to clean up, yet no partial object is visible.
+
+    The multipart upload stays pending, invisible to readers, until the bucket's
+    AbortIncompleteMultipartUpload lifecycle rule removes it (see the README).
+    """
+    started = threading.Event()
+    holder: list[Container] = []
+
+    def kill_job(_: Relay) -> None:
+        started.wait(30)
+        holder[0].kill(signal="SIGKILL")
+
+    relay = relay_factory(moto.port, ACT_AFTER_BYTES, kill_job)
+    holder.append(job.start(job_args(bucket), endpoint=relay.endpoint))
+    started.set()
+    run = job.finish(holder[0])
+    assert relay.acted.is_set(), "the job never got that far into the upload"
+    assert run.exit_code == 128 + signal.SIGKILL
+    assert run.stdout == ""
+    assert bucket.listing() == [], "a killed upload left a visible object"
