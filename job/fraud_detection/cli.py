@@ -14,10 +14,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from fraud_detection import GENERATOR_VERSION
 from fraud_detection.errors import Interrupted, JobError, UsageError
+
+if TYPE_CHECKING:
+    from fraud_detection.manifest import Manifest
 
 MAX_ROWS = 50_000_000  # one container; shard above this (see --shard)
 DEFAULT_ROWS = 1_000_000
@@ -215,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace) -> Manifest:
     from fraud_detection.pipeline import RunOptions, finalize, run
     from fraud_detection.simulator.dataset import DaySpec, Shard
     from fraud_detection.simulator.population import PopulationSizes
