@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -87,19 +88,38 @@ def _plan_for(spec: DaySpec) -> FraudPlan:
 
 
 def iter_blocks(
-    spec: DaySpec, shard: Shard = Shard(), on_block: Callable[[int, int], None] | None = None
+    spec: DaySpec,
+    shard: Shard = Shard(),
+    *,
+    prefetch: bool = True,
 ) -> Iterator[pl.DataFrame]:
     """The slice's rows block by block, in row (and so time) order."""
     pop = population_for(spec.seed, spec.population)
     clock = DayClock.for_day(spec.day, spec.rows)
     plan = _plan_for(spec)
-    for block in spec.blocks(shard):
+
+    def make(block: int) -> pl.DataFrame:
         start, stop = spec.block_bounds(block)
         draft = inject(legit_block(pop, clock, spec.seed, block, start, stop), plan)
-        frame = to_frame(pop, clock, spec.seed, draft)
-        if on_block is not None:
-            on_block(block, len(frame))
-        yield frame
+        return to_frame(pop, clock, spec.seed, draft)
+
+    blocks = list(spec.blocks(shard))
+    if not prefetch or len(blocks) < 2:
+        yield from (make(b) for b in blocks)
+        return
+    # One block ahead on a worker thread: numpy and polars release the GIL, so the next
+    # block is generated while this one is validated and encoded.
+    # Blocks are independent, so the rows are the same either way.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-block") as pool:
+        pending = pool.submit(make, blocks[0])
+        try:
+            for block in blocks[1:]:
+                frame = pending.result()
+                pending = pool.submit(make, block)
+                yield frame
+            yield pending.result()
+        finally:
+            pending.cancel()
 
 
 def generate_dataset(
