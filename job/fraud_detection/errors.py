@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class JobError(Exception):
     """An expected failure: reported as one line, no traceback."""
@@ -40,3 +42,11 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(name)
         self.exit_code = 128 + signum
         self.name = name
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT, also when polars reports it as text from its Rust writer."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text or "Disk quota" in text

@@ -82,17 +82,17 @@ def run(opts: RunOptions, dest: Destination) -> Manifest:
     dest.preflight()
     key = layout.part_key(shard.index, shard.count)
     with work_dir() as tmp:
-        written, totals = write_slice(
+        written = write_slice(
             spec, shard, tmp / Path(key).name, compression=opts.compression,
             row_group_rows=opts.row_group_rows,
         )  # fmt: skip
         if shard.count == 1:
-            check_totals(totals, spec.rows, spec.fraud_rate)
-        elif totals.rows != spec.shard_rows(shard):
+            check_totals(Totals(written.rows, written.fraud_rows), spec.rows, spec.fraud_rate)
+        elif written.rows != spec.shard_rows(shard):
             # Fraud is not spread evenly over slices (night-time takeovers), so the
             # fraud-rate band is checked for the whole day, at --finalize.
             raise ValidationFailed(
-                f"row count check failed: slice {shard} has {totals.rows} rows, "
+                f"row count check failed: slice {shard} has {written.rows} rows, "
                 f"expected {spec.shard_rows(shard)}"
             )
         part = PartInfo(

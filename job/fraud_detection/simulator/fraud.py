@@ -18,8 +18,6 @@ import numpy as np
 
 from fraud_detection.simulator.clock import SECONDS_PER_DAY, DayClock
 from fraud_detection.simulator.population import (
-    CATEGORY_MEDIAN_EUR,
-    CATEGORY_SIGMA,
     ONLINE_ONLY,
     Groups,
     Population,
@@ -33,7 +31,14 @@ from fraud_detection.simulator.reference import (
     SWIPE,
 )
 from fraud_detection.simulator.seeding import rng
-from fraud_detection.simulator.transactions import Draft, card_present_channel, pick_merchant
+from fraud_detection.simulator.transactions import (
+    Draft,
+    card_present_channel,
+    category_amount_eur,
+    pick_card,
+    pick_merchant,
+    pick_terminal,
+)
 
 TERMINAL_WINDOW_DAYS = (3, 14)  # a compromised terminal stays compromised this long
 CARD_WINDOW_DAYS = (2, 10)
@@ -101,10 +106,6 @@ def split_budget(total: int, shares: np.ndarray) -> np.ndarray:
 class FraudPlan:
     draft: Draft  # sorted by row, one entry per fraud row of the day
 
-    @property
-    def rows(self) -> np.ndarray:
-        return self.draft.row
-
     def within(self, start: int, stop: int) -> Draft:
         lo, hi = np.searchsorted(self.draft.row, [start, stop])
         d = self.draft
@@ -143,10 +144,6 @@ def _pick_city(
     return np.where(g.random(n) < same_country, domestic, anywhere)
 
 
-def _cards_of(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return pop.card_start[customer] + (u * pop.card_count[customer]).astype(np.int64)
-
-
 def _located(
     pop: Population, d: Draft, online: np.ndarray, buyer_city: np.ndarray, g: np.random.Generator
 ) -> None:
@@ -164,10 +161,10 @@ def _located(
 def _terminal_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     """Skimmed cards at compromised terminals: local victims, card-present, magstripe-heavy."""
     g = rng(seed, "fraud", "terminal", clock.day, clock.rows)
-    d = _empty_draft(n)
     terminals = compromised_terminals(pop, seed, clock.day)
     if n == 0 or len(terminals) == 0:
         return _empty_draft(0)
+    d = _empty_draft(n)
     d.row = g.integers(0, clock.rows, n)
     d.terminal = terminals[g.integers(0, len(terminals), n)]
     d.merchant = pop.terminal_merchant[d.terminal]
@@ -176,11 +173,9 @@ def _terminal_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draf
         pop.merchant_city[d.merchant].astype(np.int64), g.random(n)
     )
     d.customer = np.where(victims >= 0, victims, g.integers(0, pop.n_customers, n))
-    d.card = _cards_of(pop, d.customer, g.random(n))
-    d.amount_eur = (
-        CATEGORY_MEDIAN_EUR[d.category]
-        * pop.amount_scale[d.customer]
-        * np.exp(CATEGORY_SIGMA[d.category] * g.standard_normal(n) + 0.25)
+    d.card = pick_card(pop, d.customer, g.random(n))
+    d.amount_eur = category_amount_eur(
+        d.category, pop.amount_scale[d.customer], g.standard_normal(n), shift=0.25
     )
     u = g.random(n)
     d.channel = np.where(u < 0.5, SWIPE, card_present_channel(d.amount_eur, g.random(n))).astype(
@@ -206,15 +201,10 @@ def _card_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     online = g.random(n) < 0.65
     city = _pick_city(pop, g, pop.home_city[d.customer], same_country=0.45)
     d.merchant = pick_merchant(pop, d.category, city, online, g.random(n))
-    d.terminal = pop.terminal_start[d.merchant] + np.where(
-        online, 0, (g.random(n) * pop.terminal_count[d.merchant]).astype(np.int64)
-    )
-    d.amount_eur = (
-        CATEGORY_MEDIAN_EUR[d.category]
-        * pop.amount_scale[d.customer]
-        * np.exp(CATEGORY_SIGMA[d.category] * g.standard_normal(n))
-        * g.uniform(1.5, 5.0, n)
-    )
+    d.terminal = pick_terminal(pop, d.merchant, online, g.random(n))
+    d.amount_eur = category_amount_eur(
+        d.category, pop.amount_scale[d.customer], g.standard_normal(n)
+    ) * g.uniform(1.5, 5.0, n)
     cloned = np.where(g.random(n) < 0.5, SWIPE, CHIP)
     d.channel = np.where(online, ONLINE, cloned).astype(np.int8)
     _located(pop, d, online, city, g)
@@ -293,19 +283,16 @@ def _takeover_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draf
     d.row = clock.rows_at(d.seconds)
     customer = g.integers(0, pop.n_customers, k)
     d.customer = customer[burst]
-    d.card = _cards_of(pop, d.customer, g.random(n))
+    d.card = pick_card(pop, d.customer, g.random(n))
     cats, p = _TAKEOVER_CATEGORIES
     d.category = cats[g.choice(len(cats), n, p=p)]
     online = np.ones(n, bool)
     city = _pick_city(pop, g, pop.home_city[customer], same_country=0.2)[burst]
     d.merchant = pick_merchant(pop, d.category, city, online, g.random(n))
     d.terminal = pop.terminal_start[d.merchant]
-    d.amount_eur = (
-        CATEGORY_MEDIAN_EUR[d.category]
-        * pop.amount_scale[d.customer]
-        * np.exp(CATEGORY_SIGMA[d.category] * g.standard_normal(n))
-        * g.uniform(1.2, 3.5, n)
-    )
+    d.amount_eur = category_amount_eur(
+        d.category, pop.amount_scale[d.customer], g.standard_normal(n)
+    ) * g.uniform(1.2, 3.5, n)
     d.channel[:] = ONLINE
     _located(pop, d, online, city, g)
     d.scenario[:] = SCENARIO["account_takeover"]

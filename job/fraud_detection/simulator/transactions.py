@@ -98,9 +98,16 @@ def card_present_channel(amount_eur: np.ndarray, u: np.ndarray) -> np.ndarray:
     ).astype(np.int8)
 
 
-def category_amount_eur(category: np.ndarray, scale: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Heavy-tailed (log-normal) tickets around the category's median."""
-    return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal)
+def category_amount_eur(
+    category: np.ndarray, scale: np.ndarray, normal: np.ndarray, shift: float = 0.0
+) -> np.ndarray:
+    """Heavy-tailed (log-normal) tickets around the category's median (× e^shift)."""
+    return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal + shift)
+
+
+def pick_card(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One of the customer's cards."""
+    return pop.card_start[customer] + (u * pop.card_count[customer]).astype(np.int64)
 
 
 def legit_block(
@@ -115,7 +122,7 @@ def legit_block(
 
     # Who pays: activity-weighted, a few customers pay often, most rarely.
     customer = pop.activity.draw(g.random(n))
-    card = pop.card_start[customer] + (g.random(n) * pop.card_count[customer]).astype(np.int64)
+    card = pick_card(pop, customer, g.random(n))
 
     # What for: a favourite category, or the hour's usual mix. Rows are in time
     # order, so each hour is one contiguous run of the block.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fraud_detection.errors import DestinationError, DiskFull
+from fraud_detection.errors import DestinationError, DiskFull, is_disk_full
 from fraud_detection.sinks.destination import StoredObject
 from fraud_detection.tempfiles import pid_alive
 
@@ -37,30 +38,13 @@ class LocalDestination:
         if not os.access(self.root, os.W_OK):
             raise DestinationError(f"destination {self.root} is not writable")
 
-    def _atomic_copy(self, source: Path, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Copy beside the target, then rename: readers see the old file or the new one.
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno == 28:
-                raise DiskFull(f"no space left on device while writing {target}") from None
-            raise DestinationError(f"cannot write {target}: {exc.strerror}") from None
-
     def publish(self, local: Path, key: str, metadata: dict[str, str]) -> None:
         target = self.root / key
         self._sweep_stale_temp(target.parent)
-        self._atomic_copy(local, target)
-        self._write_sidecar(target, metadata)
-
-    def _write_sidecar(self, target: Path, metadata: dict[str, str]) -> None:
-        side = target.with_name(f".{target.name}{_META_SUFFIX}")
-        tmp = side.with_name(side.name + ".tmp")
-        tmp.write_text(json.dumps(metadata, sort_keys=True))
-        os.replace(tmp, side)
+        _write_atomically(target, lambda tmp: shutil.copyfile(local, tmp))
+        _write_atomically(
+            _sidecar(target), lambda tmp: tmp.write_text(json.dumps(metadata, sort_keys=True))
+        )
 
     @staticmethod
     def _sweep_stale_temp(folder: Path) -> None:
@@ -86,7 +70,7 @@ class LocalDestination:
         target = self.root / key
         if not target.is_file():
             return None
-        side = target.with_name(f".{target.name}{_META_SUFFIX}")
+        side = _sidecar(target)
         meta = json.loads(side.read_text()) if side.is_file() else {}
         return StoredObject(key=key, size=target.stat().st_size, metadata=meta)
 
@@ -94,11 +78,28 @@ class LocalDestination:
         for key in keys:
             target = self.root / key
             target.unlink(missing_ok=True)
-            target.with_name(f".{target.name}{_META_SUFFIX}").unlink(missing_ok=True)
+            _sidecar(target).unlink(missing_ok=True)
 
     def put_text(self, key: str, text: str, content_type: str) -> None:
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
+        _write_atomically(self.root / key, lambda tmp: tmp.write_text(text))
+
+
+def _sidecar(target: Path) -> Path:
+    return target.with_name(f".{target.name}{_META_SUFFIX}")
+
+
+def _write_atomically(target: Path, fill: Callable[[Path], object]) -> None:
+    """Write beside the target, then rename: readers see the old file or the new one.
+
+    The temp name carries our pid, so a run killed mid-write is swept by the next.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fill(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise DiskFull(f"no space left on device while writing {target}") from None
+        raise DestinationError(f"cannot write {target}: {exc.strerror}") from None

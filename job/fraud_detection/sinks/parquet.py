@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import time
@@ -13,7 +12,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from fraud_detection.errors import DiskFull, JobError
+from fraud_detection.errors import DiskFull, JobError, is_disk_full
 from fraud_detection.simulator.dataset import DaySpec, Shard, lazy_blocks
 from fraud_detection.validation import Totals, validate_block
 
@@ -44,13 +43,6 @@ class WrittenFile:
     fingerprint: str
 
 
-def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(exc)
-    return "No space left on device" in text or "os error 28" in text or "Disk quota" in text
-
-
 def sha256_of(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -64,7 +56,7 @@ def write_slice(
     compression: Compression = "zstd",
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     compression_level: int | None = None,
-) -> tuple[WrittenFile, Totals]:
+) -> WrittenFile:
     """Generate, validate and write one slice; the file is complete or absent."""
     totals = Totals()
     fingerprint = np.uint64(0)
@@ -116,7 +108,7 @@ def write_slice(
         path.unlink(missing_ok=True)
         if failure:
             raise failure[0] from None
-        if _is_disk_full(exc):
+        if is_disk_full(exc):
             raise DiskFull(
                 f"no space left on device while writing {path}; free space or point TMPDIR "
                 "at a larger volume"
@@ -129,14 +121,11 @@ def write_slice(
         "wrote %s (%s rows, %.1f MB, %s) in %.1f s",
         path.name, f"{totals.rows:,}", size / 1e6, compression, time.monotonic() - started,
     )  # fmt: skip
-    return (
-        WrittenFile(
-            path=path,
-            rows=totals.rows,
-            fraud_rows=totals.fraud_rows,
-            bytes=size,
-            sha256=sha256_of(path),
-            fingerprint=f"{int(fingerprint):016x}",
-        ),
-        totals,
+    return WrittenFile(
+        path=path,
+        rows=totals.rows,
+        fraud_rows=totals.fraud_rows,
+        bytes=size,
+        sha256=sha256_of(path),
+        fingerprint=f"{int(fingerprint):016x}",
     )

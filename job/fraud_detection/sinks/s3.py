@@ -54,6 +54,11 @@ def _env_float(name: str, default: float) -> float:
         raise UsageError(f"{name}={raw!r} is not a number") from None
 
 
+def endpoint_url() -> str | None:
+    """The endpoint boto3 itself will use (service-specific variable first)."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
 def client_config() -> Config:
     """Bounded time on a dead endpoint: botocore's own retries and timeouts.
 
@@ -110,7 +115,7 @@ class S3Destination:
         return cast("S3Client", self._client)
 
     def describe(self) -> str:
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint_url()
         where = f" at {endpoint}" if endpoint else ""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/") + where
 
@@ -196,8 +201,7 @@ class _S3Errors:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, DestinationError):
             return
         bucket = self.dest.bucket
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        where = endpoint or "the default AWS S3 endpoint"
+        where = endpoint_url() or "the default AWS S3 endpoint"
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             msg = (
                 "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
