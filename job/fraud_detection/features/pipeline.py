@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from fraud_detection import GENERATOR_VERSION
-from fraud_detection.errors import DiskFull, IncompleteDay, JobError, UsageError, is_disk_full
+from fraud_detection.errors import DiskFull, IncompleteDay, is_disk_full
 from fraud_detection.features.compute import (
     DEFAULT_LABEL_DELAY_DAYS,
     WINDOWS_DAYS,
@@ -27,6 +27,7 @@ from fraud_detection.features.compute import (
     feature_columns,
     history_days,
 )
+from fraud_detection.features.source import RawFeed
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.tempfiles import work_dir
@@ -48,38 +49,6 @@ def default_dest(source: str) -> str:
     return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
 
 
-def _local_root(source: Destination) -> Path:
-    root = getattr(source, "root", None)
-    if root is None:
-        raise UsageError(
-            f"reading the raw feed from {source.describe()} is not supported yet; "
-            "pass --source DIR (a local copy of the feed)"
-        )
-    return Path(root)
-
-
-def _published_day(source: Destination, day: date) -> list[Path] | None:
-    """The day's Parquet files as its manifest lists them; None when it has no manifest."""
-    root = _local_root(source)
-    manifest_path = root / DayLayout(source.prefix, day).manifest_key
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise JobError(f"cannot read the manifest {manifest_path}: {exc}") from None
-    if not manifest.get("complete", True):
-        return None
-    files = [root / key for key in manifest["keys"]]
-    absent = [str(f) for f in files if not f.is_file()]
-    if absent:
-        raise IncompleteDay(
-            f"the manifest of {day} lists files that are missing: {', '.join(absent)}; "
-            "re-run daily-synthetic for that day"
-        )
-    return files
-
-
 def _sha256(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -90,11 +59,25 @@ def run(opts: FeaturesOptions, source: Destination, dest: Destination) -> dict[s
     started = time.monotonic()
     span = history_days(opts.day, opts.label_delay_days)
     days = [opts.day - timedelta(days=back) for back in range(span, -1, -1)]
+    with work_dir() as tmp:
+        feed = RawFeed(source, scratch=tmp / "raw")
+        return _run(opts, feed, days, dest, tmp, started)
+
+
+def _run(
+    opts: FeaturesOptions,
+    feed: RawFeed,
+    days: list[date],
+    dest: Destination,
+    tmp: Path,
+    started: float,
+) -> dict[str, Any]:
+    source = feed.source
     files: list[Path] = []
     used: list[str] = []
     missing: list[str] = []
     for day in days:
-        day_files = _published_day(source, day)
+        day_files = feed.files(day)
         if day_files is None:
             if day == opts.day:
                 raise IncompleteDay(
@@ -109,38 +92,37 @@ def run(opts: FeaturesOptions, source: Destination, dest: Destination) -> dict[s
         log.warning(
             "%d of the %d history days are not published (%s ... %s): windows that reach "
             "them count fewer payments; backfill them first for complete features",
-            len(missing), span, missing[0], missing[-1],
+            len(missing), len(days) - 1, missing[0], missing[-1],
         )  # fmt: skip
     log.info("features of %s from %d raw days (%d files)", opts.day, len(used), len(files))
 
     dest.preflight()
     layout = DayLayout(dest.prefix, opts.day)
     key = layout.part_key(0, 1)
-    with work_dir() as tmp:
-        path = tmp / "features.parquet"
-        frame = add_features(pl.scan_parquet(files), opts.day, opts.label_delay_days)
-        try:
-            frame.sink_parquet(path, compression="zstd", statistics=True)
-        except BaseException as exc:
-            if is_disk_full(exc):
-                raise DiskFull(
-                    f"no space left on device while writing {path}; free space or point "
-                    "TMPDIR at a larger volume"
-                ) from None
-            raise
-        summary = (
-            pl.scan_parquet(path)
-            .select(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud_rows"))
-            .collect()
-        )
-        rows, fraud_rows = int(summary["rows"][0]), int(summary["fraud_rows"][0])
-        size, sha = path.stat().st_size, _sha256(path)
-        dest.publish(
-            path,
-            key,
-            {"rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
-             "generator-version": GENERATOR_VERSION},
-        )  # fmt: skip
+    path = tmp / "features.parquet"
+    frame = add_features(pl.scan_parquet(files), opts.day, opts.label_delay_days)
+    try:
+        frame.sink_parquet(path, compression="zstd", statistics=True)
+    except BaseException as exc:
+        if is_disk_full(exc):
+            raise DiskFull(
+                f"no space left on device while writing {path}; free space or point "
+                "TMPDIR at a larger volume"
+            ) from None
+        raise
+    summary = (
+        pl.scan_parquet(path)
+        .select(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud_rows"))
+        .collect()
+    )
+    rows, fraud_rows = int(summary["rows"][0]), int(summary["fraud_rows"][0])
+    size, sha = path.stat().st_size, _sha256(path)
+    dest.publish(
+        path,
+        key,
+        {"rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
+         "generator-version": GENERATOR_VERSION},
+    )  # fmt: skip
     manifest: dict[str, Any] = {
         "dataset": DATASET,
         "date": opts.day.isoformat(),
