@@ -21,18 +21,16 @@ from mimesis.locales import Locale
 
 from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.population import (
-    CATEGORY_MEDIAN_EUR,
-    CATEGORY_ONLINE,
-    CATEGORY_SIGMA,
-    EUR_RATE,
-    Population,
-)
+from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import (
     CARD_BRANDS,
     CARD_TYPES,
     CATEGORIES,
+    CATEGORY_MEDIAN_EUR,
+    CATEGORY_ONLINE,
+    CATEGORY_SIGMA,
     COUNTRIES,
+    EUR_RATE,
     FRAUD_SCENARIOS,
     category_hour_cdf,
 )

@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 
 from bench import baseline_row_by_row
-from fraud_detection.simulator.dataset import DaySpec, Shard, population_for
-from fraud_detection.sinks.parquet import write_slice
+from fraud_detection.pipeline import RunOptions, generate_slice
+from fraud_detection.simulator.dataset import DaySpec, population_for
 
 DAY = date(2025, 6, 12)
 
@@ -43,7 +43,7 @@ def in_process(rows: int, tmp: Path) -> float:
     spec = DaySpec(DAY, rows)
     population_for(spec.seed, spec.population)
     started = time.perf_counter()
-    write_slice(spec, Shard(), tmp / "vectorised.parquet")
+    generate_slice(RunOptions(spec), tmp / "vectorised.parquet")
     return time.perf_counter() - started
 
 

@@ -18,13 +18,21 @@ from typing import TYPE_CHECKING, NoReturn
 
 from fraud_detection import GENERATOR_VERSION
 from fraud_detection.errors import Interrupted, JobError, UsageError
+from fraud_detection.settings import (
+    COMPRESSIONS,
+    DEFAULT_CUSTOMERS,
+    DEFAULT_FRAUD_RATE,
+    DEFAULT_MERCHANTS,
+    DEFAULT_ROW_GROUP_ROWS,
+    DEFAULT_ROWS,
+    DEFAULT_SEED,
+    MAX_POPULATION,
+    MAX_ROWS,
+    JobSettings,
+)
 
 if TYPE_CHECKING:
     from fraud_detection.manifest import Manifest
-
-MAX_ROWS = 50_000_000  # one container; shard above this (see --shard)
-DEFAULT_ROWS = 1_000_000
-MAX_POPULATION = 20_000_000
 
 log = logging.getLogger("fraud_detection")
 
@@ -89,11 +97,6 @@ def _env_int(name: str, default: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fraud_detection.simulator.dataset import DEFAULT_FRAUD_RATE, DEFAULT_SEED
-    from fraud_detection.simulator.population import PopulationSizes
-    from fraud_detection.sinks.parquet import COMPRESSIONS, DEFAULT_ROW_GROUP_ROWS
-
-    sizes = PopulationSizes()
     p = _Parser(
         prog="daily-synthetic",
         description=(
@@ -132,13 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--customers", type=_int_in("--customers", 1_000, MAX_POPULATION),
-        default=_env_int("DAILY_SYNTHETIC_CUSTOMERS", sizes.customers),
-        help=f"customer population, independent of --rows (default {sizes.customers:,})",
+        default=_env_int("DAILY_SYNTHETIC_CUSTOMERS", DEFAULT_CUSTOMERS),
+        help=f"customer population, independent of --rows (default {DEFAULT_CUSTOMERS:,})",
     )  # fmt: skip
     p.add_argument(
         "--merchants", type=_int_in("--merchants", 100, MAX_POPULATION),
-        default=_env_int("DAILY_SYNTHETIC_MERCHANTS", sizes.merchants),
-        help=f"merchant population (default {sizes.merchants:,})",
+        default=_env_int("DAILY_SYNTHETIC_MERCHANTS", DEFAULT_MERCHANTS),
+        help=f"merchant population (default {DEFAULT_MERCHANTS:,})",
     )  # fmt: skip
     p.add_argument(
         "--shard", type=_shard, default=(0, 1), metavar="I/K",
@@ -185,19 +188,7 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum, signal.Signals(signum).name)
 
 
-def _skip_unused_integrations() -> None:
-    """dataframely probes sqlalchemy and pydantic at import; the job uses neither.
-
-    In the image they are absent anyway; in a dev venv that also holds Airflow
-    they would add ~3 s to every run. Blocking them makes the probe fail fast.
-    """
-    for name in ("sqlalchemy", "pydantic", "pydantic_core"):
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    if "dataframely" not in sys.modules:
-        _skip_unused_integrations()
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(quiet=args.quiet)
@@ -219,29 +210,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> Manifest:
-    from fraud_detection.pipeline import RunOptions, finalize, run
-    from fraud_detection.simulator.dataset import DaySpec, Shard
-    from fraud_detection.simulator.population import PopulationSizes
-    from fraud_detection.sinks.destination import parse_destination
-
     if args.finalize and args.shards is None:
         raise UsageError("--finalize needs --shards K")
     if args.shards is not None and not args.finalize:
         raise UsageError("--shards goes with --finalize; to publish one slice use --shard I/K")
     if args.finalize and args.shard != (0, 1):
         raise UsageError("--finalize and --shard are separate steps; use one or the other")
-    dest = parse_destination(args.dest)
-    spec = DaySpec(
-        day=args.date,
-        rows=args.rows,
-        seed=args.seed,
-        fraud_rate=args.fraud_rate,
-        population=PopulationSizes(customers=args.customers, merchants=args.merchants),
-    )
-    count = args.shards if args.finalize else args.shard[1]
-    index = 0 if args.finalize else args.shard[0]
-    opts = RunOptions(
-        spec=spec, shard=Shard(index, count), compression=args.compression,
-        row_group_rows=args.row_group_rows,
+    index, count = (0, args.shards) if args.finalize else args.shard
+    job = JobSettings(
+        day=args.date, rows=args.rows, dest=args.dest, seed=args.seed,
+        fraud_rate=args.fraud_rate, customers=args.customers, merchants=args.merchants,
+        shard_index=index, shard_count=count, finalize=args.finalize,
+        compression=args.compression, row_group_rows=args.row_group_rows,
     )  # fmt: skip
-    return finalize(opts, dest) if args.finalize else run(opts, dest)
+    # Imported here: polars, numpy and dataframely load only for a real run, not for --help.
+    from fraud_detection.pipeline import run_job
+
+    return run_job(job)

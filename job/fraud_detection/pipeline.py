@@ -1,5 +1,8 @@
 """One run of the job: preflight, generate + validate to a temp file, publish, finalise.
 
+The pipeline drives: it pulls blocks from the simulator, checks each one
+(`validation.SliceStats.add`) and hands it to the Parquet writer, which only encodes.
+
 Publishing order makes a re-run replace the day and never duplicate it: parts are
 uploaded whole (same key = atomic overwrite), then stale objects of the day (from
 a run with more shards or another layout) are deleted, then the manifest is written.
@@ -8,22 +11,26 @@ a run with more shards or another layout) are deleted, then the manifest is writ
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from fraud_detection import GENERATOR_VERSION
-from fraud_detection.errors import IncompleteDay, ValidationFailed
+from fraud_detection.errors import IncompleteDay, UsageError, ValidationFailed
 from fraud_detection.manifest import Manifest, PartInfo
-from fraud_detection.simulator.dataset import DaySpec, Shard
-from fraud_detection.sinks.destination import Destination
+from fraud_detection.schema import SCHEMA
+from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS, Compression, JobSettings
+from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_blocks
+from fraud_detection.sinks.destination import Destination, parse_destination
 from fraud_detection.sinks.layout import DayLayout
-from fraud_detection.sinks.parquet import DEFAULT_ROW_GROUP_ROWS, Compression, write_slice
-from fraud_detection.tempfiles import TEMP_PREFIX, work_dir
-from fraud_detection.validation import Totals, check_totals
+from fraud_detection.sinks.parquet import WrittenFile, write_parquet
+from fraud_detection.tempfiles import work_dir
+from fraud_detection.validation import SliceStats, Totals, check_totals
 
 log = logging.getLogger(__name__)
-
-__all__ = ["TEMP_PREFIX", "RunOptions", "finalize", "run", "work_dir"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,73 @@ class RunOptions:
     shard: Shard = field(default_factory=Shard)
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+
+
+def run_job(job: JobSettings) -> Manifest:
+    """The command line's one entry: a slice (or whole day), or --finalize."""
+    dest = parse_destination(job.dest)
+    spec = DaySpec(
+        day=job.day,
+        rows=job.rows,
+        seed=job.seed,
+        fraud_rate=job.fraud_rate,
+        population=PopulationSizes(customers=job.customers, merchants=job.merchants),
+    )
+    try:
+        shard = Shard(job.shard_index, job.shard_count)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    opts = RunOptions(spec, shard, job.compression, job.row_group_rows)
+    return finalize(opts, dest) if job.finalize else run(opts, dest)
+
+
+class _Progress:
+    """A progress line at every 10 % of the slice (tests and operators key on them)."""
+
+    def __init__(self, expected_rows: int, n_blocks: int) -> None:
+        self.expected, self.n_blocks = expected_rows, n_blocks
+        self.started = time.monotonic()
+        self.next_share = 0.0
+
+    def report(self, stats: SliceStats) -> None:
+        rows = stats.totals.rows
+        share = rows / self.expected if self.expected else 1.0
+        if share < self.next_share and rows != self.expected:
+            return
+        elapsed = time.monotonic() - self.started
+        log.info(
+            "generated %s/%s rows (%.0f%%), block %d/%d validated, %s fraud, %.0f rows/s",
+            f"{rows:,}", f"{self.expected:,}", 100 * share, stats.blocks, self.n_blocks,
+            f"{stats.totals.fraud_rows:,}", rows / elapsed if elapsed > 0 else 0.0,
+        )  # fmt: skip
+        self.next_share = share + 0.1
+
+
+def generate_slice(opts: RunOptions, path: Path) -> tuple[WrittenFile, SliceStats]:
+    """Generate the slice block by block, check each block, and encode it into `path`."""
+    spec, shard = opts.spec, opts.shard
+    stats = SliceStats(spec.day)
+    progress = _Progress(spec.shard_rows(shard), len(spec.blocks(shard)))
+    started = time.monotonic()
+
+    def checked_blocks() -> Iterator[pl.DataFrame]:
+        # iter_blocks makes the next block on a worker thread while this one is
+        # checked and encoded.
+        for frame in iter_blocks(spec, shard):
+            stats.add(frame)
+            progress.report(stats)
+            yield frame
+
+    written = write_parquet(
+        checked_blocks(), SCHEMA, path, compression=opts.compression,
+        row_group_rows=opts.row_group_rows,
+    )  # fmt: skip
+    log.info(
+        "wrote %s (%s rows, %.1f MB, %s) in %.1f s",
+        path.name, f"{stats.totals.rows:,}", written.bytes / 1e6, opts.compression,
+        time.monotonic() - started,
+    )  # fmt: skip
+    return written, stats
 
 
 def _metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
@@ -82,22 +156,20 @@ def run(opts: RunOptions, dest: Destination) -> Manifest:
     dest.preflight()
     key = layout.part_key(shard.index, shard.count)
     with work_dir() as tmp:
-        written = write_slice(
-            spec, shard, tmp / Path(key).name, compression=opts.compression,
-            row_group_rows=opts.row_group_rows,
-        )  # fmt: skip
+        written, stats = generate_slice(opts, tmp / Path(key).name)
+        totals = stats.totals
         if shard.count == 1:
-            check_totals(Totals(written.rows, written.fraud_rows), spec.rows, spec.fraud_rate)
-        elif written.rows != spec.shard_rows(shard):
+            check_totals(totals, spec.rows, spec.fraud_rate)
+        elif totals.rows != spec.shard_rows(shard):
             # Fraud is not spread evenly over slices (night-time takeovers), so the
             # fraud-rate band is checked for the whole day, at --finalize.
             raise ValidationFailed(
-                f"row count check failed: slice {shard} has {written.rows} rows, "
+                f"row count check failed: slice {shard} has {totals.rows} rows, "
                 f"expected {spec.shard_rows(shard)}"
             )
         part = PartInfo(
-            key=key, rows=written.rows, fraud_rows=written.fraud_rows, bytes=written.bytes,
-            sha256=written.sha256, fingerprint=written.fingerprint, shard=str(shard),
+            key=key, rows=totals.rows, fraud_rows=totals.fraud_rows, bytes=written.bytes,
+            sha256=written.sha256, fingerprint=stats.fingerprint, shard=str(shard),
         )  # fmt: skip
         dest.publish(written.path, key, _metadata(opts, part))
     if shard.count > 1:

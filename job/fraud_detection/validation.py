@@ -1,18 +1,19 @@
 """Data checks before anything is published, with dataframely (polars-native).
 
-Row-level rules run on every block as it is generated; day-level checks (row
-count, fraud-rate band) run on the totals before upload. A failure publishes
-nothing.
+Row-level rules run on every block as it is generated (`SliceStats.add`); day-level
+checks (row count, fraud-rate band) run on the totals before upload. A failure
+publishes nothing.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import dataframely as dy
+import numpy as np
 import polars as pl
 
 from fraud_detection.errors import ValidationFailed
@@ -20,6 +21,13 @@ from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
 
 _ID_LENGTH = 21  # one letter + 20 digits
+
+# What the fingerprint hashes: each row's key, time, amount, place and label. The
+# entity-key strings are left out: hashing them cost as much as generating them.
+FINGERPRINT_COLUMNS = (
+    "transaction_id", "event_timestamp", "amount", "amount_eur", "latitude", "longitude",
+    "distance_from_home_km", "is_fraud", "fraud_scenario",
+)  # fmt: skip
 
 
 class PaymentsSchema(dy.Schema):
@@ -126,6 +134,29 @@ class Totals:
     @property
     def fraud_rate(self) -> float:
         return self.fraud_rows / self.rows if self.rows else 0.0
+
+
+@dataclass
+class SliceStats:
+    """Checks each block of a slice and keeps its totals and row fingerprint."""
+
+    day: date
+    totals: Totals = field(default_factory=Totals)
+    blocks: int = 0
+    _fingerprint: np.uint64 = field(default_factory=lambda: np.uint64(0))
+
+    def add(self, frame: pl.DataFrame) -> None:
+        validate_block(frame, self.day)
+        self.blocks += 1
+        self.totals.add(frame)
+        hashes = frame.select(FINGERPRINT_COLUMNS).hash_rows(seed=0).to_numpy()
+        with np.errstate(over="ignore"):
+            self._fingerprint += hashes.sum(dtype=np.uint64)
+
+    @property
+    def fingerprint(self) -> str:
+        """Order-independent hash of the rows: the same rows give the same value."""
+        return f"{int(self._fingerprint):016x}"
 
 
 def fraud_band(rows: int, target_rate: float) -> tuple[int, int]:

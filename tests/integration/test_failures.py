@@ -23,7 +23,9 @@ from docker.models.containers import Container
 from fraud_detection.errors import DestinationError, DiskFull
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Bucket, JobRunner, Moto, Relay
+    from tests.support.job import JobRunner
+    from tests.support.relay import Relay
+    from tests.support.s3 import Bucket, Moto
 
     RelayFactory = Callable[[int, int, Callable[[Relay], None]], Relay]
 

@@ -10,7 +10,8 @@ import pytest
 from docker.client import DockerClient
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Bucket, JobRunner
+    from tests.support.job import JobRunner
+    from tests.support.s3 import Bucket
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,9 @@ from fraud_detection.errors import DestinationError, UsageError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from tests.integration.conftest import Bucket, JobRunner
+
+    from tests.support.job import JobRunner
+    from tests.support.s3 import Bucket
 
 pytestmark = pytest.mark.integration
 

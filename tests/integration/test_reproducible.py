@@ -13,7 +13,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import Bucket, JobRunner
+    from tests.support.job import JobRunner
+    from tests.support.s3 import Bucket
 
 pytestmark = pytest.mark.integration
 

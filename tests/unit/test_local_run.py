@@ -20,6 +20,7 @@ import pytest
 
 from fraud_detection import GENERATOR_VERSION, pipeline
 from fraud_detection.cli import main
+from fraud_detection.tempfiles import TEMP_PREFIX
 
 from .conftest import SMALL
 
@@ -164,7 +165,7 @@ def test_stale_temp_dirs_of_killed_runs_are_swept(
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    stale = private_tmp / f"{pipeline.TEMP_PREFIX}{dead.stdout.strip()}-abc"
+    stale = private_tmp / f"{TEMP_PREFIX}{dead.stdout.strip()}-abc"
     stale.mkdir()
     (stale / "part-00000-of-00001.parquet").write_bytes(b"half a file")
     assert job(capsys, tmp_path / "raw", rows=2_000)[0] == 0

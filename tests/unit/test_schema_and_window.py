@@ -73,3 +73,17 @@ def test_fraud_rate_follows_the_setting() -> None:
     high = small_day(rows=60_000, fraud_rate=0.01)["is_fraud"].mean()
     assert 0.0015 <= low <= 0.0025  # type: ignore[operator]
     assert 0.0085 <= high <= 0.0105  # type: ignore[operator]
+
+
+def test_cli_defaults_are_the_simulators() -> None:
+    """settings.py repeats the simulator's defaults so that --help stays light."""
+    from fraud_detection import settings
+    from fraud_detection.simulator import DaySpec, PopulationSizes
+
+    spec = DaySpec(date(2025, 6, 12), 1)
+    assert (spec.seed, spec.fraud_rate) == (settings.DEFAULT_SEED, settings.DEFAULT_FRAUD_RATE)
+    sizes = PopulationSizes()
+    assert (
+        sizes.customers,
+        sizes.merchants,
+    ) == (settings.DEFAULT_CUSTOMERS, settings.DEFAULT_MERCHANTS)

@@ -70,12 +70,12 @@ def test_fraud_rate_band() -> None:
 
 
 def test_a_failed_check_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fraud_detection.sinks import parquet
+    from fraud_detection import validation
 
     def corrupt(frame: pl.DataFrame, day: object) -> pl.DataFrame:
         return validate_block(frame.with_columns(pl.lit(-1, pl.Int64).alias("amount")), DAY)
 
-    monkeypatch.setattr(parquet, "validate_block", corrupt)
+    monkeypatch.setattr(validation, "validate_block", corrupt)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     monkeypatch.setattr("tempfile.tempdir", None)
     (tmp_path / "tmp").mkdir()

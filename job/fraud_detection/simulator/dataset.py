@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -143,9 +143,9 @@ def generate_dataset(
     return lazy_blocks(spec, shard or Shard())
 
 
-def lazy_blocks(
-    spec: DaySpec, shard: Shard, transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None
-) -> pl.LazyFrame:
+def lazy_blocks(spec: DaySpec, shard: Shard) -> pl.LazyFrame:
+    """The slice as a LazyFrame whose source pulls `iter_blocks` on demand."""
+
     def source(
         with_columns: list[str] | None,
         predicate: pl.Expr | None,
@@ -153,8 +153,7 @@ def lazy_blocks(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         produced = 0
-        for frame in iter_blocks(spec, shard):
-            out = transform(frame) if transform is not None else frame
+        for out in iter_blocks(spec, shard):
             if predicate is not None:
                 out = out.filter(predicate)
             if with_columns is not None:

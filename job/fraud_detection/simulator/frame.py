@@ -7,13 +7,14 @@ import polars as pl
 
 from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.population import EUR_RATE, Population
+from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import (
     CARD_BRANDS,
     CARD_TYPES,
     CATEGORIES,
     CHANNELS,
     COUNTRIES,
+    EUR_RATE,
     FRAUD_SCENARIOS,
 )
 from fraud_detection.simulator.seeding import mix64, rng, salt_for

@@ -17,17 +17,14 @@ from datetime import date, timedelta
 import numpy as np
 
 from fraud_detection.simulator.clock import SECONDS_PER_DAY, DayClock
-from fraud_detection.simulator.population import (
-    ONLINE_ONLY,
-    Groups,
-    Population,
-)
+from fraud_detection.simulator.population import Groups, Population
 from fraud_detection.simulator.reference import (
     CATEGORIES,
     CHIP,
     FRAUD_SCENARIO_SHARES,
     FRAUD_SCENARIOS,
     ONLINE,
+    ONLINE_ONLY,
     SWIPE,
 )
 from fraud_detection.simulator.seeding import rng
@@ -112,24 +109,6 @@ class FraudPlan:
         return Draft(**{k: v[lo:hi] for k, v in vars(d).items()})
 
 
-def _empty_draft(n: int) -> Draft:
-    return Draft(
-        row=np.zeros(n, np.int64),
-        seconds=np.zeros(n),
-        customer=np.zeros(n, np.int64),
-        card=np.zeros(n, np.int64),
-        category=np.zeros(n, np.int64),
-        merchant=np.zeros(n, np.int64),
-        terminal=np.zeros(n, np.int64),
-        channel=np.zeros(n, np.int8),
-        amount_eur=np.zeros(n),
-        loc_city=np.zeros(n, np.int64),
-        loc_lat=np.zeros(n),
-        loc_lon=np.zeros(n),
-        scenario=np.zeros(n, np.int8),
-    )
-
-
 def _pick_city(
     pop: Population, g: np.random.Generator, home_city: np.ndarray, same_country: float
 ) -> np.ndarray:
@@ -163,8 +142,8 @@ def _terminal_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draf
     g = rng(seed, "fraud", "terminal", clock.day, clock.rows)
     terminals = compromised_terminals(pop, seed, clock.day)
     if n == 0 or len(terminals) == 0:
-        return _empty_draft(0)
-    d = _empty_draft(n)
+        return Draft.empty(0)
+    d = Draft.empty(n)
     d.row = g.integers(0, clock.rows, n)
     d.terminal = terminals[g.integers(0, len(terminals), n)]
     d.merchant = pop.terminal_merchant[d.terminal]
@@ -191,8 +170,8 @@ def _card_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     g = rng(seed, "fraud", "card", clock.day, clock.rows)
     cards = compromised_cards(pop, seed, clock.day)
     if n == 0 or len(cards) == 0:
-        return _empty_draft(0)
-    d = _empty_draft(n)
+        return Draft.empty(0)
+    d = Draft.empty(n)
     d.row = g.integers(0, clock.rows, n)
     d.card = cards[g.integers(0, len(cards), n)]
     d.customer = pop.card_customer[d.card]
@@ -229,12 +208,12 @@ def _bursts(
 def _testing_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     """Card testing: a bot fires a burst of tiny online charges, sometimes a cash-out after."""
     if n == 0:
-        return _empty_draft(0)
+        return Draft.empty(0)
     g = rng(seed, "fraud", "testing", clock.day, clock.rows)
     burst, offset = _bursts(g, n, (4, 16), gap_s=40.0)
     k = int(burst.max()) + 1
     start = g.uniform(0, SECONDS_PER_DAY - 1800, k)
-    d = _empty_draft(n)
+    d = Draft.empty(n)
     d.seconds = start[burst] + offset
     d.row = clock.rows_at(d.seconds)
     card = g.integers(0, pop.n_cards, k)
@@ -272,13 +251,13 @@ def _testing_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft
 def _takeover_fraud(pop: Population, seed: int, clock: DayClock, n: int) -> Draft:
     """Account takeover: a few online payments far from home, mostly in the small hours."""
     if n == 0:
-        return _empty_draft(0)
+        return Draft.empty(0)
     g = rng(seed, "fraud", "takeover", clock.day, clock.rows)
     burst, offset = _bursts(g, n, (1, 4), gap_s=1200.0)
     k = int(burst.max()) + 1
     night = g.random(k) < 0.7
     start = np.where(night, g.uniform(0, 5 * 3600, k), g.uniform(0, SECONDS_PER_DAY, k))
-    d = _empty_draft(n)
+    d = Draft.empty(n)
     d.seconds = np.minimum(start[burst] + offset, SECONDS_PER_DAY - 1)
     d.row = clock.rows_at(d.seconds)
     customer = g.integers(0, pop.n_customers, k)

@@ -17,21 +17,14 @@ from fraud_detection.simulator.reference import (
     CARD_BRANDS,
     CARD_TYPE_WEIGHTS,
     CARD_TYPES,
-    CATEGORIES,
+    CATEGORY_WEIGHTS,
     COUNTRIES,
+    N_CATEGORIES,
+    ONLINE_ONLY,
 )
 from fraud_detection.simulator.sampling import GuideTable
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
-from fraud_detection.simulator.vocabulary import Cities, build_cities, build_name_parts
-
-N_CATEGORIES = len(CATEGORIES)
-CATEGORY_WEIGHTS = np.array([c.weight for c in CATEGORIES])
-CATEGORY_WEIGHTS = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
-CATEGORY_MEDIAN_EUR = np.array([c.median_eur for c in CATEGORIES])
-CATEGORY_SIGMA = np.array([c.sigma for c in CATEGORIES])
-CATEGORY_ONLINE = np.array([c.online for c in CATEGORIES])
-ONLINE_ONLY = CATEGORY_ONLINE >= 0.95
-EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
+from fraud_detection.simulator.vocabulary import Cities, build_cities, merchant_names
 
 
 @dataclass(frozen=True)
@@ -184,36 +177,7 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
     terminal_start = np.concatenate([[0], np.cumsum(terminal_count)[:-1]])
     n_terminals = int(terminal_count.sum())
 
-    parts = build_name_parts(seed)
-    name_rng = rng(seed, "merchant", "name")
-    surnames = pl.Series([s for per in parts.surnames for s in per])
-    sur_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.surnames])[:-1]])
-    sur_len = np.array([len(s) for s in parts.surnames])
-    companies = pl.Series([s for per in parts.companies for s in per])
-    com_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.companies])[:-1]])
-    com_len = np.array([len(s) for s in parts.companies])
-    suffixes = pl.Series([s for per in parts.suffixes for s in per])
-    suf_off = np.concatenate([[0], np.cumsum([len(s) for s in parts.suffixes])[:-1]])
-    suf_len = np.array([len(s) for s in parts.suffixes])
-    u = name_rng.random((3, nm))
-    surname = surnames.gather(
-        sur_off[merchant_country] + (u[0] * sur_len[merchant_country]).astype(np.int64)
-    )
-    company = companies.gather(
-        com_off[merchant_country] + (u[1] * com_len[merchant_country]).astype(np.int64)
-    )
-    suffix = suffixes.gather(suf_off[category] + (u[2] * suf_len[category]).astype(np.int64))
-    use_company = pl.Series(name_rng.random(nm) < 0.3)
-    merchant_name = (
-        pl.DataFrame({"s": surname, "c": company, "x": suffix, "co": use_company})
-        .select(
-            pl.when(pl.col("co"))
-            .then(pl.concat_str("c", "x", separator=" "))
-            .otherwise(pl.concat_str("s", "x", separator=" "))
-        )
-        .to_series()
-        .alias("merchant_name")
-    )
+    merchant_name = merchant_names(seed, merchant_country, category)
 
     n_country = len(COUNTRIES)
     return Population(

@@ -77,6 +77,15 @@ CATEGORIES: tuple[Category, ...] = (
     Category("6051", "Quasi Cash and Crypto", 150.0, 1.0, 0.95, 0.004, "night"),
 )
 
+N_CATEGORIES = len(CATEGORIES)
+CATEGORY_WEIGHTS = np.array([c.weight for c in CATEGORIES])
+CATEGORY_WEIGHTS = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
+CATEGORY_MEDIAN_EUR = np.array([c.median_eur for c in CATEGORIES])
+CATEGORY_SIGMA = np.array([c.sigma for c in CATEGORIES])
+CATEGORY_ONLINE = np.array([c.online for c in CATEGORIES])
+ONLINE_ONLY = CATEGORY_ONLINE >= 0.95
+EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
+
 CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
 CHIP, CONTACTLESS, ONLINE, SWIPE = range(4)
 

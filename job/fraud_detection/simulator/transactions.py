@@ -6,20 +6,24 @@ index from the population's tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 import numpy as np
 
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.population import (
+from fraud_detection.simulator.population import Population
+from fraud_detection.simulator.reference import (
     CATEGORY_MEDIAN_EUR,
     CATEGORY_ONLINE,
     CATEGORY_SIGMA,
+    CHIP,
+    CONTACTLESS,
     N_CATEGORIES,
-    Population,
+    ONLINE,
+    SWIPE,
+    category_hour_cdf,
 )
-from fraud_detection.simulator.reference import CHIP, CONTACTLESS, ONLINE, SWIPE, category_hour_cdf
 from fraud_detection.simulator.seeding import rng
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
@@ -27,23 +31,36 @@ TRAVEL_SHARE = 0.015  # legitimate payments made away from home
 _CATEGORY_HOUR_CDF = category_hour_cdf()
 
 
+# Each Draft column declares its dtype, so `Draft.empty` needs no list of its own.
+_INT = {"dtype": np.int64}
+_FLOAT = {"dtype": np.float64}
+_SMALL = {"dtype": np.int8}
+
+
 @dataclass
 class Draft:
     """One block's payments as arrays of indices and numbers, before formatting."""
 
-    row: np.ndarray  # global row index in the day
-    seconds: np.ndarray  # second of the day
-    customer: np.ndarray
-    card: np.ndarray
-    category: np.ndarray
-    merchant: np.ndarray
-    terminal: np.ndarray
-    channel: np.ndarray
-    amount_eur: np.ndarray
-    loc_city: np.ndarray  # where the payment happened (index into cities)
-    loc_lat: np.ndarray
-    loc_lon: np.ndarray
-    scenario: np.ndarray  # -1 for legitimate, else index into FRAUD_SCENARIOS
+    row: np.ndarray = field(metadata=_INT)  # global row index in the day
+    seconds: np.ndarray = field(metadata=_FLOAT)  # second of the day
+    customer: np.ndarray = field(metadata=_INT)
+    card: np.ndarray = field(metadata=_INT)
+    category: np.ndarray = field(metadata=_INT)
+    merchant: np.ndarray = field(metadata=_INT)
+    terminal: np.ndarray = field(metadata=_INT)
+    channel: np.ndarray = field(metadata=_SMALL)
+    amount_eur: np.ndarray = field(metadata=_FLOAT)
+    loc_city: np.ndarray = field(metadata=_INT)  # where the payment happened (index into cities)
+    loc_lat: np.ndarray = field(metadata=_FLOAT)
+    loc_lon: np.ndarray = field(metadata=_FLOAT)
+    scenario: np.ndarray = field(
+        metadata=_SMALL
+    )  # -1 for legitimate, else index into FRAUD_SCENARIOS
+
+    @classmethod
+    def empty(cls, n: int) -> Draft:
+        """n zeroed rows, each column in its declared dtype."""
+        return cls(**{f.name: np.zeros(n, f.metadata["dtype"]) for f in fields(cls)})
 
     def __len__(self) -> int:
         return len(self.row)

@@ -129,3 +129,39 @@ def build_name_parts(seed: int) -> NameParts:
         )
     suffixes = [_SUFFIXES.get(cat.mcc, ("Store",)) for cat in CATEGORIES]
     return NameParts(surnames=surnames, companies=companies, suffixes=suffixes)
+
+
+def merchant_names(seed: int, country: np.ndarray, category: np.ndarray) -> pl.Series:
+    """One trading name per merchant: "{surname} {suffix}" or "{company} {suffix}"."""
+    parts = build_name_parts(seed)
+    name_rng = rng(seed, "merchant", "name")
+    n = len(country)
+
+    def flat(
+        groups: list[list[str]] | list[tuple[str, ...]],
+    ) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        lengths = np.array([len(g) for g in groups])
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        return pl.Series([s for g in groups for s in g]), offsets, lengths
+
+    def gather(
+        groups: list[list[str]] | list[tuple[str, ...]], key: np.ndarray, u: np.ndarray
+    ) -> pl.Series:
+        values, offsets, lengths = flat(groups)
+        return values.gather(offsets[key] + (u * lengths[key]).astype(np.int64))
+
+    u = name_rng.random((3, n))
+    surname = gather(parts.surnames, country, u[0])
+    company = gather(parts.companies, country, u[1])
+    suffix = gather(parts.suffixes, category, u[2])
+    use_company = pl.Series(name_rng.random(n) < 0.3)
+    return (
+        pl.DataFrame({"s": surname, "c": company, "x": suffix, "co": use_company})
+        .select(
+            pl.when(pl.col("co"))
+            .then(pl.concat_str("c", "x", separator=" "))
+            .otherwise(pl.concat_str("s", "x", separator=" "))
+        )
+        .to_series()
+        .alias("merchant_name")
+    )

@@ -32,7 +32,14 @@ class Destination(Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def head(self, key: str) -> StoredObject | None: ...
+    def head(self, key: str) -> StoredObject | None:
+        """Size and metadata of `key`, or None if there is no such object."""
+
+    def get_text(self, key: str) -> str | None:
+        """The object's text (e.g. a manifest), or None if there is no such object."""
+
+    def download(self, key: str, local: Path) -> None:
+        """Copy the object at `key` to the local file `local`."""
 
     def delete(self, keys: list[str]) -> None: ...
 

@@ -74,6 +74,16 @@ class LocalDestination:
         meta = json.loads(side.read_text()) if side.is_file() else {}
         return StoredObject(key=key, size=target.stat().st_size, metadata=meta)
 
+    def get_text(self, key: str) -> str | None:
+        target = self.root / key
+        return target.read_text() if target.is_file() else None
+
+    def download(self, key: str, local: Path) -> None:
+        try:
+            shutil.copyfile(self.root / key, local)
+        except OSError as exc:
+            raise DestinationError(f"cannot read {self.root / key}: {exc.strerror}") from None
+
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             target = self.root / key

@@ -10,6 +10,8 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -152,13 +154,30 @@ class S3Destination:
         return sorted(keys)
 
     def head(self, key: str) -> StoredObject | None:
-        try:
-            with self._errors(f"read s3://{self.bucket}/{key}", missing_ok=True):
+        """The object's size and metadata, or None if there is no such object."""
+        with self._errors(f"read s3://{self.bucket}/{key}"):
+            try:
                 r = self.client.head_object(Bucket=self.bucket, Key=key)
-        except _Missing:
-            return None
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
         meta = {k.lower(): v for k, v in r.get("Metadata", {}).items()}
         return StoredObject(key=key, size=r["ContentLength"], metadata=meta)
+
+    def get_text(self, key: str) -> str | None:
+        with self._errors(f"read s3://{self.bucket}/{key}"):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+        return body.decode()
+
+    def download(self, key: str, local: Path) -> None:
+        with self._errors(f"download s3://{self.bucket}/{key}"):
+            self.client.download_file(self.bucket, key, str(local), Config=transfer_config())
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
@@ -180,64 +199,68 @@ class S3Destination:
                 Bucket=self.bucket, Key=key, Body=text.encode(), ContentType=content_type
             )
 
-    def _errors(self, action: str, missing_ok: bool = False) -> _S3Errors:
-        return _S3Errors(self, action, missing_ok)
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """botocore's exceptions as one-line DestinationErrors."""
+        try:
+            yield
+        except Exception as exc:
+            message = error_message(exc, action, self.bucket)
+            if message is None:
+                raise
+            raise DestinationError(message) from None
 
 
-class _Missing(Exception):
-    pass
+def is_not_found(exc: ClientError) -> bool:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
 
 
-class _S3Errors:
-    """Turns botocore's exceptions into one-line, actionable DestinationErrors."""
+_BAD_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+     "InvalidClientTokenId", "AuthFailure"}
+)  # fmt: skip
 
-    def __init__(self, dest: S3Destination, action: str, missing_ok: bool) -> None:
-        self.dest, self.action, self.missing_ok = dest, action, missing_ok
 
-    def __enter__(self) -> None:
+def error_message(exc: BaseException, action: str, bucket: str) -> str | None:
+    """One actionable line for a failure of `action`, or None if it is not an S3 failure."""
+    where = endpoint_url() or "the default AWS S3 endpoint"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        msg = (
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
+            "AWS_PROFILE, or run with an IAM role"
+        )
+    elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        msg = f"cannot reach S3 at {where} (connection failed); check AWS_ENDPOINT_URL and the network"
+    elif isinstance(exc, ReadTimeoutError):
+        msg = f"S3 at {where} stopped answering (read timeout) during {action}"
+    elif isinstance(exc, ClientError):
+        msg = _client_error_message(exc, action, bucket, where)
+    elif isinstance(exc, BotoCoreError):
+        msg = f"S3 client error during {action}: {exc}"
+    elif isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3"):
+        msg = f"connection to S3 at {where} failed during {action}: {exc}"
+    elif type(exc).__module__.startswith(("s3transfer", "boto3")):
+        msg = f"upload failed during {action}: {exc}"
+    else:
         return None
+    return " ".join(msg.split())
 
-    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, DestinationError):
-            return
-        bucket = self.dest.bucket
-        where = endpoint_url() or "the default AWS S3 endpoint"
-        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-            msg = (
-                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
-                "AWS_PROFILE, or run with an IAM role"
-            )
-        elif isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
-            msg = f"cannot reach S3 at {where} (connection failed); check AWS_ENDPOINT_URL and the network"
-        elif isinstance(exc, ReadTimeoutError):
-            msg = f"S3 at {where} stopped answering (read timeout) during {self.action}"
-        elif isinstance(exc, ClientError):
-            err = exc.response.get("Error", {})
-            code = str(err.get("Code", ""))
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("404", "NoSuchKey", "NotFound") and self.missing_ok:
-                raise _Missing() from None
-            if code in ("404", "NoSuchBucket") or (status == 404 and "bucket" in self.action):
-                msg = (
-                    f"bucket {bucket!r} does not exist at {where}; the job never creates buckets: "
-                    "create it, or fix RAW_BUCKET / --dest"
-                )
-            elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
-                          "ExpiredToken", "InvalidClientTokenId", "AuthFailure"):  # fmt: skip
-                msg = f"S3 rejected the credentials ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role"
-            elif code in ("403", "AccessDenied", "Forbidden") or status == 403:
-                msg = (
-                    f"access denied to bucket {bucket!r} ({self.action}): bad credentials or "
-                    "missing s3:ListBucket/PutObject/DeleteObject permission"
-                )
-            else:
-                msg = f"S3 error during {self.action}: {code or status} {err.get('Message', '')}".strip()
-        elif isinstance(exc, BotoCoreError):
-            msg = f"S3 client error during {self.action}: {exc}"
-        elif isinstance(exc, OSError) or type(exc).__module__.startswith("urllib3"):
-            msg = f"connection to S3 at {where} failed during {self.action}: {exc}"
-        elif type(exc).__module__.startswith(("s3transfer", "boto3")):
-            msg = f"upload failed during {self.action}: {exc}"
-        else:
-            return
-        raise DestinationError(" ".join(msg.split())) from None
+
+def _client_error_message(exc: ClientError, action: str, bucket: str, where: str) -> str:
+    err = exc.response.get("Error", {})
+    code = str(err.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in ("404", "NoSuchBucket") or (status == 404 and "bucket" in action):
+        return (
+            f"bucket {bucket!r} does not exist at {where}; the job never creates buckets: "
+            "create it, or fix RAW_BUCKET / --dest"
+        )
+    if code in _BAD_CREDENTIALS:
+        return f"S3 rejected the credentials ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role"
+    if code in ("403", "AccessDenied", "Forbidden") or status == 403:
+        return (
+            f"access denied to bucket {bucket!r} ({action}): bad credentials or "
+            "missing s3:ListBucket/PutObject/DeleteObject permission"
+        )
+    return f"S3 error during {action}: {code or status} {err.get('Message', '')}".strip()

@@ -1,0 +1,53 @@
+"""What one run is asked to do, and the defaults: standard library only.
+
+`daily-synthetic --help` reads its defaults from here, so it never loads polars,
+numpy, dataframely or boto3. The simulator keeps its own copies of the row-shaping
+defaults (it imports nothing outside itself but `schema`); a unit test keeps the
+two equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+DEFAULT_ROWS = 1_000_000
+MAX_ROWS = 50_000_000  # one container; shard above this (see --shard)
+DEFAULT_SEED = 42
+DEFAULT_FRAUD_RATE = 0.005
+MAX_FRAUD_RATE = 0.2
+DEFAULT_CUSTOMERS = 400_000
+DEFAULT_MERCHANTS = 40_000
+MAX_POPULATION = 20_000_000
+MAX_SHARDS = 1024
+
+Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
+COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
+DEFAULT_ROW_GROUP_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """One invocation of the job, as parsed from arguments and environment."""
+
+    day: date
+    rows: int = DEFAULT_ROWS
+    dest: str | None = None
+    seed: int = DEFAULT_SEED
+    fraud_rate: float = DEFAULT_FRAUD_RATE
+    customers: int = DEFAULT_CUSTOMERS
+    merchants: int = DEFAULT_MERCHANTS
+    shard_index: int = 0
+    shard_count: int = 1
+    finalize: bool = False
+    compression: Compression = "zstd"
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+
+
+def settings_digest(fields: dict[str, str]) -> str:
+    """A short, stable digest of the settings that shape a slice's bytes."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

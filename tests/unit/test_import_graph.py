@@ -1,0 +1,110 @@
+"""The package's imports go one way: cli → pipeline → (simulator, validation, sinks) → base.
+
+Read from the source with `ast`, so a new import anywhere in a function body counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "job" / "fraud_detection"
+# Modules every layer may use: plain data, errors, settings, scratch space.
+BASE = {"fraud_detection", "errors", "schema", "settings", "manifest", "tempfiles"}
+# component -> the components it may import (besides itself).
+ALLOWED: dict[str, set[str]] = {
+    "__main__": {"cli"},
+    "cli": {"pipeline", "fraud_detection", "errors", "settings", "manifest"},
+    "pipeline": {"simulator", "validation", "sinks"} | BASE,
+    "validation": {"simulator.reference"} | BASE,  # the allowed values of coded columns
+    "sinks": BASE,
+    "simulator": {"schema"},
+    **{name: BASE for name in BASE},
+}
+
+
+def component(module: str) -> str:
+    """`fraud_detection.sinks.s3` → `sinks`; the package root → `fraud_detection`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def is_module(dotted: str) -> bool:
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or path.is_dir()
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if is_module(f"{node.module}.{a.name}")
+            }
+    return {m for m in found if m == "fraud_detection" or m.startswith("fraud_detection.")}
+
+
+def allowed(importer: str, imported: str) -> bool:
+    source, target = component(importer), component(imported)
+    if source == target and source != "fraud_detection":
+        return True
+    rules = ALLOWED[source]
+    dotted = ".".join(imported.split(".")[1:3])
+    return target in rules or dotted in rules
+
+
+def test_every_import_goes_one_way() -> None:
+    modules = sorted(PACKAGE.rglob("*.py"))
+    assert len(modules) > 10
+    wrong = [
+        f"{module_name(path)} imports {imported}"
+        for path in modules
+        for imported in sorted(imports_of(path))
+        if not allowed(module_name(path), imported)
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("fraud_detection.sinks.parquet", "fraud_detection.simulator.dataset"),
+        ("fraud_detection.sinks.parquet", "fraud_detection.validation"),
+        ("fraud_detection.simulator.frame", "fraud_detection.errors"),
+        ("fraud_detection.cli", "fraud_detection.sinks.destination"),
+        ("fraud_detection.validation", "fraud_detection.simulator.dataset"),
+        ("fraud_detection.sinks.s3", "fraud_detection.pipeline"),
+        ("fraud_detection.schema", "fraud_detection.cli"),
+    ],
+)
+def test_the_check_catches_a_wrong_way(importer: str, imported: str) -> None:
+    assert not allowed(importer, imported)
+
+
+def test_help_loads_no_heavy_library() -> None:
+    code = (
+        "import sys\n"
+        "from fraud_detection.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = {'polars', 'numpy', 'dataframely', 'boto3', 'pyarrow'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
