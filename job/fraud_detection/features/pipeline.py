@@ -7,7 +7,6 @@ manifest (`history_missing`), because its payments are then missing from the win
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -30,6 +29,7 @@ from fraud_detection.features.compute import (
 from fraud_detection.features.source import RawFeed
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.parquet import sha256_of
 from fraud_detection.tempfiles import work_dir
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,6 @@ class FeaturesOptions:
 def default_dest(source: str) -> str:
     """The features dataset beside the raw feed: `<source>/features` (raw globs skip it)."""
     return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def run(opts: FeaturesOptions, source: Destination, dest: Destination) -> dict[str, Any]:
@@ -116,7 +111,7 @@ def _run(
         .collect()
     )
     rows, fraud_rows = int(summary["rows"][0]), int(summary["fraud_rows"][0])
-    size, sha = path.stat().st_size, _sha256(path)
+    size, sha = path.stat().st_size, sha256_of(path)
     dest.publish(
         path,
         key,

@@ -1,7 +1,7 @@
 """The raw feed, read only through each day's `_manifest.json` (a day without one is unpublished).
 
 Local folders are read in place; from S3 the listed objects are downloaded into scratch space
-first, so polars always scans local files.
+first (Destination.download), so polars always scans local files.
 """
 
 from __future__ import annotations
@@ -48,28 +48,13 @@ class RawFeed:
         return paths
 
     def _get_text(self, key: str) -> str | None:
-        root = getattr(self.source, "root", None)
-        if root is not None:
-            try:
-                return (Path(root) / key).read_text()
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise DestinationError(f"cannot read {Path(root) / key}: {exc.strerror}") from None
-        if self.source.head(key) is None:
-            return None
-        client = self.source.client  # type: ignore[attr-defined]
-        with self.source._errors(f"read {self.source.uri(key)}"):  # type: ignore[attr-defined]
-            body = client.get_object(Bucket=self.source.bucket, Key=key)["Body"]  # type: ignore[attr-defined]
-            return str(body.read().decode())
+        return self.source.get_text(key)
 
     def _local(self, key: str) -> Path:
         root = getattr(self.source, "root", None)
-        if root is not None:
+        if root is not None:  # a local feed is read in place
             return Path(root) / key
         target = self.scratch / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        client = self.source.client  # type: ignore[attr-defined]
-        with self.source._errors(f"download {self.source.uri(key)}"):  # type: ignore[attr-defined]
-            client.download_file(self.source.bucket, key, str(target))  # type: ignore[attr-defined]
+        self.source.download(key, target)
         return target
