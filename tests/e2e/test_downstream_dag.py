@@ -10,14 +10,15 @@ import io
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from tests.e2e.conftest import BIN, ROOT, TIMINGS
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +26,17 @@ BUCKET = "downstream-e2e"
 DAYS = ("2025-06-10", "2025-06-11", "2025-06-12")
 WORLD = ["--customers", "2000", "--merchants", "200"]
 DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def feast_image(docker_client: Any) -> str:
+def feast_image(docker_client: Any, timings: dict[str, float]) -> str:
     image = os.environ.get("FEAST_IMAGE") or DEFAULT_FEAST_IMAGE
     if os.environ.get("E2E_SKIP_IMAGE_BUILD") != "1":
         t0 = time.perf_counter()
         subprocess.run(["make", "-s", "feast-image", f"FEAST_IMAGE={image}"], cwd=ROOT, check=True)
-        TIMINGS["make feast-image"] = time.perf_counter() - t0
+        timings["make feast-image"] = time.perf_counter() - t0
     docker_client.images.get(image)
     return image
 
@@ -48,7 +51,9 @@ def volume(docker_client: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def landed(airflow_home: Any, s3: Any, feast_image: str, volume: str) -> dict[str, Any]:
+def landed(
+    airflow_home: Any, s3: Any, feast_image: str, volume: str, timings: dict[str, float]
+) -> dict[str, Any]:
     s3.client().create_bucket(Bucket=BUCKET)
     env = {
         **airflow_home.env(BUCKET),
@@ -73,7 +78,7 @@ def landed(airflow_home: Any, s3: Any, feast_image: str, volume: str) -> dict[st
          json.dumps({"dates": list(DAYS)})],
         env=env, cwd=airflow_home.path, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
-    TIMINGS["airflow dags test payment_features, 3 days"] = time.perf_counter() - t0
+    timings["airflow dags test payment_features, 3 days"] = time.perf_counter() - t0
     states = airflow_home.query(
         "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = 'payment_features'"
     )

@@ -21,6 +21,7 @@ from fraud_detection import GENERATOR_VERSION
 from fraud_detection.errors import DiskFull, IncompleteDay, is_disk_full
 from fraud_detection.features.compute import (
     DEFAULT_LABEL_DELAY_DAYS,
+    INPUT_COLUMNS,
     WINDOWS_DAYS,
     add_features,
     feature_columns,
@@ -49,6 +50,20 @@ def default_dest(source: str) -> str:
     return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
 
 
+def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
+    """The day's rows, and history rows without their transaction_id (never needed, costly)."""
+    today = pl.scan_parquet(day_files).select(INPUT_COLUMNS)
+    if not history_files:
+        return today
+    history = (
+        pl.scan_parquet(history_files)
+        .select([c for c in INPUT_COLUMNS if c != "transaction_id"])
+        .with_columns(pl.lit(None, dtype=pl.String).alias("transaction_id"))
+        .select(INPUT_COLUMNS)
+    )
+    return pl.concat([history, today])
+
+
 def run(opts: FeaturesOptions, source: Destination, dest: Destination) -> dict[str, Any]:
     """Compute and publish the features of `opts.day`; returns the features manifest."""
     started = time.monotonic()
@@ -68,7 +83,8 @@ def _run(
     started: float,
 ) -> dict[str, Any]:
     source = feed.source
-    files: list[Path] = []
+    files: list[Path] = []  # the history days' files
+    today_files: list[Path] = []
     used: list[str] = []
     missing: list[str] = []
     for day in days:
@@ -81,7 +97,10 @@ def _run(
                 )
             missing.append(day.isoformat())
             continue
-        files += day_files
+        if day == opts.day:
+            today_files = day_files
+        else:
+            files += day_files
         used.append(day.isoformat())
     if missing:
         log.warning(
@@ -89,13 +108,18 @@ def _run(
             "them count fewer payments; backfill them first for complete features",
             len(missing), len(days) - 1, missing[0], missing[-1],
         )  # fmt: skip
-    log.info("features of %s from %d raw days (%d files)", opts.day, len(used), len(files))
+    log.info(
+        "features of %s from %d raw days (%d files)",
+        opts.day,
+        len(used),
+        len(files) + len(today_files),
+    )
 
     dest.preflight()
     layout = DayLayout(dest.prefix, opts.day)
     key = layout.part_key(0, 1)
     path = tmp / "features.parquet"
-    frame = add_features(pl.scan_parquet(files), opts.day, opts.label_delay_days)
+    frame = add_features(_scan(files, today_files), opts.day, opts.label_delay_days)
     try:
         frame.sink_parquet(path, compression="zstd", statistics=True)
     except BaseException as exc:
