@@ -77,3 +77,24 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--date", "2025-06-31"])
     assert exc.value.code == 2
     assert "payment-features: error: argument --date" in capsys.readouterr().err
+
+
+def test_without_source_the_feed_and_features_are_in_raw_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraud_detection.features.pipeline import default_dest
+    from fraud_detection.sinks.destination import parse_destination
+
+    seen: dict[str, object] = {}
+
+    def fake_run(opts: object, source: object, dest: object) -> dict[str, object]:
+        seen.update(source=source, dest=dest)
+        return {}
+
+    monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # describe() names it
+    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
+    assert cli.main(["--date", "2025-06-12", "-q"]) == 0
+    assert seen["source"] == parse_destination("s3://feed-bucket")
+    assert seen["dest"] == parse_destination(default_dest("s3://feed-bucket"))
+    assert getattr(seen["dest"], "prefix", None) == "features"
