@@ -72,39 +72,41 @@ cmd_up() {
   log "S3: http://127.0.0.1:${S3_PORT}  bucket ${RAW_BUCKET}"
 }
 
-# The day's objects, counted inside the stack: a throw-away job-image container on
-# the stack network reads them with boto3 + polars (nothing needed on the host).
+# The day's objects, counted inside the stack: a throw-away job-image container on the
+# stack network reads them with boto3 + polars, and finds them with the job's own layout
+# code (fraud_detection.sinks.layout), so there is no second copy of the key scheme here.
 cmd_check_s3() {
   local day=${1:?DATE} rows=${2:?ROWS}
   docker run --rm -i --network "$NETWORK" --entrypoint python \
     -e RAW_BUCKET -e AWS_DEFAULT_REGION -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
     "$DAILY_SYNTHETIC_IMAGE" - "$day" "$rows" <<'PY'
-import io, os, re, sys
+import datetime as dt, io, json, os, sys
 
 import boto3
 import polars as pl
+from fraud_detection.sinks.layout import DayLayout
 
 day, expected = sys.argv[1], int(sys.argv[2])
-y, m, d = day.split("-")
+layout = DayLayout("", dt.date.fromisoformat(day))
 bucket = os.environ["RAW_BUCKET"]
-# Hive-style layout (ADR-0011): .../year=YYYY/month=MM/... with the day in the key.
-of_day = re.compile(rf"year={y}/month={m}/.*(day={d}\b|{day}|{y}{m}{d})")
 s3 = boto3.client("s3")
 keys = [
     obj["Key"]
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.partition)
     for obj in page.get("Contents", [])
-    if obj["Key"].endswith(".parquet") and of_day.search(obj["Key"])
+    if obj["Key"].endswith(".parquet")
 ]
 rows = 0
 for key in keys:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    n = pl.read_parquet(io.BytesIO(body)).height
+    n = pl.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).height
     print(f"s3://{bucket}/{key}: {n} rows")
     rows += n
 if rows != expected:
     sys.exit(f"check-s3: {day}: {rows} rows in {len(keys)} object(s), expected {expected}")
-print(f"check-s3: {day}: {expected} rows in s3://{bucket} ({len(keys)} object(s))")
+manifest = json.loads(s3.get_object(Bucket=bucket, Key=layout.manifest_key)["Body"].read())
+if manifest.get("rows") != expected:
+    sys.exit(f"check-s3: {day}: the manifest says {manifest.get('rows')} rows, expected {expected}")
+print(f"check-s3: {day}: {expected} rows in s3://{bucket}/{layout.partition} ({len(keys)} object(s))")
 PY
 }
 
