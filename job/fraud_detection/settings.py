@@ -27,6 +27,11 @@ MAX_SHARDS = 1024
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
 DEFAULT_ROW_GROUP_ROWS = 250_000
+# The whole run's budget (generation, upload, publishing); the day's lease outlives it
+# by LEASE_MARGIN_SECONDS, so a run never writes after its lease could be taken over.
+DEFAULT_DEADLINE_SECONDS = 3600.0
+MAX_DEADLINE_SECONDS = 86_400.0
+LEASE_MARGIN_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class JobSettings:
     finalize: bool = False
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
 
 
 def settings_digest(fields: dict[str, str]) -> str:
