@@ -128,11 +128,17 @@ class Totals:
         return self.fraud_rows / self.rows if self.rows else 0.0
 
 
+# Fraud comes in campaigns: a day's volume swings around the target (over two years of
+# days: 0.5x to 2.2x, daily CV about 0.25). The band catches broken runs, not campaigns.
+FRAUD_BAND = (0.25, 4.0)
+
+
 def fraud_band(rows: int, target_rate: float) -> tuple[int, int]:
-    """Accepted fraud-row count: ±50 % of target, widened for small samples."""
+    """Accepted fraud-row count: 0.25x to 4x the target, widened for small samples."""
     expected = rows * target_rate
-    slack = max(0.5 * expected, 4.0 * math.sqrt(expected) + 3.0)
-    return max(0, math.floor(expected - slack)), math.ceil(expected + slack)
+    slack = 4.0 * math.sqrt(expected) + 3.0
+    low = max(0, math.floor(FRAUD_BAND[0] * expected - slack))
+    return low, math.ceil(FRAUD_BAND[1] * expected + slack)
 
 
 def check_totals(totals: Totals, expected_rows: int, target_rate: float) -> None:
