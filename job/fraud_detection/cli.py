@@ -91,6 +91,7 @@ def _env_int(name: str, default: int) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from fraud_detection.simulator.dataset import DEFAULT_FRAUD_RATE, DEFAULT_SEED
     from fraud_detection.simulator.population import PopulationSizes
+    from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
     from fraud_detection.sinks.parquet import COMPRESSIONS, DEFAULT_ROW_GROUP_ROWS
 
     sizes = PopulationSizes()
@@ -126,9 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"world seed: same seed, same entities and rows (default {DEFAULT_SEED})",
     )  # fmt: skip
     p.add_argument(
-        "--fraud-rate", type=_rate,
-        default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE", str(DEFAULT_FRAUD_RATE)),
-        help=f"share of fraudulent payments (default {DEFAULT_FRAUD_RATE})",
+        "--profile", choices=sorted(PROFILES),
+        default=os.environ.get("DAILY_SYNTHETIC_PROFILE", DEFAULT_PROFILE),
+        help="fraud preset: 'training' (rich in fraud, the default) or 'realistic' "
+        "(about 0.015%% of payments, like published European card-fraud rates)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fraud-rate", type=_rate, default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE"),
+        help=f"share of fraudulent payments on an average day (default: the profile's, "
+        f"{DEFAULT_FRAUD_RATE} for training)",
     )  # fmt: skip
     p.add_argument(
         "--customers", type=_int_in("--customers", 1_000, MAX_POPULATION),
@@ -222,6 +229,7 @@ def _run(args: argparse.Namespace) -> Manifest:
     from fraud_detection.pipeline import RunOptions, finalize, run
     from fraud_detection.simulator.dataset import DaySpec, Shard
     from fraud_detection.simulator.population import PopulationSizes
+    from fraud_detection.simulator.profiles import PROFILES
     from fraud_detection.sinks.destination import parse_destination
 
     if args.finalize and args.shards is None:
@@ -235,7 +243,10 @@ def _run(args: argparse.Namespace) -> Manifest:
         day=args.date,
         rows=args.rows,
         seed=args.seed,
-        fraud_rate=args.fraud_rate,
+        fraud_rate=PROFILES[args.profile].fraud_rate
+        if args.fraud_rate is None
+        else args.fraud_rate,
+        profile=args.profile,
         population=PopulationSizes(customers=args.customers, merchants=args.merchants),
     )
     count = args.shards if args.finalize else args.shard[1]

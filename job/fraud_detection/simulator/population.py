@@ -133,6 +133,15 @@ class Population:
     @cached_property
     def nearest_city_with(self) -> np.ndarray:
         """For each (city, category): the nearest city with such a merchant (-1 if none)."""
+        return self._nearest[0]
+
+    @cached_property
+    def nearest_km(self) -> np.ndarray:
+        """For each (city, category): how far the nearest such merchant's town is (inf if none)."""
+        return self._nearest[1]
+
+    @cached_property
+    def _nearest(self) -> tuple[np.ndarray, np.ndarray]:
         c = self.cities
         has = np.zeros((len(c), N_CATEGORIES), dtype=bool)
         has[self.merchant_city, self.merchant_category] = True
@@ -141,11 +150,14 @@ class Population:
         x = (lon[:, None] - lon[None, :]) * np.cos(0.5 * (lat[:, None] + lat[None, :]))
         dist = x**2 + (lat[:, None] - lat[None, :]) ** 2
         out = np.full((len(c), N_CATEGORIES), -1, dtype=np.int64)
+        km = np.full((len(c), N_CATEGORIES), np.inf)
         for cat in range(N_CATEGORIES):
             candidates = np.flatnonzero(has[:, cat])
             if len(candidates):
-                out[:, cat] = candidates[np.argmin(dist[:, candidates], axis=1)]
-        return out
+                best = np.argmin(dist[:, candidates], axis=1)
+                out[:, cat] = candidates[best]
+                km[:, cat] = 6371.0 * np.sqrt(dist[np.arange(len(c)), candidates[best]])
+        return out, km
 
     @property
     def n_customers(self) -> int:

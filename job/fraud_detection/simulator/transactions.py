@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from fraud_detection.simulator.travel import Trips
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
+MAX_SHOPPING_KM = 120.0  # nobody drives further than this to shop in person
 DOMESTIC_ONLINE = 0.85  # online purchases from a merchant of the buyer's own country
 LEGIT_MOBILE = 0.35  # online buyers on a mobile carrier (located at its gateway city)
 LEGIT_VPN = 0.05  # online buyers behind a VPN (located anywhere)
@@ -193,9 +194,11 @@ def legit_block(
     online_p = np.minimum(CATEGORY_ONLINE[category] * pop.online_affinity[customer], 1.0)
     online = g.random(n) < online_p
 
-    # Where: at home, or at the destination of a trip.
+    # Where: at home, or at the destination of a trip. What no shop nearby sells is
+    # bought online.
     away = trips.away(customer, seconds)
     city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64)
+    online |= pop.nearest_km[city, category] > MAX_SHOPPING_KM
 
     # Online shopping is mostly domestic (the home market), some cross-border.
     home_country = pop.home_country[customer]
