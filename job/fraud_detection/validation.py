@@ -16,7 +16,7 @@ import dataframely as dy
 import polars as pl
 
 from fraud_detection.errors import ValidationFailed
-from fraud_detection.schema import SCHEMA
+from fraud_detection.schema import REPORT_TYPES, SCHEMA
 from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
 
 _ID_LENGTH = 21  # one letter + 20 digits
@@ -74,6 +74,26 @@ class PaymentsSchema(dy.Schema):
     @dy.rule()
     def scenario_set_exactly_when_fraud(cls) -> pl.Expr:
         return pl.col("fraud_scenario").is_not_null() == pl.col("is_fraud")
+
+
+class ReportsSchema(dy.Schema):
+    """The labels feed: fraud reports made on the partition's day."""
+
+    transaction_id = dy.String(min_length=29, max_length=29)
+    payment_date = dy.Date()
+    reported_on = dy.Date()
+    delay_days = dy.Int32(min=1, max=120)
+    report_type = dy.String(min_length=1)
+
+    @dy.rule()
+    def delay_matches_the_dates(cls) -> pl.Expr:
+        return (pl.col("reported_on") - pl.col("payment_date")).dt.total_days() == pl.col(
+            "delay_days"
+        )
+
+    @dy.rule()
+    def report_type_is_known(cls) -> pl.Expr:
+        return pl.col("report_type").is_in(REPORT_TYPES)
 
 
 @lru_cache(maxsize=8)

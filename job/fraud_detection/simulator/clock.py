@@ -30,16 +30,18 @@ _HOUR_EDGES = np.arange(25, dtype=np.float64) * 3600.0
 _HOURS = np.arange(24)
 
 
+_ZONES = tuple(ZoneInfo(c.tz) for c in COUNTRIES)  # ZoneInfo's own cache holds only 8
+
+
 @lru_cache(maxsize=256)
 def utc_offsets(day: date) -> np.ndarray:
     """Local minus UTC, in whole hours, for each country at each UTC hour: (countries, 24)."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     instants = [midnight + timedelta(hours=h) for h in range(24)]
     out = np.empty((N_COUNTRIES, 24), dtype=np.int64)
-    for ci, c in enumerate(COUNTRIES):
-        zone = ZoneInfo(c.tz)
+    for ci, zone in enumerate(_ZONES):
         for h, t in enumerate(instants):
-            offset = t.astimezone(zone).utcoffset()
+            offset = zone.utcoffset(t.astimezone(zone))
             out[ci, h] = int(offset.total_seconds()) // 3600 if offset is not None else 0
     out.setflags(write=False)
     return out

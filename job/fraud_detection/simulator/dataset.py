@@ -15,6 +15,7 @@ from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.frame import to_frame
 from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
+from fraud_detection.simulator.labels import reports_on
 from fraud_detection.simulator.population import Population, PopulationSizes, build_population
 from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from fraud_detection.simulator.transactions import legit_block
@@ -152,6 +153,14 @@ def generate_dataset(
     """
     spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes(), profile)
     return lazy_blocks(spec, shard or Shard())
+
+
+def reports_frame(spec: DaySpec) -> pl.DataFrame:
+    """The labels feed's day: fraud reports made on `spec.day` (schema REPORT_SCHEMA).
+
+    Small (a few thousand rows at most) and a function of the same inputs as the day.
+    """
+    return reports_on(spec.seed, spec.day, spec.rows, spec.fraud_rate, PROFILES[spec.profile])
 
 
 def lazy_blocks(

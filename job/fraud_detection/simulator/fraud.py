@@ -220,6 +220,13 @@ def _place(scenario: int, seed: int, clock: DayClock, n: int) -> Placement:
     return Placement(clock.rows_at(seconds), burst)
 
 
+def first_of_each(values: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of each distinct value, in value order."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    return order[np.r_[True, ordered[1:] != ordered[:-1]]] if len(values) else order
+
+
 def fraud_rows(
     seed: int, clock: DayClock, rate: float, profile: Profile
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +235,7 @@ def fraud_rows(
     places = [_place(s, seed, clock, int(budget[s])) for s in range(len(budget))]
     row = np.concatenate([p.row for p in places])
     scenario = np.repeat(np.arange(len(places)), [len(p.row) for p in places])
-    _, first = np.unique(row, return_index=True)  # where two plans chose a row, the first keeps it
+    first = first_of_each(row)  # where two plans chose a row, the first keeps it
     return row[first], scenario[first].astype(np.int8)
 
 
@@ -471,7 +478,7 @@ def plan_fraud(
     ]
     merged = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Draft)}
     # One payment per row: where two plans chose the same row, the first keeps it.
-    _, first = np.unique(merged["row"], return_index=True)
+    first = first_of_each(merged["row"])
     return FraudPlan(Draft(**{k: v[first] for k, v in merged.items()}))
 
 
