@@ -25,6 +25,7 @@ from fraud_detection.settings import (
     DEFAULT_DEADLINE_SECONDS,
     DEFAULT_FRAUD_RATE,
     DEFAULT_MERCHANTS,
+    DEFAULT_PROFILE,
     DEFAULT_ROW_GROUP_ROWS,
     DEFAULT_ROWS,
     DEFAULT_SEED,
@@ -33,6 +34,7 @@ from fraud_detection.settings import (
     MAX_POPULATION,
     MAX_ROWS,
     MAX_SHARDS,
+    PROFILES,
     JobSettings,
 )
 
@@ -175,9 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"world seed: same seed, same entities and rows (default {DEFAULT_SEED})",
     )  # fmt: skip
     p.add_argument(
-        "--fraud-rate", type=_rate,
-        default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE", str(DEFAULT_FRAUD_RATE)),
-        help=f"share of fraudulent payments (default {DEFAULT_FRAUD_RATE})",
+        "--profile", choices=PROFILES,
+        default=os.environ.get("DAILY_SYNTHETIC_PROFILE", DEFAULT_PROFILE),
+        help="fraud preset: 'training' (rich in fraud, the default) or 'realistic' "
+        "(about 0.015%% of payments, like published European card-fraud rates)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fraud-rate", type=_rate, default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE"),
+        help=f"share of fraudulent payments on an average day (default: the profile's, "
+        f"{DEFAULT_FRAUD_RATE} for training)",
     )  # fmt: skip
     p.add_argument(
         "--customers", type=_int_in("--customers", 1_000, MAX_POPULATION),
@@ -291,7 +299,8 @@ def _run(args: argparse.Namespace) -> Manifest:
     index, count = (0, args.shards) if args.finalize else args.shard
     job = JobSettings(
         day=args.date, rows=args.rows, dest=args.dest, seed=args.seed,
-        fraud_rate=args.fraud_rate, customers=args.customers, merchants=args.merchants,
+        fraud_rate=args.fraud_rate, profile=args.profile, customers=args.customers,
+        merchants=args.merchants,
         shard_index=index, shard_count=count, finalize=args.finalize,
         compression=args.compression, row_group_rows=args.row_group_rows,
         deadline_seconds=args.deadline,

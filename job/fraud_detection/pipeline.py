@@ -42,6 +42,7 @@ from fraud_detection.settings import (
     settings_digest,
 )
 from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_blocks
+from fraud_detection.simulator.profiles import PROFILES
 from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease
@@ -69,6 +70,7 @@ class RunOptions:
             "rows": str(spec.rows),
             "seed": str(spec.seed),
             "fraud_rate": repr(spec.fraud_rate),
+            "profile": spec.profile,
             "customers": str(spec.population.customers),
             "merchants": str(spec.population.merchants),
             "shards": str(self.shard.count),
@@ -85,8 +87,9 @@ def run_job(job: JobSettings) -> Manifest:
         day=job.day,
         rows=job.rows,
         seed=job.seed,
-        fraud_rate=job.fraud_rate,
+        fraud_rate=PROFILES[job.profile].fraud_rate if job.fraud_rate is None else job.fraud_rate,
         population=PopulationSizes(customers=job.customers, merchants=job.merchants),
+        profile=job.profile,
     )
     try:
         shard = Shard(job.shard_index, job.shard_count)

@@ -35,3 +35,17 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
 
 SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in COLUMNS.items()})
 NULLABLE = frozenset({"fraud_scenario"})
+
+
+# The labels feed: fraud reports as they arrive (chargebacks, cardholder reports), one
+# partition per day holding the reports made that day. name -> (dtype, description).
+REPORT_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
+    "transaction_id": (pl.String(), "The reported payment (joins `transaction_id` of the payments feed)."),
+    "payment_date": (pl.Date(), "The day of the reported payment: the payments partition that holds it."),
+    "reported_on": (pl.Date(), "The day the report was made: this partition's day."),
+    "delay_days": (pl.Int32(), "`reported_on` − `payment_date`, 1 to 120 days."),
+    "report_type": (pl.String(), "`chargeback` (the issuer disputes it) or `cardholder_report` (the customer calls in)."),
+}  # fmt: skip
+
+REPORT_SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in REPORT_COLUMNS.items()})
+REPORT_TYPES = ("chargeback", "cardholder_report")

@@ -17,7 +17,10 @@ from typing import Literal
 DEFAULT_ROWS = 1_000_000
 MAX_ROWS = 50_000_000  # one container; shard above this (see --shard)
 DEFAULT_SEED = 42
-DEFAULT_FRAUD_RATE = 0.005
+DEFAULT_FRAUD_RATE = 0.005  # the default profile's rate
+# Fraud presets (simulator/profiles.py defines them); a run's --fraud-rate overrides the rate.
+PROFILES = ("realistic", "training")
+DEFAULT_PROFILE = "training"
 MAX_FRAUD_RATE = 0.2
 DEFAULT_CUSTOMERS = 400_000
 DEFAULT_MERCHANTS = 40_000
@@ -42,7 +45,8 @@ class JobSettings:
     rows: int = DEFAULT_ROWS
     dest: str | None = None
     seed: int = DEFAULT_SEED
-    fraud_rate: float = DEFAULT_FRAUD_RATE
+    fraud_rate: float | None = None  # None: the profile's rate
+    profile: str = DEFAULT_PROFILE
     customers: int = DEFAULT_CUSTOMERS
     merchants: int = DEFAULT_MERCHANTS
     shard_index: int = 0

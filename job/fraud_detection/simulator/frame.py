@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -40,10 +42,14 @@ def haversine_km(
     return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+def transaction_salt(seed: int, day: date) -> int:
+    return salt_for(seed, "transaction-id", day)
+
+
 def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
     # A bijective hash of the row index, prefixed with the date: unique within the
     # day and across days, and no hint of the row's position (or label).
-    mixed = mix64(rows.astype(np.uint64), salt_for(seed, "transaction-id", clock.day))
+    mixed = mix64(rows.astype(np.uint64), transaction_salt(seed, clock.day))
     digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
     return pl.select(
         pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,10 +26,16 @@ from fraud_detection.simulator.reference import (
     category_hour_cdf,
 )
 from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.timeline import day_shape
+
+if TYPE_CHECKING:
+    from fraud_detection.simulator.travel import Trips
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
-TRAVEL_SHARE = 0.015  # legitimate payments made away from home
-_CATEGORY_HOUR_CDF = category_hour_cdf()
+MAX_SHOPPING_KM = 120.0  # nobody drives further than this to shop in person
+DOMESTIC_ONLINE = 0.85  # online purchases from a merchant of the buyer's own country
+LEGIT_MOBILE = 0.35  # online buyers on a mobile carrier (located at its gateway city)
+LEGIT_VPN = 0.05  # online buyers behind a VPN (located anywhere)
 
 
 # Each Draft column declares its dtype, so `Draft.empty` needs no list of its own.
@@ -74,27 +81,53 @@ class Draft:
 
 
 def pick_merchant(
-    pop: Population, category: np.ndarray, city: np.ndarray, online: np.ndarray, u: np.ndarray
+    pop: Population,
+    category: np.ndarray,
+    city: np.ndarray,
+    online: np.ndarray,
+    u: np.ndarray,
+    online_country: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A merchant of the category: in the city for card-present, anywhere online.
-
-    Small towns lack some shops; then the country, then anywhere, is searched.
-    """
+    """A merchant of the category: in (or nearest to) the city for card-present; online,
+    one registered in `online_country` (-1 or None: anywhere)."""
     category = category.astype(np.int64)
     merchant = np.full(len(category), -1, dtype=np.int64)
     local = np.flatnonzero(~online)
     if len(local):
-        key = city[local].astype(np.int64) * N_CATEGORIES + category[local]
-        merchant[local] = pop.merchants_by_city_category.pick(key, u[local])
-    missing = local[merchant[local] < 0]
-    if len(missing):
-        country = pop.cities.country[city[missing]].astype(np.int64)
-        key = country * N_CATEGORIES + category[missing]
-        merchant[missing] = pop.merchants_by_country_category.pick(key, u[missing])
+        # Small towns lack some shops: people go to the nearest town that has one.
+        near = pop.nearest_city_with[city[local], category[local]]
+        key = np.maximum(near, 0) * N_CATEGORIES + category[local]
+        merchant[local] = np.where(
+            near >= 0, pop.merchants_by_city_category.pick(key, u[local]), -1
+        )
+    if online_country is not None:
+        domestic = np.flatnonzero(online & (online_country >= 0))
+        if len(domestic):
+            key = online_country[domestic] * N_CATEGORIES + category[domestic]
+            merchant[domestic] = pop.merchants_by_country_category.pick(key, u[domestic])
     rest = np.flatnonzero(merchant < 0)
     if len(rest):
         merchant[rest] = pop.merchants_by_category.pick(category[rest], u[rest])
     return merchant
+
+
+def ip_location(
+    pop: Population, g: np.random.Generator, city: np.ndarray, mobile: float, vpn: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where IP geolocation puts an online buyer who is in `city`: (city, lat, lon).
+
+    Fixed lines resolve to the right city, give or take a few km; mobile carriers
+    route through a gateway in one of the country's big cities; VPNs exit anywhere.
+    """
+    n = len(city)
+    u = g.random(n)
+    gateway = pop.cities_by_country.pick(pop.cities.country[city].astype(np.int64), g.random(n))
+    exit_node = pop.cities.table.draw(g.random(n))
+    resolved = np.where(u < mobile, gateway, np.where(u >= 1.0 - vpn, exit_node, city))
+    jitter = g.normal(0.0, 0.06, (2, n))
+    lat = pop.cities.lat[resolved] + jitter[0]
+    lon = pop.cities.lon[resolved] + 1.5 * jitter[1]
+    return resolved.astype(np.int64), lat, lon
 
 
 def pick_terminal(
@@ -128,55 +161,64 @@ def pick_card(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarra
 
 
 def legit_block(
-    pop: Population, clock: DayClock, seed: int, block: int, start: int, stop: int
+    pop: Population, clock: DayClock, trips: Trips, seed: int, block: int, start: int, stop: int
 ) -> Draft:
     day: date = clock.day
+    shape = day_shape(day)
     g = rng(seed, "tx", day, clock.rows, block)
     n = stop - start
     row = np.arange(start, stop, dtype=np.int64)
     seconds = clock.seconds(row, g.random(n))
     hour = np.minimum((seconds // 3600).astype(np.int64), 23)
 
-    # Who pays: activity-weighted, a few customers pay often, most rarely.
-    customer = pop.activity.draw(g.random(n))
+    # Who pays: a country by its share of this UTC hour (its local clock), then a
+    # customer of that country by activity: a few pay often, most rarely.
+    country = clock.countries(hour, g.random(n))
+    customer = pop.customers_by_country.pick(country, g.random(n))
+    # Travellers on their way pay nothing in person: someone else at home pays instead.
+    moving = np.flatnonzero(trips.in_transit(customer, seconds))
+    customer[moving] = pop.customers_by_country.pick(country[moving], g.random(len(moving)))
     card = pick_card(pop, customer, g.random(n))
 
-    # What for: a favourite category, or the hour's usual mix. Rows are in time
-    # order, so each hour is one contiguous run of the block.
-    u_category = g.random(n)
-    by_hour = np.empty(n, dtype=np.int64)
-    bounds = np.searchsorted(hour, np.arange(25))
-    for h in range(24):
-        lo, hi = bounds[h], bounds[h + 1]
-        by_hour[lo:hi] = np.searchsorted(_CATEGORY_HOUR_CDF[h], u_category[lo:hi], side="right")
-    by_hour = np.minimum(by_hour, N_CATEGORIES - 1)
+    # What for: a favourite category, or the usual mix of the local hour and the day.
+    local_hour = clock.local_hour(country, hour)
+    cdf = category_hour_cdf(shape.category_multiplier)
+    flat = (cdf + np.arange(24)[:, None]).ravel()
+    by_hour = (
+        np.searchsorted(flat, local_hour + g.random(n), side="right") - local_hour * N_CATEGORIES
+    )
+    by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
     favourite = pop.favourite_categories[customer, (g.random(n) < 0.5).astype(np.int64)]
     category = np.where(g.random(n) < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
 
     online_p = np.minimum(CATEGORY_ONLINE[category] * pop.online_affinity[customer], 1.0)
     online = g.random(n) < online_p
 
-    # Where: at home, or (rarely) travelling anywhere in the world we model.
-    travelling = g.random(n) < TRAVEL_SHARE
-    city = pop.home_city[customer].astype(np.int64)
-    away = np.flatnonzero(travelling)
-    city[away] = pop.cities.table.draw(g.random(len(away)))
+    # Where: at home, or at the destination of a trip. What no shop nearby sells is
+    # bought online.
+    away = trips.away(customer, seconds)
+    city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64)
+    online |= pop.nearest_km[city, category] > MAX_SHOPPING_KM
 
-    merchant = pick_merchant(pop, category, city, online, g.random(n))
+    # Online shopping is mostly domestic (the home market), some cross-border.
+    home_country = pop.home_country[customer]
+    market = np.where(g.random(n) < DOMESTIC_ONLINE, home_country, -1)
+    merchant = pick_merchant(pop, category, city, online, g.random(n), online_country=market)
     terminal = pick_terminal(pop, merchant, online, g.random(n))
-    amount_eur = category_amount_eur(category, pop.amount_scale[customer], g.standard_normal(n))
+    amount_eur = shape.amount_factor * category_amount_eur(
+        category, pop.amount_scale[customer], g.standard_normal(n)
+    )
     channel = np.where(online, ONLINE, card_present_channel(amount_eur, g.random(n))).astype(
         np.int8
     )
 
-    # Online payments are located where the buyer is; card-present at the terminal.
-    jitter = g.normal(0.0, 0.02, (2, n))
-    at_home = ~travelling
-    buyer_lat = np.where(at_home, pop.home_lat[customer], pop.cities.lat[city] + jitter[0])
-    buyer_lon = np.where(at_home, pop.home_lon[customer], pop.cities.lon[city] + jitter[1])
-    loc_lat = np.where(online, buyer_lat, pop.merchant_lat[merchant])
-    loc_lon = np.where(online, buyer_lon, pop.merchant_lon[merchant])
-    loc_city = np.where(online, city, pop.merchant_city[merchant])
+    # Card-present at the terminal; online where IP geolocation puts the buyer.
+    loc_lat = pop.merchant_lat[merchant]
+    loc_lon = pop.merchant_lon[merchant]
+    loc_city = pop.merchant_city[merchant].astype(np.int64)
+    web = np.flatnonzero(online)
+    ip_city, ip_lat, ip_lon = ip_location(pop, g, city[web], LEGIT_MOBILE, LEGIT_VPN)
+    loc_city[web], loc_lat[web], loc_lon[web] = ip_city, ip_lat, ip_lon
 
     return Draft(
         row=row,
@@ -188,7 +230,7 @@ def legit_block(
         terminal=terminal,
         channel=channel,
         amount_eur=amount_eur,
-        loc_city=loc_city.astype(np.int64),
+        loc_city=loc_city,
         loc_lat=loc_lat,
         loc_lon=loc_lon,
         scenario=np.full(n, -1, dtype=np.int8),
