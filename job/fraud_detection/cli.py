@@ -22,8 +22,8 @@ from fraud_detection.errors import Interrupted, JobError, UsageError
 from fraud_detection.settings import (
     COMPRESSIONS,
     DEFAULT_CUSTOMERS,
-    DEFAULT_DEADLINE_SECONDS,
     DEFAULT_FRAUD_RATE,
+    DEFAULT_LEASE_MARGIN_SECONDS,
     DEFAULT_MERCHANTS,
     DEFAULT_PROFILE,
     DEFAULT_ROW_GROUP_ROWS,
@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--deadline", type=_seconds,
-        default=os.environ.get("DAILY_SYNTHETIC_DEADLINE", str(DEFAULT_DEADLINE_SECONDS)),
-        help=f"seconds the whole run may take, else exit 8 (default {DEFAULT_DEADLINE_SECONDS:g}, "
+        default=os.environ.get("DAILY_SYNTHETIC_DEADLINE") or None,
+        help="seconds the whole run may take, else exit 8 (default: 120 + rows/10,000; "
         "env DAILY_SYNTHETIC_DEADLINE)",
     )  # fmt: skip
     p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors on stderr")
@@ -289,6 +289,19 @@ def entry() -> NoReturn:
     os._exit(code)
 
 
+def _lease_margin() -> float:
+    raw = os.environ.get("DAILY_SYNTHETIC_LEASE_MARGIN", "").strip()
+    if not raw:
+        return DEFAULT_LEASE_MARGIN_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UsageError(f"DAILY_SYNTHETIC_LEASE_MARGIN={raw!r}: must be 0 to 3600 seconds")
+    return value
+
+
 def _run(args: argparse.Namespace) -> Manifest:
     if args.finalize and args.shards is None:
         raise UsageError("--finalize needs --shards K")
@@ -303,7 +316,7 @@ def _run(args: argparse.Namespace) -> Manifest:
         merchants=args.merchants,
         shard_index=index, shard_count=count, finalize=args.finalize,
         compression=args.compression, row_group_rows=args.row_group_rows,
-        deadline_seconds=args.deadline,
+        deadline_seconds=args.deadline, lease_margin_seconds=_lease_margin(),
     )  # fmt: skip
     # Imported here: polars, numpy and dataframely load only for a real run, not for --help.
     from fraud_detection.pipeline import run_job

@@ -30,11 +30,17 @@ MAX_SHARDS = 1024
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
 DEFAULT_ROW_GROUP_ROWS = 250_000
-# The whole run's budget (generation, upload, publishing); the day's lease outlives it
-# by LEASE_MARGIN_SECONDS, so a run never writes after its lease could be taken over.
-DEFAULT_DEADLINE_SECONDS = 3600.0
+# The whole run's budget (generation, upload, publishing). The day's lease expires
+# LEASE_MARGIN_SECONDS after it (an allowance for clock skew between hosts), so a run
+# never writes after its lease could be taken over, and a killed run blocks its day
+# for no longer than its deadline plus the margin.
 MAX_DEADLINE_SECONDS = 86_400.0
-LEASE_MARGIN_SECONDS = 60.0
+DEFAULT_LEASE_MARGIN_SECONDS = 30.0
+
+
+def default_deadline(rows: int) -> float:
+    """Two minutes plus 100 µs a row: ~30x what a 1 M-row run takes on 2 cores."""
+    return 120.0 + rows / 10_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,8 @@ class JobSettings:
     finalize: bool = False
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
-    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    deadline_seconds: float | None = None  # None: default_deadline(rows)
+    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
 
 
 def settings_digest(fields: dict[str, str]) -> str:

@@ -52,7 +52,7 @@ class DayState(StrEnum):
             DayState.INCOMPLETE: f"day {day} left incomplete (no manifest); re-run to repair",
             DayState.PUBLISHED: f"day {day} is published",
             DayState.UNKNOWN: (
-                f"day {day} is incomplete or published (the manifest write was cut short); "
+                f"day {day} may be incomplete (a manifest change could not be confirmed); "
                 "re-run to repair"
             ),
         }[self]
@@ -84,9 +84,15 @@ class DayPublication:
         stale = [k for k in existing if k not in keep]
 
         started = time.monotonic()
-        self.state = DayState.INCOMPLETE
+        self.state = DayState.UNKNOWN
         log.info("publish: invalidating %s (manifest removed first)", day)
-        self._call("removing the old manifest", lambda: dest.delete([layout.manifest_key]))
+        try:
+            self._call("removing the old manifest", lambda: dest.delete([layout.manifest_key]))
+        except DestinationError:
+            self._confirm_manifest(None)
+            raise
+        self.state = DayState.INCOMPLETE
+        log.info("publish: old manifest removed; promoting %d part(s)", len(parts))
         promote_started = time.monotonic()
         if stale:
             log.info("publish: removing %d stale object(s): %s", len(stale), ", ".join(stale))
@@ -111,17 +117,24 @@ class DayPublication:
                 "writing the manifest", lambda: self.dest.put_text(key, text, "application/json")
             )
         except DestinationError:
-            # The request is over (botocore gave up): read back what is there.
-            try:
-                landed = self.deadline.call(
-                    "checking the manifest", lambda: self.dest.get_text(key), budget=5
-                )
-            except Exception:  # the state stays UNKNOWN; the first error is raised
-                self.state = DayState.UNKNOWN
-            else:
-                self.state = DayState.PUBLISHED if landed == text else DayState.INCOMPLETE
+            self._confirm_manifest(text)
             raise
         self.state = DayState.PUBLISHED
+
+    def _confirm_manifest(self, ours: str | None) -> None:
+        """After a failed manifest change (the request is over): read back what is there."""
+        key = self.layout.manifest_key
+        try:
+            landed = Deadline(3.0).call("checking the manifest", lambda: self.dest.get_text(key))
+        except Exception:  # unreadable: the state stays UNKNOWN; the first error is raised
+            self.state = DayState.UNKNOWN
+            return
+        if landed is None:
+            self.state = DayState.INCOMPLETE
+        elif ours is None:  # the old manifest is still there, and so is everything else
+            self.state = DayState.UNTOUCHED
+        else:
+            self.state = DayState.PUBLISHED if landed == ours else DayState.UNKNOWN
 
     def _remove_staged(self, keys: list[str]) -> None:
         try:
