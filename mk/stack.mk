@@ -3,6 +3,9 @@
 # Image builds reuse mk/images.mk (BUILDX with the CA secret, ENSURE_BASE, JOB_IMAGE).
 
 AIRFLOW_IMAGE ?= daily-synthetic-airflow:dev
+# The DAG's launcher baked into the Airflow image (docker, ecs or kubernetes): it decides
+# which provider the image installs. The local stack runs docker.
+AIRFLOW_LAUNCHER ?= docker
 # Rows of the runs the stack targets make (the DAG's own default is 1 000 000).
 STACK_ROWS ?= 10000
 FROM ?= $(DATE)
@@ -15,9 +18,10 @@ STACK = $(STACK_ENV) bash scripts/stack-ctl.sh
 .PHONY: airflow-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
 	airflow-logs airflow-ps airflow-down airflow-clean
 
-airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + docker provider from uv.lock, dags/)
+airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_LAUNCHER's provider from uv.lock, dags/)
 	@base=$(ENSURE_BASE) && \
-	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" .
+	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" \
+		--build-arg AIRFLOW_LAUNCHER="$(AIRFLOW_LAUNCHER)" .
 
 airflow-up: airflow-image job-image ## full stack (CeleryExecutor, postgres, redis, S3 store): build, start, wait healthy
 	@$(STACK) up full
