@@ -114,11 +114,11 @@ def test_asset_event_carries_the_manifest(single: Landed, airflow_home: Any) -> 
     assert event["name"] == "daily_synthetic_raw"
     assert event["task"] == "generate"
     assert event["extra"] == single.run.xcoms[("generate", -1)]
-    # The asset-scheduled consumer example is now queued to run.
+    # The asset-scheduled downstream DAG is now queued to run.
     queued = airflow_home.query(
         "SELECT a.name, q.target_dag_id FROM asset_dag_run_queue q JOIN asset a ON a.id = q.asset_id"
     )
-    assert ("daily_synthetic_raw", "feast_consumer_example") in queued
+    assert ("daily_synthetic_raw", "payment_features") in queued
 
 
 def test_single_run_leaves_no_container(single: Landed, containers: Any) -> None:

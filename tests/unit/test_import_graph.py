@@ -23,6 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     "validation": {"simulator.reference"} | BASE,  # the allowed values of coded columns
     "sinks": BASE,
     "simulator": {"schema"},
+    # The features step: its own cli → pipeline → (compute, source), writing through sinks.
+    "features": {"sinks"} | BASE,
     **{name: BASE for name in BASE},
 }
 

@@ -1,0 +1,109 @@
+"""`payment-features`: the features step's command line (second console command of the image)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import date
+from types import FrameType
+from typing import NoReturn
+
+from fraud_detection.errors import Interrupted, JobError
+from fraud_detection.features.compute import DEFAULT_LABEL_DELAY_DAYS
+
+PROG = "payment-features"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--date {text!r} is not a real day in YYYY-MM-DD form"
+        ) from None
+
+
+def _delay(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 90:
+        raise argparse.ArgumentTypeError(
+            f"--label-delay-days must be a whole number of days from 0 to 90, got {text!r}"
+        )
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description=(
+            "Compute the card, customer and terminal features of every payment of one published "
+            "raw day, from that day and the previous 30 + delay days, and publish them under "
+            "DEST/year=YYYY/month=MM/day=DD/ with a _manifest.json. The last stdout line is "
+            "that manifest."
+        ),
+        epilog=(
+            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET). Exit codes: 0 ok, "
+            "2 bad arguments, 3 destination error, 5 disk full, 6 the day is not published, "
+            "130/143 interrupted."
+        ),
+    )
+    p.add_argument("--date", type=_date, required=True, help="the day to compute, YYYY-MM-DD")
+    p.add_argument(
+        "--source", default=None,
+        help="root of the raw feed: local directory (default: s3://$RAW_BUCKET)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dest", default=None, help="root of the features dataset (default: SOURCE/features)"
+    )
+    p.add_argument(
+        "--label-delay-days", type=_delay, default=DEFAULT_LABEL_DELAY_DAYS,
+        help=f"a fraud label is known this many days after its payment (default {DEFAULT_LABEL_DELAY_DAYS})",
+    )  # fmt: skip
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors on stderr")
+    return p
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        manifest = _run(args)
+    except Interrupted as exc:
+        sys.stderr.write(f"{PROG}: error: interrupted by {exc.name}; nothing was published\n")
+        return exc.exit_code
+    except JobError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return exc.exit_code
+    sys.stdout.write(json.dumps(manifest) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> dict[str, object]:
+    from fraud_detection.features.pipeline import FeaturesOptions, default_dest, run
+    from fraud_detection.sinks.destination import parse_destination
+
+    source = parse_destination(args.source)
+    source_uri = args.source or f"s3://{source.describe().removeprefix('s3://')}"
+    dest = parse_destination(args.dest or default_dest(args.source or source_uri))
+    return run(FeaturesOptions(day=args.date, label_delay_days=args.label_delay_days), source, dest)

@@ -1,0 +1,170 @@
+"""One features run: read the raw days through their manifests, compute, publish the day.
+
+Only days with a `_manifest.json` are read (a day without one is not published yet). The day
+itself must be published; a missing history day is skipped, logged, and named in the output
+manifest (`history_missing`), because its payments are then missing from the windows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fraud_detection import GENERATOR_VERSION
+from fraud_detection.errors import DiskFull, IncompleteDay, is_disk_full
+from fraud_detection.features.compute import (
+    DEFAULT_LABEL_DELAY_DAYS,
+    INPUT_COLUMNS,
+    WINDOWS_DAYS,
+    add_features,
+    feature_columns,
+    history_days,
+)
+from fraud_detection.features.source import RawFeed
+from fraud_detection.sinks.destination import Destination
+from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.parquet import sha256_of
+from fraud_detection.tempfiles import work_dir
+
+log = logging.getLogger(__name__)
+
+DATASET = "card_payments_features"
+FEATURES_SUBDIR = "features"
+
+
+@dataclass(frozen=True)
+class FeaturesOptions:
+    day: date
+    label_delay_days: int = DEFAULT_LABEL_DELAY_DAYS
+
+
+def default_dest(source: str) -> str:
+    """The features dataset beside the raw feed: `<source>/features` (raw globs skip it)."""
+    return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
+
+
+def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
+    """The day's rows, and history rows without their transaction_id (never needed, costly)."""
+    today = pl.scan_parquet(day_files).select(INPUT_COLUMNS)
+    if not history_files:
+        return today
+    history = (
+        pl.scan_parquet(history_files)
+        .select([c for c in INPUT_COLUMNS if c != "transaction_id"])
+        .with_columns(pl.lit(None, dtype=pl.String).alias("transaction_id"))
+        .select(INPUT_COLUMNS)
+    )
+    return pl.concat([history, today])
+
+
+def run(opts: FeaturesOptions, source: Destination, dest: Destination) -> dict[str, Any]:
+    """Compute and publish the features of `opts.day`; returns the features manifest."""
+    started = time.monotonic()
+    span = history_days(opts.day, opts.label_delay_days)
+    days = [opts.day - timedelta(days=back) for back in range(span, -1, -1)]
+    with work_dir() as tmp:
+        feed = RawFeed(source, scratch=tmp / "raw")
+        return _run(opts, feed, days, dest, tmp, started)
+
+
+def _run(
+    opts: FeaturesOptions,
+    feed: RawFeed,
+    days: list[date],
+    dest: Destination,
+    tmp: Path,
+    started: float,
+) -> dict[str, Any]:
+    source = feed.source
+    files: list[Path] = []  # the history days' files
+    today_files: list[Path] = []
+    used: list[str] = []
+    missing: list[str] = []
+    for day in days:
+        day_files = feed.files(day)
+        if day_files is None:
+            if day == opts.day:
+                raise IncompleteDay(
+                    f"raw day {day} is not published under {source.describe()} (no "
+                    "_manifest.json); run daily-synthetic for it first"
+                )
+            missing.append(day.isoformat())
+            continue
+        if day == opts.day:
+            today_files = day_files
+        else:
+            files += day_files
+        used.append(day.isoformat())
+    if missing:
+        log.warning(
+            "%d of the %d history days are not published (%s ... %s): windows that reach "
+            "them count fewer payments; backfill them first for complete features",
+            len(missing), len(days) - 1, missing[0], missing[-1],
+        )  # fmt: skip
+    log.info(
+        "features of %s from %d raw days (%d files)",
+        opts.day,
+        len(used),
+        len(files) + len(today_files),
+    )
+
+    dest.preflight()
+    layout = DayLayout(dest.prefix, opts.day)
+    key = layout.part_key(0, 1)
+    path = tmp / "features.parquet"
+    frame = add_features(_scan(files, today_files), opts.day, opts.label_delay_days)
+    try:
+        frame.sink_parquet(path, compression="zstd", statistics=True)
+    except BaseException as exc:
+        if is_disk_full(exc):
+            raise DiskFull(
+                f"no space left on device while writing {path}; free space or point "
+                "TMPDIR at a larger volume"
+            ) from None
+        raise
+    summary = (
+        pl.scan_parquet(path)
+        .select(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud_rows"))
+        .collect()
+    )
+    rows, fraud_rows = int(summary["rows"][0]), int(summary["fraud_rows"][0])
+    size, sha = path.stat().st_size, sha256_of(path)
+    dest.publish(
+        path,
+        key,
+        {"rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
+         "generator-version": GENERATOR_VERSION},
+    )  # fmt: skip
+    manifest: dict[str, Any] = {
+        "dataset": DATASET,
+        "date": opts.day.isoformat(),
+        "rows": rows,
+        "fraud_rows": fraud_rows,
+        "uri": dest.uri(layout.partition),
+        "keys": [key],
+        "bytes": size,
+        "sha256": sha,
+        "complete": True,
+        "timestamp_field": "event_timestamp",
+        "entity_keys": ["transaction_id", "card_id", "customer_id", "terminal_id"],
+        "label": "is_fraud",
+        "features": feature_columns(),
+        "windows_days": list(WINDOWS_DAYS),
+        "label_delay_days": opts.label_delay_days,
+        "source": source.describe(),
+        "source_days": used,
+        "history_missing": missing,
+        "generator_version": GENERATOR_VERSION,
+        "manifest_key": layout.manifest_key,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    dest.put_text(layout.manifest_key, json.dumps(manifest), "application/json")
+    log.info("published %s rows of features for %s at %s", f"{rows:,}", opts.day, manifest["uri"])
+    return manifest

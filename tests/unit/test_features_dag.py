@@ -1,0 +1,76 @@
+"""The downstream DAG: which days a run processes, and the commands its containers get."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_dag_import import dag_bag  # noqa: F401 (fixture: sets AIRFLOW_HOME first)
+
+
+@dataclass(frozen=True)
+class FakeAsset:
+    name: str
+
+
+@dataclass
+class FakeEvent:
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _module() -> Any:
+    import payment_features
+
+    return payment_features
+
+
+@pytest.fixture(autouse=True)
+def _dags_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
+
+
+def test_days_come_from_raw_feed_events_and_conf_sorted_unique() -> None:
+    events = {
+        FakeAsset("daily_synthetic_raw"): [
+            FakeEvent({"date": "2025-06-12", "rows": 3}),
+            FakeEvent({"date": "2025-06-10"}),
+        ],
+        FakeAsset("another_feed"): [FakeEvent({"date": "2025-01-01"})],
+    }
+    days = _module().days_to_process(events, {"dates": ["2025-06-11", "2025-06-12"]})
+    assert days == ["2025-06-10", "2025-06-11", "2025-06-12"]
+
+
+def test_a_bad_day_fails_the_plan() -> None:
+    from airflow.sdk.exceptions import AirflowException
+
+    with pytest.raises(AirflowException, match="2025-02-30"):
+        _module().days_to_process({}, {"dates": ["2025-02-30"]})
+
+
+def test_materialize_spans_the_days_oldest_first() -> None:
+    assert _module().materialize_command(["2025-06-10", "2025-06-12"]) == [
+        "materialize", "--date", "2025-06-12", "--days", "3",
+    ]  # fmt: skip
+
+
+def test_features_read_a_local_folder_only_when_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = _module()
+    monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA", raising=False)
+    assert module.features_command("2025-06-12") == ["--date", "2025-06-12", "-q"]
+    monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_DATA", "/srv/feed")
+    assert module.features_command("2025-06-12")[-2:] == ["--source", "/data"]
+
+
+def test_dag_shape(dag_bag: Any) -> None:  # noqa: F811
+    dag = dag_bag.dags["payment_features"]
+    features, materialize = dag.get_task("features"), dag.get_task("materialize")
+    assert features.downstream_task_ids == {"materialize"}
+    assert [a.name for a in materialize.outlets] == ["daily_synthetic_features"]
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "daily_synthetic_raw" in repr(dag.timetable.asset_condition)
