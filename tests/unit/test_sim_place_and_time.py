@@ -21,7 +21,7 @@ def _mean_utc_hour(df: pl.DataFrame) -> dict[str, float]:
     hours = cp.group_by("merchant_country").agg(
         (ts.dt.hour() + ts.dt.minute() / 60).mean().alias("h")
     )
-    return dict(hours.iter_rows())  # type: ignore[arg-type]
+    return dict(hours.iter_rows())
 
 
 def test_each_country_pays_by_its_local_clock() -> None:
