@@ -18,7 +18,13 @@ import polars as pl
 
 from fraud_detection.errors import ValidationFailed
 from fraud_detection.schema import REPORT_TYPES, SCHEMA
-from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
+from fraud_detection.simulator.reference import (
+    AUTH_RESULTS,
+    CHANNELS,
+    ENTRY_MODES,
+    FRAUD_SCENARIOS,
+    TRANSACTION_TYPES,
+)
 
 _ID_LENGTH = 21  # one letter + 20 digits
 
@@ -55,6 +61,11 @@ class PaymentsSchema(dy.Schema):
     city = dy.String(min_length=1)
     country = dy.String(min_length=2, max_length=2)
     distance_from_home_km = dy.Float64(min=0.0)
+    transaction_type = dy.String(min_length=1)
+    entry_mode = dy.String(min_length=1)
+    sca = dy.Bool()
+    device_id = dy.String(nullable=True, min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    auth_result = dy.String(min_length=1)
     is_fraud = dy.Bool()
     fraud_scenario = dy.String(nullable=True)
 
@@ -74,6 +85,18 @@ class PaymentsSchema(dy.Schema):
     @dy.rule()
     def channel_is_known(cls) -> pl.Expr:
         return pl.col("channel").is_in(CHANNELS)
+
+    @dy.rule()
+    def codes_are_known(cls) -> pl.Expr:
+        return (
+            pl.col("entry_mode").is_in(ENTRY_MODES)
+            & pl.col("auth_result").is_in(AUTH_RESULTS)
+            & pl.col("transaction_type").is_in(TRANSACTION_TYPES)
+        )
+
+    @dy.rule()
+    def device_only_online(cls) -> pl.Expr:
+        return pl.col("device_id").is_null() == (pl.col("channel") != "online")
 
     @dy.rule()
     def scenario_is_known(cls) -> pl.Expr:

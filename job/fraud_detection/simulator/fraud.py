@@ -35,7 +35,7 @@ from fraud_detection.simulator.reference import (
     ONLINE_ONLY,
     SWIPE,
 )
-from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.timeline import (
     ATO_LOCAL_VARIANT_FROM,
     campaign_multipliers,
@@ -47,6 +47,8 @@ from fraud_detection.simulator.transactions import (
     Draft,
     card_present_channel,
     category_amount_eur,
+    customer_devices,
+    entry_modes,
     ip_location,
     pick_card,
     pick_merchant,
@@ -295,7 +297,35 @@ def _skims(pop: Population, seed: int, clock: DayClock) -> Draft:
     d.channel = card_present_channel(d.amount_eur, g.random(n))
     _located(pop, d, np.zeros(n, bool), pop.home_city[d.customer], g, 0.0)
     d.scenario[:] = -1
+    d.entry = entry_modes(d.channel, g.random(n), on_file=np.zeros(n, bool))
+    d.sca = (d.channel == CHIP).astype(np.int8)
     return d
+
+
+# The fraud rings' phones, emulators and bots: each is used on ~25 payments of many
+# victims, for a few days, then thrown away.
+RING_PAYMENTS_PER_DEVICE = 25
+RING_DEVICE_DAYS = 3
+VICTIM_DEVICE_TAKEOVERS = 0.35  # takeovers run on the victim's own (infected) device
+
+
+def _authorise(
+    d: Draft, g: np.random.Generator, seed: int, day: date, online: np.ndarray, sca: float,
+    on_file: float, declined: np.ndarray | float,
+) -> None:  # fmt: skip
+    """Entry mode, SCA, device and decline of fraud rows."""
+    n = len(d)
+    d_day_ordinal = day.toordinal()
+    d.entry = entry_modes(d.channel, g.random(n), on_file=online & (g.random(n) < on_file))
+    d.sca = np.where(online, g.random(n) < sca, d.channel == CHIP).astype(np.int8)
+    per_day = max(3, round(int(online.sum()) / RING_PAYMENTS_PER_DEVICE / RING_DEVICE_DAYS))
+    born = d_day_ordinal - g.integers(0, RING_DEVICE_DAYS, n)  # devices live a few days
+    which = born.astype(np.uint64) * np.uint64(1 << 20) + g.integers(0, per_day, n).astype(
+        np.uint64
+    )
+    ring = mix64(which, salt_for(seed, "fraud-device"))
+    d.device = np.where(online, ring, 0).astype(np.uint64)
+    d.declined = (g.random(n) < declined).astype(np.int8)
 
 
 def _cloned_channel(g: np.random.Generator, n: int, amount: np.ndarray) -> np.ndarray:
@@ -333,6 +363,7 @@ def _counterfeit_fraud(pop: Population, seed: int, clock: DayClock, place: Place
     d.channel = np.where(online, ONLINE, _cloned_channel(g, n, d.amount_eur)).astype(np.int8)
     _located(pop, d, online, city, g, vpn=0.15)
     d.scenario[:] = SCENARIO["compromised_terminal"]
+    _authorise(d, g, seed, clock.day, online, sca=0.1, on_file=0.0, declined=0.15)
     return d
 
 
@@ -392,6 +423,7 @@ def _card_fraud(
     d.channel = np.where(online, ONLINE, _cloned_channel(g, n, d.amount_eur)).astype(np.int8)
     _located(pop, d, online, city, g, vpn=0.15)
     d.scenario[:] = SCENARIO["compromised_card"]
+    _authorise(d, g, seed, clock.day, online, sca=0.15, on_file=0.05, declined=0.2)
     return d
 
 
@@ -401,7 +433,7 @@ def _testing_fraud(pop: Population, seed: int, clock: DayClock, place: Placement
     if n == 0:
         return Draft.empty(0)
     k = int(place.burst.max()) + 1
-    card, _ = _tested(pop, seed, clock.day, k)
+    card, passed = _tested(pop, seed, clock.day, k)
     g = rng(seed, "fraud", "testing", clock.day, clock.rows)
     burst = place.burst
     d = Draft.empty(n)
@@ -423,6 +455,11 @@ def _testing_fraud(pop: Population, seed: int, clock: DayClock, place: Placement
     d.channel[:] = ONLINE
     _located(pop, d, online, bot_city[burst], g, vpn=0.3)
     d.scenario[:] = SCENARIO["card_testing"]
+    # Tests on dead cards are mostly declined; on live cards mostly approved.
+    declined = np.where(passed, 0.1, 0.75)[burst]
+    _authorise(d, g, seed, clock.day, online, sca=0.02, on_file=0.0, declined=declined)
+    first_of_burst = np.r_[0, np.flatnonzero(burst[1:] != burst[:-1]) + 1]
+    d.device = d.device[first_of_burst][burst]  # one bot per burst
     return d
 
 
@@ -457,8 +494,15 @@ def _takeover_fraud(pop: Population, seed: int, clock: DayClock, place: Placemen
         d.category, pop.amount_scale[d.customer], g.standard_normal(n)
     ) * g.uniform(1.2, 3.5, n)
     d.channel[:] = ONLINE
-    _located(pop, d, online, city, g, vpn=0.25 - 0.15 * tactics(clock.day).takeover_local)
+    local = tactics(clock.day).takeover_local
+    _located(pop, d, online, city, g, vpn=0.25 - 0.15 * local)
     d.scenario[:] = SCENARIO["account_takeover"]
+    # Inside the account the stored card is used; a SIM swap also passes SCA. Some
+    # sessions are hijacked on the victim's own device (remote-access malware).
+    _authorise(d, g, seed, clock.day, online, sca=0.1 + 0.5 * local, on_file=0.6, declined=0.08)
+    victims_device = customer_devices(pop.seed, d.customer, g.random(n))
+    hijacked = g.random(n) < VICTIM_DEVICE_TAKEOVERS
+    d.device = np.where(hijacked, victims_device, d.device).astype(np.uint64)
     return d
 
 

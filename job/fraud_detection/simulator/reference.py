@@ -92,6 +92,14 @@ EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
 
 CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
 CHIP, CONTACTLESS, ONLINE, SWIPE = range(4)
+# How the card details reached the terminal (finer than the channel).
+ENTRY_MODES: tuple[str, ...] = (
+    "chip", "contactless", "mobile_wallet", "magstripe", "ecommerce", "credential_on_file",
+)  # fmt: skip
+E_CHIP, E_CONTACTLESS, E_WALLET, E_MAGSTRIPE, E_ECOMMERCE, E_ON_FILE = range(6)
+AUTH_RESULTS: tuple[str, ...] = ("approved", "declined")
+TRANSACTION_TYPES: tuple[str, ...] = ("purchase", "refund")
+COUNTRY_EEA = np.array([c.eea for c in COUNTRIES])
 
 CARD_BRANDS: tuple[str, ...] = ("visa", "mastercard", "amex")
 CARD_BRAND_WEIGHTS = np.array([0.58, 0.36, 0.06])

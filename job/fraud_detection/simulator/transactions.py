@@ -15,23 +15,38 @@ import numpy as np
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import (
+    CATEGORIES,
     CATEGORY_MEDIAN_EUR,
     CATEGORY_ONLINE,
     CATEGORY_SIGMA,
     CHIP,
     CONTACTLESS,
+    COUNTRY_EEA,
+    E_CHIP,
+    E_CONTACTLESS,
+    E_ECOMMERCE,
+    E_MAGSTRIPE,
+    E_ON_FILE,
+    E_WALLET,
     N_CATEGORIES,
     ONLINE,
     SWIPE,
     category_hour_cdf,
 )
-from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.timeline import day_shape
 
 if TYPE_CHECKING:
     from fraud_detection.simulator.travel import Trips
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
+LEGIT_ON_FILE = 0.2  # online payments with a card stored at the merchant
+LEGIT_NEW_DEVICE = 0.18  # online payments from a new browser, cleared cookies, a new phone
+WALLET_SHARE = 0.35  # taps made with a phone wallet rather than the card
+SCA_EXEMPT_EUR = 30.0  # low-value online payments are usually exempt from SCA
+# Share of purchases refunded, by category: clothes and electronics go back most.
+REFUND_SHARE = np.array([{"5651": 0.05, "5732": 0.03, "5311": 0.03, "5999": 0.02, "4511": 0.02,
+                          "7011": 0.02}.get(c.mcc, 0.004) for c in CATEGORIES])  # fmt: skip
 MAX_SHOPPING_KM = 120.0  # nobody drives further than this to shop in person
 DOMESTIC_ONLINE = 0.85  # online purchases from a merchant of the buyer's own country
 LEGIT_MOBILE = 0.35  # online buyers on a mobile carrier (located at its gateway city)
@@ -42,6 +57,7 @@ LEGIT_VPN = 0.05  # online buyers behind a VPN (located anywhere)
 _INT = {"dtype": np.int64}
 _FLOAT = {"dtype": np.float64}
 _SMALL = {"dtype": np.int8}
+_DEVICE = {"dtype": np.uint64}
 
 
 @dataclass
@@ -60,9 +76,13 @@ class Draft:
     loc_city: np.ndarray = field(metadata=_INT)  # where the payment happened (index into cities)
     loc_lat: np.ndarray = field(metadata=_FLOAT)
     loc_lon: np.ndarray = field(metadata=_FLOAT)
-    scenario: np.ndarray = field(
-        metadata=_SMALL
-    )  # -1 for legitimate, else index into FRAUD_SCENARIOS
+    # -1 for legitimate, else index into FRAUD_SCENARIOS
+    scenario: np.ndarray = field(metadata=_SMALL)
+    entry: np.ndarray = field(metadata=_SMALL)  # index into ENTRY_MODES
+    sca: np.ndarray = field(metadata=_SMALL)  # 1 when strong customer authentication was done
+    declined: np.ndarray = field(metadata=_SMALL)  # 1 when the authorisation was declined
+    refund: np.ndarray = field(metadata=_SMALL)  # 1 for a refund to the card
+    device: np.ndarray = field(metadata=_DEVICE)  # device token of online payments (0: none)
 
     @classmethod
     def empty(cls, n: int) -> Draft:
@@ -220,6 +240,16 @@ def legit_block(
     ip_city, ip_lat, ip_lon = ip_location(pop, g, city[web], LEGIT_MOBILE, LEGIT_VPN)
     loc_city[web], loc_lat[web], loc_lon[web] = ip_city, ip_lat, ip_lon
 
+    # Authentication, entry mode, device and declines: the fields an authorisation log has.
+    entry = entry_modes(channel, g.random(n), on_file=g.random(n) < LEGIT_ON_FILE)
+    eea = COUNTRY_EEA[pop.merchant_country[merchant]]
+    sca_p = np.where(amount_eur > SCA_EXEMPT_EUR, 0.85, 0.2) * np.where(eea, 1.0, 0.35)
+    sca = np.where(online, (g.random(n) < sca_p) & (entry != E_ON_FILE), channel == CHIP).astype(
+        np.int8
+    )
+    own = customer_devices(pop.seed, customer, g.random(n))
+    fresh = mix64(row.astype(np.uint64), salt_for(seed, "new-device", day, clock.rows))
+    device = np.where(online, np.where(g.random(n) < LEGIT_NEW_DEVICE, fresh, own), 0)
     return Draft(
         row=row,
         seconds=seconds,
@@ -234,4 +264,26 @@ def legit_block(
         loc_lat=loc_lat,
         loc_lon=loc_lon,
         scenario=np.full(n, -1, dtype=np.int8),
+        entry=entry,
+        sca=sca,
+        declined=(g.random(n) < shape.decline_rate).astype(np.int8),
+        refund=(g.random(n) < REFUND_SHARE[category]).astype(np.int8),
+        device=device.astype(np.uint64),
     )
+
+
+def entry_modes(channel: np.ndarray, u: np.ndarray, on_file: np.ndarray) -> np.ndarray:
+    """The entry mode behind each channel: wallets among taps, stored cards among online."""
+    return np.select(
+        [channel == CHIP, channel == CONTACTLESS, channel == SWIPE],
+        [E_CHIP, np.where(u < WALLET_SHARE, E_WALLET, E_CONTACTLESS), E_MAGSTRIPE],
+        np.where(on_file, E_ON_FILE, E_ECOMMERCE),
+    ).astype(np.int8)
+
+
+def customer_devices(seed: int, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One of the customer's 1–3 phones and computers, as a stable token."""
+    salt = salt_for(seed, "device")
+    count = 1 + (mix64(customer.astype(np.uint64), salt) % np.uint64(3)).astype(np.int64)
+    which = (u * count).astype(np.uint64)
+    return mix64(customer.astype(np.uint64) * np.uint64(4) + which, salt)
