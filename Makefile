@@ -34,11 +34,11 @@ dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools a
 run: dev ## generate one day to a local folder (DATE, ROWS, DEST, SEED)
 	$(BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --seed $(SEED)
 
-lint: dev
+lint: dev ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: dev
+typecheck: dev ## mypy over job/, dags/, tests/ and bench/
 	$(BIN)/mypy
 
 unit: dev ## unit tests only (no Docker)
@@ -53,7 +53,7 @@ bench: dev ## rows/s, peak memory and the ratio against a row-by-row baseline
 docker-engine: ## make sure a Docker engine with compose v2 and buildx answers
 	@bash scripts/ensure-docker.sh
 
-clean:
+clean: ## remove generated data and tool caches (keeps .venv and images)
 	rm -rf data build .mypy_cache .ruff_cache .pytest_cache
 
--include mk/*.mk
+include mk/*.mk

@@ -1,6 +1,6 @@
 # The daily_synthetic DAG on this machine, without the compose stack (mk/stack.mk for that).
 
-DAG_UNIT_TESTS = $(wildcard tests/unit/test_dag_*.py)
+DAG_UNIT_TESTS := tests/unit/dags
 DAG_E2E_TESTS := tests/e2e/test_airflow_dag.py tests/e2e/test_airflow_dag_failures.py
 
 .PHONY: dag-check dag-test

@@ -3,23 +3,31 @@
 # Image builds reuse mk/images.mk (BUILDX with the CA secret, ENSURE_BASE, JOB_IMAGE).
 
 AIRFLOW_IMAGE ?= daily-synthetic-airflow:dev
+# The DAG's launcher baked into the Airflow image (docker, ecs or kubernetes): it decides
+# which provider the image installs. The local stack runs docker.
+AIRFLOW_LAUNCHER ?= docker
 # Rows of the runs the stack targets make (the DAG's own default is 1 000 000).
 STACK_ROWS ?= 10000
 FROM ?= $(DATE)
 TO ?= $(FROM)
 
+# Celery workers of the full profile (make airflow-up STACK_WORKERS=2).
+STACK_WORKERS ?= 1
+SLICES ?= 1 2 4
+
 STACK_ENV = JOB_IMAGE="$(JOB_IMAGE)" AIRFLOW_IMAGE="$(AIRFLOW_IMAGE)" BUILDX="$(BUILDX)" \
-	PYTHON_IMAGE="$(PYTHON_IMAGE)" BASE_IMAGE="$(BASE_IMAGE)"
+	PYTHON_IMAGE="$(PYTHON_IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" STACK_WORKERS="$(STACK_WORKERS)"
 STACK = $(STACK_ENV) bash scripts/stack-ctl.sh
 
 .PHONY: airflow-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
-	airflow-logs airflow-ps airflow-down airflow-clean
+	airflow-scale airflow-logs airflow-ps airflow-down airflow-clean
 
-airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + docker provider from uv.lock, dags/)
+airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_LAUNCHER's provider from uv.lock, dags/)
 	@base=$(ENSURE_BASE) && \
-	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" .
+	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" \
+		--build-arg AIRFLOW_LAUNCHER="$(AIRFLOW_LAUNCHER)" .
 
-airflow-up: airflow-image job-image ## full stack (CeleryExecutor, postgres, redis, S3 store): build, start, wait healthy
+airflow-up: airflow-image job-image ## full stack (CeleryExecutor, postgres, redis, S3 store; STACK_WORKERS workers): build, start, wait healthy
 	@$(STACK) up full
 
 airflow-up-minimal: airflow-image job-image ## minimal stack (LocalExecutor on SQLite, S3 store): build, start, wait healthy
@@ -30,6 +38,9 @@ airflow-test-dag: ## in the running stack: airflow dags test daily_synthetic DAT
 
 airflow-trigger: ## in the running stack: run day DATE, or FROM..TO, as backfill runs (STACK_ROWS rows)
 	@$(STACK) trigger "$(FROM)" "$(TO)" "$(STACK_ROWS)"
+
+airflow-scale: ## in the running stack: day DATE once per slice count in SLICES (ROWS rows): wall times, fingerprints
+	@$(STACK) scale "$(DATE)" "$(ROWS)" $(SLICES)
 
 airflow-logs: ## follow the stack's logs (SERVICE=airflow-worker for one service)
 	@$(STACK) logs $(SERVICE)

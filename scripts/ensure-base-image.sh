@@ -6,7 +6,7 @@
 # 1. The requested public image, when it is already present locally or can be pulled within
 #    BASE_PULL_TIMEOUT seconds (normal networks: nothing else happens).
 # 2. Otherwise a local stand-in built once from Debian packages with debootstrap (no registry
-#    needed; facts in shared/notes/containers-here.md) and cached as LOCAL_BASE_IMAGE.
+#    needed) and cached as LOCAL_BASE_IMAGE.
 #
 # Only the image name goes to stdout; progress goes to stderr. Generic on purpose: every
 # Dockerfile of the project (job, moto, Airflow) gets its base the same way.
@@ -21,8 +21,8 @@
 #   BASE_REBUILD         1 = rebuild the stand-in even when it exists
 set -euo pipefail
 
-log() { echo "ensure-base-image: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 requested=${1:-${PYTHON_IMAGE:-python:3.13-slim-trixie}}
 tag=${requested##*:}
@@ -40,8 +40,6 @@ if [ -z "$suite" ]; then
 fi
 local_image=${LOCAL_BASE_IMAGE:-daily-synthetic/python-base:${want_py:-3}-${suite}}
 
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
-
 # 1. The public image: already here, or pullable quickly.
 if have_image "$requested"; then
   log "using $requested (present locally)"
@@ -50,7 +48,7 @@ if have_image "$requested"; then
 fi
 why="BASE_PULL=0"
 if [ "${BASE_PULL:-1}" != 0 ] && [ "${BASE_REBUILD:-0}" != 1 ]; then
-  if timeout "${BASE_PULL_TIMEOUT:-30}" docker pull -q "$requested" >/dev/null 2>&1; then
+  if pull_within "$requested" "${BASE_PULL_TIMEOUT:-30}"; then
     log "using $requested (pulled)"
     echo "$requested"
     exit 0
@@ -67,8 +65,6 @@ if have_image "$local_image" && [ "${BASE_REBUILD:-0}" != 1 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 apt_mirror() { bash "$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh" || die "no Debian mirror to bootstrap from"; }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Bring up a Docker engine with compose v2 and buildx on a bare Debian host.
 # Does nothing where an engine already answers and both plugins are present.
-# Facts behind each step: shared/notes/containers-here.md (no systemd, no
-# registry, compose/buildx only packaged for Debian trixie).
+# Build machines have no systemd and no registry, and compose v2 / buildx are
+# only packaged for Debian trixie: each step below is for one of those facts.
 set -euo pipefail
 
-log() { echo "ensure-docker: $*" >&2; }
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 have_plugins() { docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; }
 
@@ -14,8 +15,6 @@ if docker info >/dev/null 2>&1 && have_plugins; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 apt_mirror() { bash "$(dirname "${BASH_SOURCE[0]}")/apt-mirror.sh"; }
 

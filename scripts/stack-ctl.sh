@@ -5,6 +5,7 @@
 #   stack-ctl.sh test-dag DATE ROWS     `airflow dags test` of that day in the stack, then check S3
 #   stack-ctl.sh check-s3 DATE ROWS     the day's Parquet objects in the stack's S3 hold ROWS rows
 #   stack-ctl.sh trigger FROM [TO] ROWS unpause the DAG and backfill FROM..TO (scheduled-style runs)
+#   stack-ctl.sh scale DATE ROWS [K...] runs of DATE in K slices (default 1 2 4): wall times, fingerprints
 #   stack-ctl.sh logs [SERVICE...]      follow the logs
 #   stack-ctl.sh ps                     the stack's containers
 #   stack-ctl.sh down [--volumes]       graceful stop; nothing of the stack stays running
@@ -61,7 +62,10 @@ cmd_up() {
   while IFS= read -r line; do export "${line?}"; done < <(bash scripts/stack-images.sh "$profile")
   log "starting the $profile profile (project $COMPOSE_PROJECT_NAME, job image $DAILY_SYNTHETIC_IMAGE)"
   # --wait: every service healthy and the init steps exited 0, else a non-zero exit.
-  if ! compose --profile "$profile" up -d --remove-orphans --wait \
+  local scale=()
+  # More Celery workers for scale-out runs (each runs two tasks at a time).
+  [ "$profile" != full ] || scale=(--scale "airflow-worker=${STACK_WORKERS:-1}")
+  if ! compose --profile "$profile" up -d --remove-orphans "${scale[@]}" --wait \
     --wait-timeout "${STACK_WAIT_TIMEOUT:-600}"; then
     compose --profile "$profile" ps -a >&2
     compose --profile "$profile" logs --tail 40 >&2 || true
@@ -72,39 +76,41 @@ cmd_up() {
   log "S3: http://127.0.0.1:${S3_PORT}  bucket ${RAW_BUCKET}"
 }
 
-# The day's objects, counted inside the stack: a throw-away job-image container on
-# the stack network reads them with boto3 + polars (nothing needed on the host).
+# The day's objects, counted inside the stack: a throw-away job-image container on the
+# stack network reads them with boto3 + polars, and finds them with the job's own layout
+# code (fraud_detection.sinks.layout), so there is no second copy of the key scheme here.
 cmd_check_s3() {
   local day=${1:?DATE} rows=${2:?ROWS}
   docker run --rm -i --network "$NETWORK" --entrypoint python \
     -e RAW_BUCKET -e AWS_DEFAULT_REGION -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
     "$DAILY_SYNTHETIC_IMAGE" - "$day" "$rows" <<'PY'
-import io, os, re, sys
+import datetime as dt, io, json, os, sys
 
 import boto3
 import polars as pl
+from fraud_detection.sinks.layout import DayLayout
 
 day, expected = sys.argv[1], int(sys.argv[2])
-y, m, d = day.split("-")
+layout = DayLayout("", dt.date.fromisoformat(day))
 bucket = os.environ["RAW_BUCKET"]
-# Hive-style layout (ADR-0011): .../year=YYYY/month=MM/... with the day in the key.
-of_day = re.compile(rf"year={y}/month={m}/.*(day={d}\b|{day}|{y}{m}{d})")
 s3 = boto3.client("s3")
 keys = [
     obj["Key"]
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.partition)
     for obj in page.get("Contents", [])
-    if obj["Key"].endswith(".parquet") and of_day.search(obj["Key"])
+    if obj["Key"].endswith(".parquet")
 ]
 rows = 0
 for key in keys:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    n = pl.read_parquet(io.BytesIO(body)).height
+    n = pl.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).height
     print(f"s3://{bucket}/{key}: {n} rows")
     rows += n
 if rows != expected:
     sys.exit(f"check-s3: {day}: {rows} rows in {len(keys)} object(s), expected {expected}")
-print(f"check-s3: {day}: {expected} rows in s3://{bucket} ({len(keys)} object(s))")
+manifest = json.loads(s3.get_object(Bucket=bucket, Key=layout.manifest_key)["Body"].read())
+if manifest.get("rows") != expected:
+    sys.exit(f"check-s3: {day}: the manifest says {manifest.get('rows')} rows, expected {expected}")
+print(f"check-s3: {day}: {expected} rows in s3://{bucket}/{layout.partition} ({len(keys)} object(s))")
 PY
 }
 
@@ -127,6 +133,64 @@ cmd_trigger() {
     --from-date "$from" --to-date "$to" --max-active-runs 1 \
     --reprocess-behavior completed --dag-run-conf "{\"rows\": $rows}"
   log "follow it at http://127.0.0.1:${AIRFLOW_PORT}/dags/$DAG_ID"
+}
+
+# The day's content, independent of how it was sliced: a hash of every row, in
+# transaction_id order, computed in a job-image container on the stack network.
+day_fingerprint() {
+  local day=${1:?DATE}
+  docker run --rm -i --network "$NETWORK" --entrypoint python \
+    -e RAW_BUCKET -e AWS_DEFAULT_REGION -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY \
+    "$DAILY_SYNTHETIC_IMAGE" - "$day" <<'PY'
+import datetime as dt, hashlib, io, os, sys
+
+import boto3
+import polars as pl
+from fraud_detection.sinks.layout import DayLayout
+
+layout = DayLayout("", dt.date.fromisoformat(sys.argv[1]))
+bucket, s3 = os.environ["RAW_BUCKET"], boto3.client("s3")
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.partition)
+keys = [o["Key"] for p in pages for o in p.get("Contents", []) if o["Key"].endswith(".parquet")]
+frame = pl.concat(
+    [pl.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
+).sort("transaction_id")
+rows = frame.hash_rows(seed=1, seed_1=2, seed_2=3, seed_3=4).to_numpy().tobytes()
+print(f"{frame.height} {len(keys)} {hashlib.sha256(rows).hexdigest()[:16]}")
+PY
+}
+
+# Run DATE once per slice count K (max_active_runs=1: one after the other) through the
+# scheduler and the executor, the way scheduled runs go; print the run's wall time (start
+# to end of the DAG run) and the day's fingerprint after it.
+cmd_scale() {
+  local day=${1:?DATE} rows=${2:?ROWS}
+  shift 2
+  local counts=("$@")
+  [ ${#counts[@]} -gt 0 ] || counts=(1 2 4)
+  airflow_exec airflow dags unpause "$DAG_ID" >/dev/null
+  printf '| slices | rows | DAG run wall time (s) | objects | fingerprint |\n|---|---|---|---|---|\n'
+  local k run_id state times
+  for k in "${counts[@]}"; do
+    run_id="scale_${k}_$(date +%s)"
+    airflow_exec airflow dags trigger "$DAG_ID" --run-id "$run_id" \
+      --logical-date "${day}T02:00:00+00:00" --conf "{\"rows\": $rows, \"shards\": $k}" >/dev/null
+    state=""
+    for _ in $(seq 1 "${STACK_SCALE_POLLS:-360}"); do
+      state=$(airflow_exec airflow dags list-runs "$DAG_ID" -o json 2>/dev/null |
+        python3 -c "import json,sys; print(next((r['state'] for r in json.load(sys.stdin) if r['run_id']=='$run_id'), ''))")
+      [[ $state == success || $state == failed ]] && break
+      sleep 5
+    done
+    [ "$state" = success ] || die "run $run_id ended as '${state:-unknown}'"
+    times=$(airflow_exec airflow dags list-runs "$DAG_ID" -o json 2>/dev/null | python3 -c "
+import datetime as dt, json, sys
+run = next(r for r in json.load(sys.stdin) if r['run_id'] == '$run_id')
+start, end = (dt.datetime.fromisoformat(run[k]) for k in ('start_date', 'end_date'))
+print(f'{(end - start).total_seconds():.1f}')")
+    read -r frows objects fingerprint < <(day_fingerprint "$day")
+    printf '| %s | %s | %s | %s | %s |\n' "$k" "$frows" "$times" "$objects" "$fingerprint"
+  done
 }
 
 cmd_down() {
@@ -156,5 +220,6 @@ case "${1:-}" in
   logs) shift; compose "${STACK_PROFILES[@]}" logs -f --tail "${STACK_LOG_TAIL:-200}" "$@" ;;
   ps) compose "${STACK_PROFILES[@]}" ps -a ;;
   down) cmd_down "${2:-}" ;;
-  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  scale) shift; cmd_scale "$@" ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

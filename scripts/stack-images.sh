@@ -29,8 +29,7 @@ resolve() { # VAR public-image dockerfile-name
     return
   fi
   if [ "$mode" != local ]; then
-    if docker image inspect "$public" >/dev/null 2>&1 ||
-      timeout "${STACK_PULL_TIMEOUT:-30}" docker pull -q "$public" >/dev/null 2>&1; then
+    if present_or_pulled "$public" "${STACK_PULL_TIMEOUT:-30}"; then
       log "$var: $public"
       echo "$var=$public"
       return

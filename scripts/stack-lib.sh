@@ -8,8 +8,9 @@
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$STACK_ROOT" || exit 1
 
-log() { echo "stack: $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+LOG_NAME=stack
+# shellcheck source=scripts/lib.sh
+source "$STACK_ROOT/scripts/lib.sh"
 
 # KEY=VALUE lines; a key already in the environment keeps its value.
 load_env_file() {

@@ -1,3 +1,3 @@
-from fraud_detection.cli import main
+from fraud_detection.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,12 +23,18 @@ from fraud_detection.settings import (
     COMPRESSIONS,
     DEFAULT_CUSTOMERS,
     DEFAULT_FRAUD_RATE,
+    DEFAULT_LEASE_MARGIN_SECONDS,
     DEFAULT_MERCHANTS,
+    DEFAULT_PROFILE,
     DEFAULT_ROW_GROUP_ROWS,
     DEFAULT_ROWS,
     DEFAULT_SEED,
+    MAX_DEADLINE_SECONDS,
+    MAX_FRAUD_RATE,
     MAX_POPULATION,
     MAX_ROWS,
+    MAX_SHARDS,
+    PROFILES,
     JobSettings,
 )
 
@@ -61,15 +68,26 @@ def _int_in(name: str, low: int, high: int) -> type[int]:
     return parse  # type: ignore[return-value]
 
 
+# Days the generator supports: timestamps are µs since 1970, and the day after must exist.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+_DAY_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _date(text: str) -> date:
-    if not text.strip():
+    text = text.strip()
+    if not text:
         raise argparse.ArgumentTypeError("--date is empty; pass the day as YYYY-MM-DD")
+    if not _DAY_FORM.fullmatch(text):  # fromisoformat also takes 20250612 and 2025-W24-4
+        raise argparse.ArgumentTypeError(f"--date {text!r} is not in YYYY-MM-DD form")
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text)
     except ValueError:
+        raise argparse.ArgumentTypeError(f"--date {text!r} is not a real day") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
         raise argparse.ArgumentTypeError(
-            f"--date {text!r} is not a real day in YYYY-MM-DD form"
-        ) from None
+            f"--date must be between {FIRST_DAY} and {LAST_DAY}, got {day}"
+        )
+    return day
 
 
 def _rate(text: str) -> float:
@@ -77,19 +95,48 @@ def _rate(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--fraud-rate must be a number, got {text!r}") from None
-    if not 0.0 < value <= 0.2:
-        raise argparse.ArgumentTypeError(f"--fraud-rate must be in (0, 0.2], got {value}")
+    if not 0.0 <= value <= MAX_FRAUD_RATE:  # 0: a day without fraud, e.g. for a baseline
+        raise argparse.ArgumentTypeError(
+            f"--fraud-rate must be in [0, {MAX_FRAUD_RATE}], got {text}"
+        )
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--deadline must be a number of seconds, got {text!r}"
+        ) from None
+    if not 0 < value <= MAX_DEADLINE_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"--deadline must be more than 0 and at most {MAX_DEADLINE_SECONDS:g} s, got {text}"
+        )
     return value
 
 
 def _shard(text: str) -> tuple[int, int]:
     index, sep, count = text.partition("/")
     if not sep or not index.isdigit() or not count.isdigit():
-        raise argparse.ArgumentTypeError(f"--shard must look like I/K (e.g. 0/4), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--shard must be I/K with whole numbers 0 <= I < K (e.g. 0/4), got {text!r}"
+        )
     i, k = int(index), int(count)
-    if not (1 <= k <= 1024 and 0 <= i < k):
-        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= I < K <= 1024")
+    if not (1 <= k <= MAX_SHARDS and 0 <= i < k):
+        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= I < K <= {MAX_SHARDS}")
     return i, k
+
+
+def _joined_values(argv: Sequence[str]) -> list[str]:
+    """`--shard -1/2` → `--shard=-1/2`: argparse would read "-1/2" as an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--shard" and arg.startswith("-"):
+            out[-1] = f"--shard={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _env_int(name: str, default: int) -> str:
@@ -109,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
             "DAILY_SYNTHETIC_CUSTOMERS, DAILY_SYNTHETIC_MERCHANTS, DAILY_SYNTHETIC_FRAUD_RATE "
             "set the defaults of the matching options. Exit codes: 0 ok, 2 bad arguments, "
             "3 destination error, 4 data check failed, 5 disk full, 6 incomplete day at "
-            "--finalize, 130/143 interrupted."
+            "--finalize, 7 another run holds the day's lease, 8 deadline passed, 9 out of "
+            "memory, 130/143 interrupted. Every error line ends with the state of the day."
         ),
     )
     p.add_argument(
@@ -129,9 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"world seed: same seed, same entities and rows (default {DEFAULT_SEED})",
     )  # fmt: skip
     p.add_argument(
-        "--fraud-rate", type=_rate,
-        default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE", str(DEFAULT_FRAUD_RATE)),
-        help=f"share of fraudulent payments (default {DEFAULT_FRAUD_RATE})",
+        "--profile", choices=PROFILES,
+        default=os.environ.get("DAILY_SYNTHETIC_PROFILE", DEFAULT_PROFILE),
+        help="fraud preset: 'training' (rich in fraud, the default) or 'realistic' "
+        "(about 0.015%% of payments, like published European card-fraud rates)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fraud-rate", type=_rate, default=os.environ.get("DAILY_SYNTHETIC_FRAUD_RATE"),
+        help=f"share of fraudulent payments on an average day (default: the profile's, "
+        f"{DEFAULT_FRAUD_RATE} for training)",
     )  # fmt: skip
     p.add_argument(
         "--customers", type=_int_in("--customers", 1_000, MAX_POPULATION),
@@ -159,7 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--row-group-rows", type=_int_in("--row-group-rows", 1_000, 10_000_000),
-        default=DEFAULT_ROW_GROUP_ROWS, help=f"rows per Parquet row group (default {DEFAULT_ROW_GROUP_ROWS:,})",
+        default=DEFAULT_ROW_GROUP_ROWS, help=f"most rows per Parquet row group (default {DEFAULT_ROW_GROUP_ROWS:,})",
+    )  # fmt: skip
+    p.add_argument(
+        "--deadline", type=_seconds,
+        default=os.environ.get("DAILY_SYNTHETIC_DEADLINE") or None,
+        help="seconds the whole run may take, else exit 8 (default: 120 + rows/10,000; "
+        "env DAILY_SYNTHETIC_DEADLINE)",
     )  # fmt: skip
     p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors on stderr")
     p.add_argument("--version", action="version", version=f"daily-synthetic {GENERATOR_VERSION}")
@@ -188,25 +248,58 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(signum, signal.Signals(signum).name)
 
 
+def _error_line(message: str, day_state: str | None) -> str:
+    return f"daily-synthetic: error: {message}" + (f"; {day_state}" if day_state else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_values(sys.argv[1:] if argv is None else argv))
     _setup_logging(quiet=args.quiet)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
         manifest = _run(args)
     except Interrupted as exc:
-        print(
-            f"daily-synthetic: error: interrupted by {exc.name}; nothing was published",
-            file=sys.stderr,
-        )
+        print(_error_line(f"interrupted by {exc.name}", exc.day_state), file=sys.stderr)
         return exc.exit_code
     except JobError as exc:
-        print(f"daily-synthetic: error: {exc}", file=sys.stderr)
+        print(_error_line(str(exc), exc.day_state), file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        print(
+            _error_line("out of memory; give the job more memory or use --shard", None),
+            file=sys.stderr,
+        )
+        return 9
     print(manifest.to_json(), flush=True)
     return 0
+
+
+def entry() -> NoReturn:
+    """The console script: main(), then exit at once.
+
+    A network call abandoned at a signal or the deadline may still hold a worker
+    thread; a normal interpreter exit would wait for it (minutes on a stalled
+    server). Everything the run owns is already cleaned up when main() returns.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _lease_margin() -> float:
+    raw = os.environ.get("DAILY_SYNTHETIC_LEASE_MARGIN", "").strip()
+    if not raw:
+        return DEFAULT_LEASE_MARGIN_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UsageError(f"DAILY_SYNTHETIC_LEASE_MARGIN={raw!r}: must be 0 to 3600 seconds")
+    return value
 
 
 def _run(args: argparse.Namespace) -> Manifest:
@@ -219,9 +312,11 @@ def _run(args: argparse.Namespace) -> Manifest:
     index, count = (0, args.shards) if args.finalize else args.shard
     job = JobSettings(
         day=args.date, rows=args.rows, dest=args.dest, seed=args.seed,
-        fraud_rate=args.fraud_rate, customers=args.customers, merchants=args.merchants,
+        fraud_rate=args.fraud_rate, profile=args.profile, customers=args.customers,
+        merchants=args.merchants,
         shard_index=index, shard_count=count, finalize=args.finalize,
         compression=args.compression, row_group_rows=args.row_group_rows,
+        deadline_seconds=args.deadline, lease_margin_seconds=_lease_margin(),
     )  # fmt: skip
     # Imported here: polars, numpy and dataframely load only for a real run, not for --help.
     from fraud_detection.pipeline import run_job

@@ -6,9 +6,14 @@ import errno
 
 
 class JobError(Exception):
-    """An expected failure: reported as one line, no traceback."""
+    """An expected failure: reported as one line, no traceback.
+
+    `day_state` is set by the pipeline when the failure happened during a run that
+    may publish: what the failure left of the day (see `DayState` in sinks/publish.py).
+    """
 
     exit_code = 1
+    day_state: str | None = None
 
 
 class UsageError(JobError):
@@ -35,8 +40,24 @@ class IncompleteDay(JobError):
     exit_code = 6
 
 
+class LeaseHeld(JobError):
+    """Another run holds the day's lease: retry later."""
+
+    exit_code = 7
+
+
+class DeadlineExceeded(JobError):
+    exit_code = 8
+
+
+class OutOfMemory(JobError):
+    exit_code = 9
+
+
 class Interrupted(KeyboardInterrupt):
-    """SIGTERM/SIGINT: a KeyboardInterrupt so boto3 aborts its multipart upload."""
+    """SIGTERM/SIGINT, raised in the main thread by the signal handler."""
+
+    day_state: str | None = None
 
     def __init__(self, signum: int, name: str) -> None:
         super().__init__(name)

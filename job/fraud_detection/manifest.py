@@ -1,4 +1,10 @@
-"""The manifest: the one-line JSON summary of a published day (or shard)."""
+"""The manifest: the one-line JSON summary of a published day (or shard).
+
+Beside the day's numbers it carries what a consumer needs without parsing paths:
+the dataset root, a glob for its Parquet files, the timestamp field, the partition
+columns with their types, the schema (column -> Arrow type), and the settings that
+shaped the rows with their digest.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DATASET = "card_payments_raw"
+TIMESTAMP_FIELD = "event_timestamp"
+# Hive partition columns as a reader should type them (DuckDB: hive_types).
+PARTITION_COLUMNS = {"year": "int32", "month": "int32", "day": "int32"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,13 @@ class Manifest:
     format: str = "parquet"
     compression: str = "zstd"
     manifest_key: str | None = None
+    root: str = ""  # the dataset root URI (what Feast, DuckDB or Athena point at)
+    glob: str = ""  # every Parquet file of the dataset, under `root`
+    timestamp_field: str = TIMESTAMP_FIELD
+    partition_columns: dict[str, str] = field(default_factory=lambda: dict(PARTITION_COLUMNS))
+    schema: dict[str, str] = field(default_factory=dict)  # column -> Arrow type
+    settings: dict[str, str] = field(default_factory=dict)
+    settings_digest: str = ""
 
     @classmethod
     def from_parts(cls, parts: list[PartInfo], **kw: Any) -> Manifest:

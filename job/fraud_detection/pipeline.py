@@ -1,32 +1,53 @@
-"""One run of the job: preflight, generate + validate to a temp file, publish, finalise.
+"""One run of the job: generate + check a slice, stage it, and publish the day.
 
 The pipeline drives: it pulls blocks from the simulator, checks each one
 (`validation.SliceStats.add`) and hands it to the Parquet writer, which only encodes.
-
-Publishing order makes a re-run replace the day and never duplicate it: parts are
-uploaded whole (same key = atomic overwrite), then stale objects of the day (from
-a run with more shards or another layout) are deleted, then the manifest is written.
+The file is uploaded to the day's staging area; a whole-day run (or `--finalize`
+after K slice runs) then publishes the day from there under the day's lease
+(`sinks.publish`: invalidate first, promote, commit last). Every failure is
+reported with the state it left the day in.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from fraud_detection import GENERATOR_VERSION
-from fraud_detection.errors import IncompleteDay, UsageError, ValidationFailed
+from fraud_detection.deadline import Deadline
+from fraud_detection.errors import (
+    DeadlineExceeded,
+    IncompleteDay,
+    Interrupted,
+    JobError,
+    OutOfMemory,
+    UsageError,
+    ValidationFailed,
+)
 from fraud_detection.manifest import Manifest, PartInfo
 from fraud_detection.schema import SCHEMA
-from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS, Compression, JobSettings
+from fraud_detection.settings import (
+    DEFAULT_LEASE_MARGIN_SECONDS,
+    DEFAULT_ROW_GROUP_ROWS,
+    Compression,
+    JobSettings,
+    default_deadline,
+    settings_digest,
+)
 from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_blocks
-from fraud_detection.sinks.destination import Destination, parse_destination
+from fraud_detection.simulator.profiles import PROFILES
+from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
 from fraud_detection.sinks.layout import DayLayout
-from fraud_detection.sinks.parquet import WrittenFile, write_parquet
+from fraud_detection.sinks.lease import Lease
+from fraud_detection.sinks.parquet import WrittenFile, arrow_type_names, write_parquet
+from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart
 from fraud_detection.tempfiles import work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals
 
@@ -39,6 +60,25 @@ class RunOptions:
     shard: Shard = field(default_factory=Shard)
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+    deadline_seconds: float | None = None  # None: default_deadline(spec.rows)
+    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
+
+    def row_settings(self) -> dict[str, str]:
+        """Everything that shapes a slice's bytes; slices agree on all of it or never mix."""
+        spec = self.spec
+        return {
+            "date": spec.day.isoformat(),
+            "rows": str(spec.rows),
+            "seed": str(spec.seed),
+            "fraud_rate": repr(spec.fraud_rate),
+            "profile": spec.profile,
+            "customers": str(spec.population.customers),
+            "merchants": str(spec.population.merchants),
+            "shards": str(self.shard.count),
+            "compression": self.compression,
+            "row_group_rows": str(self.row_group_rows),
+            "generator_version": GENERATOR_VERSION,
+        }
 
 
 def run_job(job: JobSettings) -> Manifest:
@@ -48,19 +88,41 @@ def run_job(job: JobSettings) -> Manifest:
         day=job.day,
         rows=job.rows,
         seed=job.seed,
-        fraud_rate=job.fraud_rate,
+        fraud_rate=PROFILES[job.profile].fraud_rate if job.fraud_rate is None else job.fraud_rate,
         population=PopulationSizes(customers=job.customers, merchants=job.merchants),
+        profile=job.profile,
     )
     try:
         shard = Shard(job.shard_index, job.shard_count)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    opts = RunOptions(spec, shard, job.compression, job.row_group_rows)
+    opts = RunOptions(
+        spec, shard, job.compression, job.row_group_rows, job.deadline_seconds,
+        job.lease_margin_seconds,
+    )  # fmt: skip
     return finalize(opts, dest) if job.finalize else run(opts, dest)
 
 
+def run(opts: RunOptions, dest: Destination) -> Manifest:
+    """Generate and stage one slice; with a single slice, also publish the day."""
+    spec, shard = opts.spec, opts.shard
+    log.info(
+        "daily-synthetic %s: date=%s rows=%s seed=%s fraud-rate=%s shard=%s dest=%s",
+        GENERATOR_VERSION, spec.day, f"{spec.rows:,}", spec.seed, spec.fraud_rate, shard, dest.describe(),
+    )  # fmt: skip
+    day_run = DayRun(opts, dest)
+    return day_run.reporting_state(day_run.run)
+
+
+def finalize(opts: RunOptions, dest: Destination) -> Manifest:
+    """After K slices were staged: check them all, then publish the day."""
+    log.info("finalising %s from %d staged slices", opts.spec.day, opts.shard.count)
+    day_run = DayRun(opts, dest)
+    return day_run.reporting_state(day_run.finalize)
+
+
 class _Progress:
-    """A progress line at every 10 % of the slice (tests and operators key on them)."""
+    """A progress line at every 10 % of the slice (operators and tests key on them)."""
 
     def __init__(self, expected_rows: int, n_blocks: int) -> None:
         self.expected, self.n_blocks = expected_rows, n_blocks
@@ -81,7 +143,9 @@ class _Progress:
         self.next_share = share + 0.1
 
 
-def generate_slice(opts: RunOptions, path: Path) -> tuple[WrittenFile, SliceStats]:
+def generate_slice(
+    opts: RunOptions, path: Path, deadline: Deadline | None = None
+) -> tuple[WrittenFile, SliceStats]:
     """Generate the slice block by block, check each block, and encode it into `path`."""
     spec, shard = opts.spec, opts.shard
     stats = SliceStats(spec.day)
@@ -90,8 +154,10 @@ def generate_slice(opts: RunOptions, path: Path) -> tuple[WrittenFile, SliceStat
 
     def checked_blocks() -> Iterator[pl.DataFrame]:
         # iter_blocks makes the next block on a worker thread while this one is
-        # checked and encoded.
+        # checked and encoded here, in the main thread, where signals are handled.
         for frame in iter_blocks(spec, shard):
+            if deadline is not None:
+                deadline.check("generating rows")
             stats.add(frame)
             progress.report(stats)
             yield frame
@@ -108,134 +174,263 @@ def generate_slice(opts: RunOptions, path: Path) -> tuple[WrittenFile, SliceStat
     return written, stats
 
 
-def _metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
-    spec = opts.spec
+def _slice_metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
+    settings = opts.row_settings()
     return {
         "rows": str(part.rows),
         "fraud-rows": str(part.fraud_rows),
-        "seed": str(spec.seed),
-        "date": spec.day.isoformat(),
         "sha256": part.sha256,
         "fingerprint": part.fingerprint,
         "shard": part.shard,
-        "day-rows": str(spec.rows),
-        "fraud-rate": repr(spec.fraud_rate),
-        "generator-version": GENERATOR_VERSION,
+        "settings": json.dumps(settings, sort_keys=True, separators=(",", ":")),
+        "settings-digest": settings_digest(settings),
     }
 
 
-def _manifest(
-    opts: RunOptions, dest: Destination, layout: DayLayout, parts: list[PartInfo], *, complete: bool
-) -> Manifest:
-    spec = opts.spec
-    return Manifest.from_parts(
-        parts,
-        date=spec.day.isoformat(),
-        seed=spec.seed,
-        target_fraud_rate=spec.fraud_rate,
-        uri=dest.uri(layout.partition),
-        generator_version=GENERATOR_VERSION,
-        shards=opts.shard.count,
-        complete=complete,
-        shard=None if complete else str(opts.shard),
-        customers=spec.population.customers,
-        merchants=spec.population.merchants,
-        compression=opts.compression,
-        manifest_key=layout.manifest_key if complete else None,
-    )
+def settings_differences(expected: dict[str, str], metadata: dict[str, str]) -> list[str]:
+    """`field=theirs (expected ours)` for every setting a staged slice disagrees on."""
+    try:
+        theirs = json.loads(metadata.get("settings", ""))
+    except ValueError:
+        return ["its settings are unreadable"]
+    if not isinstance(theirs, dict):
+        return ["its settings are unreadable"]
+    return [
+        f"{name}={theirs.get(name, '(unset)')} (expected {value})"
+        for name, value in expected.items()
+        if str(theirs.get(name)) != value
+    ]
 
 
-def run(opts: RunOptions, dest: Destination) -> Manifest:
-    """Generate and publish one slice; with a single slice, also finalise the day."""
-    spec, shard = opts.spec, opts.shard
-    layout = DayLayout(dest.prefix, spec.day)
-    log.info(
-        "daily-synthetic %s: date=%s rows=%s seed=%s fraud-rate=%s shard=%s dest=%s",
-        GENERATOR_VERSION, spec.day, f"{spec.rows:,}", spec.seed, spec.fraud_rate, shard, dest.describe(),
-    )  # fmt: skip
-    dest.preflight()
-    key = layout.part_key(shard.index, shard.count)
-    with work_dir() as tmp:
-        written, stats = generate_slice(opts, tmp / Path(key).name)
-        totals = stats.totals
-        if shard.count == 1:
-            check_totals(totals, spec.rows, spec.fraud_rate)
-        elif totals.rows != spec.shard_rows(shard):
-            # Fraud is not spread evenly over slices (night-time takeovers), so the
-            # fraud-rate band is checked for the whole day, at --finalize.
-            raise ValidationFailed(
-                f"row count check failed: slice {shard} has {totals.rows} rows, "
-                f"expected {spec.shard_rows(shard)}"
-            )
-        part = PartInfo(
-            key=key, rows=totals.rows, fraud_rows=totals.fraud_rows, bytes=written.bytes,
-            sha256=written.sha256, fingerprint=stats.fingerprint, shard=str(shard),
-        )  # fmt: skip
-        dest.publish(written.path, key, _metadata(opts, part))
-    if shard.count > 1:
-        log.info(
-            "published slice %s; the day is complete after --finalize --shards %d",
-            shard,
-            shard.count,
+@dataclass
+class DayRun:
+    opts: RunOptions
+    dest: Destination
+    deadline: Deadline = field(init=False)
+    layout: DayLayout = field(init=False)
+    publication: DayPublication | None = None
+
+    def __post_init__(self) -> None:
+        self.deadline = Deadline(
+            self.opts.deadline_seconds or default_deadline(self.opts.spec.rows)
         )
-        return _manifest(opts, dest, layout, [part], complete=False)
-    return _finish_day(opts, dest, layout, [part])
+        self.layout = DayLayout(self.dest.prefix, self.opts.spec.day)
 
+    @property
+    def state(self) -> DayState:
+        return self.publication.state if self.publication else DayState.UNTOUCHED
 
-def finalize(opts: RunOptions, dest: Destination) -> Manifest:
-    """After K slices were published: check them, drop stale objects, write the manifest."""
-    spec, count = opts.spec, opts.shard.count
-    layout = DayLayout(dest.prefix, spec.day)
-    log.info("finalising %s: %d slices under %s", spec.day, count, dest.uri(layout.partition))
-    dest.preflight()
-    parts: list[PartInfo] = []
-    problems: list[str] = []
-    for index, key in enumerate(layout.part_keys(count)):
-        obj = dest.head(key)
-        if obj is None:
-            problems.append(f"{Path(key).name} missing")
-            continue
-        m = obj.metadata
-        expected_rows = spec.shard_rows(Shard(index, count))
-        if m.get("seed") != str(spec.seed) or m.get("day-rows") != str(spec.rows):
-            problems.append(
-                f"{Path(key).name} was written with seed={m.get('seed')} rows={m.get('day-rows')}"
+    def reporting_state(self, step: Callable[[], Manifest]) -> Manifest:
+        """Run `step`; a failure says what it left of the day."""
+        try:
+            return step()
+        except (JobError, Interrupted) as exc:
+            exc.day_state = self.state.explain(self.opts.spec.day.isoformat())
+            raise
+        except MemoryError:
+            error = OutOfMemory(
+                f"out of memory at {self.opts.spec.rows:,} rows; give the job more memory "
+                "(see docs/operations.md) or split the day with --shard"
             )
-        elif m.get("rows") != str(expected_rows):
-            problems.append(f"{Path(key).name} has {m.get('rows')} rows, expected {expected_rows}")
-        elif m.get("generator-version") != GENERATOR_VERSION:
-            problems.append(f"{Path(key).name} came from generator {m.get('generator-version')}")
-        else:
-            parts.append(
-                PartInfo(
-                    key=key,
-                    rows=int(m["rows"]),
-                    fraud_rows=int(m.get("fraud-rows", "0")),
-                    bytes=obj.size,
-                    sha256=m.get("sha256", ""),
-                    fingerprint=m.get("fingerprint", "0"),
-                    shard=f"{index}/{count}",
+            error.day_state = self.state.explain(self.opts.spec.day.isoformat())
+            raise error from None
+
+    # --- the three kinds of run --------------------------------------------------------
+
+    def run(self) -> Manifest:
+        self._call("checking the destination", self.dest.preflight)
+        if self.opts.shard.count > 1:
+            staged, part = self._generate_and_stage()
+            log.info(
+                "staged slice %s; the day is published by --finalize --shards %d",
+                self.opts.shard, self.opts.shard.count,
+            )  # fmt: skip
+            return self._manifest([part], complete=False)
+        with self._lease():
+            self._clear_staging()
+            staged, part = self._generate_and_stage()
+            return self._publish([StagedPart(staged, part.key)], [part])
+
+    def finalize(self) -> Manifest:
+        self._call("checking the destination", self.dest.preflight)
+        with self._lease():
+            self._call(
+                "aborting unfinished uploads",
+                lambda: self.dest.abort_uploads(self.layout.staging),
+            )
+            staged, parts = self._check_staged_slices()
+            totals = Totals(sum(p.rows for p in parts), sum(p.fraud_rows for p in parts))
+            check_totals(totals, self.opts.spec.rows, self.opts.spec.fraud_rate)
+            manifest = self._publish(staged, parts)
+            self._clear_staging()
+            return manifest
+
+    # --- steps -------------------------------------------------------------------------
+
+    def _call(self, doing: str, fn: Callable[[], object]) -> None:
+        self.deadline.call(doing, fn)
+
+    @contextmanager
+    def _lease(self) -> Iterator[Lease]:
+        dest, layout = self.dest, self.layout
+        if not self.deadline.call("probing conditional writes", dest.conditional_writes):
+            log.warning(
+                "the store at %s ignores conditional writes (If-None-Match): the day's lease "
+                "cannot keep a second run of %s out; run one writer per day yourself",
+                dest.describe(), layout.day,
+            )  # fmt: skip
+        ttl = self.deadline.seconds + self.opts.lease_margin_seconds
+        what = f"day {layout.day} at {dest.uri(layout.partition)}"
+        lease = self.deadline.call(
+            "taking the day's lease", lambda: Lease.acquire(dest, layout.lease_key, what, ttl)
+        )
+        try:
+            yield lease
+        finally:
+            try:
+                Deadline(0.8).call("releasing the lease", lease.release)
+            except Exception as exc:  # expires on its own; say so, do not mask the outcome
+                log.warning(
+                    "could not release the lease %s (it expires by itself): %s",
+                    layout.lease_key,
+                    exc,
                 )
+
+    def _clear_staging(self) -> None:
+        """Leftovers of earlier runs of the day: unfinished uploads, staged objects."""
+        dest, staging = self.dest, self.layout.staging
+        aborted = self.deadline.call(
+            "aborting unfinished uploads", lambda: dest.abort_uploads(staging)
+        )
+        leftovers = self.deadline.call("listing the staging area", lambda: dest.list_keys(staging))
+        if aborted or leftovers:
+            log.info(
+                "removing %d unfinished upload(s) and %d staged object(s) of earlier runs",
+                aborted,
+                len(leftovers),
             )
-    if problems:
-        raise IncompleteDay(f"cannot finalise {spec.day}: " + "; ".join(problems))
-    totals = Totals(rows=sum(p.rows for p in parts), fraud_rows=sum(p.fraud_rows for p in parts))
-    check_totals(totals, spec.rows, spec.fraud_rate)
-    return _finish_day(opts, dest, layout, parts)
+        if leftovers:
+            self._call("removing staged objects", lambda: dest.delete(leftovers))
+
+    def _generate_and_stage(self) -> tuple[StoredObject, PartInfo]:
+        opts, dest, layout = self.opts, self.dest, self.layout
+        spec, shard = opts.spec, opts.shard
+        key = layout.staged_key(shard.index, shard.count)
+        with work_dir() as tmp:
+            written, stats = generate_slice(opts, tmp / "slice.parquet", self.deadline)
+            totals = stats.totals
+            if shard.count == 1:
+                check_totals(totals, spec.rows, spec.fraud_rate)
+            elif totals.rows != spec.shard_rows(shard):
+                # Fraud is not spread evenly over slices (night-time takeovers), so the
+                # fraud-rate band is checked for the whole day, at --finalize.
+                raise ValidationFailed(
+                    f"row count check failed: slice {shard} has {totals.rows} rows, "
+                    f"expected {spec.shard_rows(shard)}"
+                )
+            part = PartInfo(
+                key=layout.part_key(shard.index, shard.count), rows=totals.rows,
+                fraud_rows=totals.fraud_rows, bytes=written.bytes, sha256=written.sha256,
+                fingerprint=stats.fingerprint, shard=str(shard),
+            )  # fmt: skip
+            if shard.count > 1:  # a whole-day run cleared the staging area already
+                self._call("aborting unfinished uploads", lambda: dest.abort_uploads(key))
+            log.info(
+                "stage: uploading %s (%.1f MB) to %s",
+                written.path.name,
+                written.bytes / 1e6,
+                dest.uri(key),
+            )
+            metadata = _slice_metadata(opts, part)
+            try:
+                self._call(f"uploading {key}", lambda: dest.upload(written.path, key, metadata))
+            except (Interrupted, DeadlineExceeded):
+                self._abort_quietly(key)
+                raise
+            log.info("stage: uploaded %s", key)
+        staged = self.deadline.call("checking the staged slice", lambda: dest.head(key))
+        if staged is None:
+            raise JobError(f"the staged slice {dest.uri(key)} vanished right after its upload")
+        return staged, part
+
+    def _abort_quietly(self, key: str) -> None:
+        """Best effort within 0.8 s (with the lease's release, a signal ends the run in 2 s)."""
+        with suppress(Exception):  # else the next run of the day aborts it
+            Deadline(0.8).call("aborting the upload", lambda: self.dest.abort_uploads(key))
+
+    def _check_staged_slices(self) -> tuple[list[StagedPart], list[PartInfo]]:
+        opts, dest, layout = self.opts, self.dest, self.layout
+        spec, count = opts.spec, opts.shard.count
+        expected = opts.row_settings()
+        staged: list[StagedPart] = []
+        parts: list[PartInfo] = []
+        problems: list[str] = []
+        for index in range(count):
+            key = layout.staged_key(index, count)
+            name = Path(key).name
+            obj = self.deadline.call(f"checking {name}", _header(dest, key))
+            if obj is None:
+                problems.append(f"slice {index}/{count} was never staged ({name} missing)")
+                continue
+            m = obj.metadata
+            if m.get("settings-digest") != settings_digest(expected):
+                differences = settings_differences(expected, m) or ["its settings digest differs"]
+                problems.append(f"slice {index}/{count} was made with " + ", ".join(differences))
+                continue
+            want_rows = spec.shard_rows(Shard(index, count))
+            if m.get("rows") != str(want_rows):
+                problems.append(
+                    f"slice {index}/{count} has {m.get('rows')} rows, expected {want_rows}"
+                )
+                continue
+            part = PartInfo(
+                key=layout.part_key(index, count), rows=int(m["rows"]),
+                fraud_rows=int(m.get("fraud-rows", "0")), bytes=obj.size,
+                sha256=m.get("sha256", ""), fingerprint=m.get("fingerprint", "0"),
+                shard=f"{index}/{count}",
+            )  # fmt: skip
+            parts.append(part)
+            staged.append(StagedPart(obj, part.key))
+        if problems:
+            raise IncompleteDay(f"cannot finalise {spec.day}: " + "; ".join(problems))
+        return staged, parts
+
+    def _publish(self, staged: list[StagedPart], parts: list[PartInfo]) -> Manifest:
+        manifest = self._manifest(parts, complete=True)
+        self.publication = DayPublication(self.dest, self.layout, self.deadline)
+        self.publication.publish(staged, manifest.to_json() + "\n")
+        log.info(
+            "published %s: %s rows (%.3f%% fraud), %.1f MB in %d object(s)",
+            manifest.uri, f"{manifest.rows:,}", 100 * manifest.fraud_rate, manifest.bytes / 1e6, len(parts),
+        )  # fmt: skip
+        return manifest
+
+    def _manifest(self, parts: list[PartInfo], *, complete: bool) -> Manifest:
+        opts, dest, layout = self.opts, self.dest, self.layout
+        spec = opts.spec
+        root = dest.uri(layout.prefix).rstrip("/")
+        settings = opts.row_settings()
+        return Manifest.from_parts(
+            parts,
+            date=spec.day.isoformat(),
+            seed=spec.seed,
+            target_fraud_rate=spec.fraud_rate,
+            uri=dest.uri(layout.partition),
+            generator_version=GENERATOR_VERSION,
+            shards=opts.shard.count,
+            complete=complete,
+            shard=None if complete else str(opts.shard),
+            customers=spec.population.customers,
+            merchants=spec.population.merchants,
+            compression=opts.compression,
+            manifest_key=layout.manifest_key if complete else None,
+            root=root,
+            glob=f"{root}/year=*/month=*/day=*/*.parquet",
+            schema=arrow_type_names(SCHEMA),
+            settings=settings,
+            settings_digest=settings_digest(settings),
+        )
 
 
-def _finish_day(
-    opts: RunOptions, dest: Destination, layout: DayLayout, parts: list[PartInfo]
-) -> Manifest:
-    keep = {p.key for p in parts} | {layout.manifest_key}
-    stale = [k for k in dest.list_keys(layout.partition) if k not in keep]
-    if stale:
-        log.info("removing %d stale object(s) of an earlier run: %s", len(stale), ", ".join(stale))
-        dest.delete(stale)
-    manifest = _manifest(opts, dest, layout, parts, complete=True)
-    dest.put_text(layout.manifest_key, manifest.to_json() + "\n", "application/json")
-    log.info(
-        "published %s: %s rows (%.3f%% fraud), %.1f MB in %d object(s)",
-        manifest.uri, f"{manifest.rows:,}", 100 * manifest.fraud_rate, manifest.bytes / 1e6, len(parts),
-    )  # fmt: skip
-    return manifest
+def _header(dest: Destination, key: str) -> Callable[[], StoredObject | None]:
+    return lambda: dest.head(key)

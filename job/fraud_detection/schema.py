@@ -29,9 +29,28 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "city": (pl.String(), "City of `latitude`/`longitude`."),
     "country": (pl.String(), "ISO 3166-1 alpha-2 country of `latitude`/`longitude`."),
     "distance_from_home_km": (pl.Float64(), "Great-circle distance from the cardholder's home to where the payment was made."),
-    "is_fraud": (pl.Boolean(), "The label."),
+    "transaction_type": (pl.String(), "`purchase` or `refund` (money back to the card; `amount` is still positive)."),
+    "entry_mode": (pl.String(), "How the card reached the terminal: `chip`, `contactless`, `mobile_wallet`, `magstripe`, `ecommerce` or `credential_on_file`."),
+    "sca": (pl.Boolean(), "Strong customer authentication was performed: 3-D Secure online, PIN for chip."),
+    "device_id": (pl.String(), "Token of the device behind an online payment (`D` + 20 digits); null for card-present."),
+    "auth_result": (pl.String(), "`approved` or `declined`; declined attempts stay in the feed, as in an authorisation log."),
+    "is_fraud": (pl.Boolean(), "The label (ground truth, known at once; the `fraud_reports` feed says when it became known)."),
     "fraud_scenario": (pl.String(), "Set exactly when `is_fraud`: `compromised_terminal`, `compromised_card`, `card_testing` or `account_takeover`."),
 }  # fmt: skip
 
 SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in COLUMNS.items()})
-NULLABLE = frozenset({"fraud_scenario"})
+NULLABLE = frozenset({"fraud_scenario", "device_id"})
+
+
+# The labels feed: fraud reports as they arrive (chargebacks, cardholder reports), one
+# partition per day holding the reports made that day. name -> (dtype, description).
+REPORT_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
+    "transaction_id": (pl.String(), "The reported payment (joins `transaction_id` of the payments feed)."),
+    "payment_date": (pl.Date(), "The day of the reported payment: the payments partition that holds it."),
+    "reported_on": (pl.Date(), "The day the report was made: this partition's day."),
+    "delay_days": (pl.Int32(), "`reported_on` − `payment_date`, 1 to 120 days."),
+    "report_type": (pl.String(), "`chargeback` (the issuer disputes it) or `cardholder_report` (the customer calls in)."),
+}  # fmt: skip
+
+REPORT_SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in REPORT_COLUMNS.items()})
+REPORT_TYPES = ("chargeback", "cardholder_report")

@@ -17,7 +17,10 @@ from typing import Literal
 DEFAULT_ROWS = 1_000_000
 MAX_ROWS = 50_000_000  # one container; shard above this (see --shard)
 DEFAULT_SEED = 42
-DEFAULT_FRAUD_RATE = 0.005
+DEFAULT_FRAUD_RATE = 0.005  # the default profile's rate
+# Fraud presets (simulator/profiles.py defines them); a run's --fraud-rate overrides the rate.
+PROFILES = ("realistic", "training")
+DEFAULT_PROFILE = "training"
 MAX_FRAUD_RATE = 0.2
 DEFAULT_CUSTOMERS = 400_000
 DEFAULT_MERCHANTS = 40_000
@@ -27,6 +30,17 @@ MAX_SHARDS = 1024
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
 DEFAULT_ROW_GROUP_ROWS = 250_000
+# The whole run's budget (generation, upload, publishing). The day's lease expires
+# LEASE_MARGIN_SECONDS after it (an allowance for clock skew between hosts), so a run
+# never writes after its lease could be taken over, and a killed run blocks its day
+# for no longer than its deadline plus the margin.
+MAX_DEADLINE_SECONDS = 86_400.0
+DEFAULT_LEASE_MARGIN_SECONDS = 30.0
+
+
+def default_deadline(rows: int) -> float:
+    """Two minutes plus 100 µs a row: ~30x what a 1 M-row run takes on 2 cores."""
+    return 120.0 + rows / 10_000
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,8 @@ class JobSettings:
     rows: int = DEFAULT_ROWS
     dest: str | None = None
     seed: int = DEFAULT_SEED
-    fraud_rate: float = DEFAULT_FRAUD_RATE
+    fraud_rate: float | None = None  # None: the profile's rate
+    profile: str = DEFAULT_PROFILE
     customers: int = DEFAULT_CUSTOMERS
     merchants: int = DEFAULT_MERCHANTS
     shard_index: int = 0
@@ -45,6 +60,8 @@ class JobSettings:
     finalize: bool = False
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
+    deadline_seconds: float | None = None  # None: default_deadline(rows)
+    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
 
 
 def settings_digest(fields: dict[str, str]) -> str:

@@ -17,8 +17,14 @@ import numpy as np
 import polars as pl
 
 from fraud_detection.errors import ValidationFailed
-from fraud_detection.schema import SCHEMA
-from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
+from fraud_detection.schema import REPORT_TYPES, SCHEMA
+from fraud_detection.simulator.reference import (
+    AUTH_RESULTS,
+    CHANNELS,
+    ENTRY_MODES,
+    FRAUD_SCENARIOS,
+    TRANSACTION_TYPES,
+)
 
 _ID_LENGTH = 21  # one letter + 20 digits
 
@@ -55,6 +61,11 @@ class PaymentsSchema(dy.Schema):
     city = dy.String(min_length=1)
     country = dy.String(min_length=2, max_length=2)
     distance_from_home_km = dy.Float64(min=0.0)
+    transaction_type = dy.String(min_length=1)
+    entry_mode = dy.String(min_length=1)
+    sca = dy.Bool()
+    device_id = dy.String(nullable=True, min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    auth_result = dy.String(min_length=1)
     is_fraud = dy.Bool()
     fraud_scenario = dy.String(nullable=True)
 
@@ -76,12 +87,44 @@ class PaymentsSchema(dy.Schema):
         return pl.col("channel").is_in(CHANNELS)
 
     @dy.rule()
+    def codes_are_known(cls) -> pl.Expr:
+        return (
+            pl.col("entry_mode").is_in(ENTRY_MODES)
+            & pl.col("auth_result").is_in(AUTH_RESULTS)
+            & pl.col("transaction_type").is_in(TRANSACTION_TYPES)
+        )
+
+    @dy.rule()
+    def device_only_online(cls) -> pl.Expr:
+        return pl.col("device_id").is_null() == (pl.col("channel") != "online")
+
+    @dy.rule()
     def scenario_is_known(cls) -> pl.Expr:
         return pl.col("fraud_scenario").is_null() | pl.col("fraud_scenario").is_in(FRAUD_SCENARIOS)
 
     @dy.rule()
     def scenario_set_exactly_when_fraud(cls) -> pl.Expr:
         return pl.col("fraud_scenario").is_not_null() == pl.col("is_fraud")
+
+
+class ReportsSchema(dy.Schema):
+    """The labels feed: fraud reports made on the partition's day."""
+
+    transaction_id = dy.String(min_length=29, max_length=29)
+    payment_date = dy.Date()
+    reported_on = dy.Date()
+    delay_days = dy.Int32(min=1, max=120)
+    report_type = dy.String(min_length=1)
+
+    @dy.rule()
+    def delay_matches_the_dates(cls) -> pl.Expr:
+        return (pl.col("reported_on") - pl.col("payment_date")).dt.total_days() == pl.col(
+            "delay_days"
+        )
+
+    @dy.rule()
+    def report_type_is_known(cls) -> pl.Expr:
+        return pl.col("report_type").is_in(REPORT_TYPES)
 
 
 @lru_cache(maxsize=8)
@@ -159,11 +202,17 @@ class SliceStats:
         return f"{int(self._fingerprint):016x}"
 
 
+# Fraud comes in campaigns: a day's volume swings around the target (over two years of
+# days: 0.5x to 2.2x, daily CV about 0.25). The band catches broken runs, not campaigns.
+FRAUD_BAND = (0.25, 4.0)
+
+
 def fraud_band(rows: int, target_rate: float) -> tuple[int, int]:
-    """Accepted fraud-row count: ±50 % of target, widened for small samples."""
+    """Accepted fraud-row count: 0.25x to 4x the target, widened for small samples."""
     expected = rows * target_rate
-    slack = max(0.5 * expected, 4.0 * math.sqrt(expected) + 3.0)
-    return max(0, math.floor(expected - slack)), math.ceil(expected + slack)
+    slack = 4.0 * math.sqrt(expected) + 3.0
+    low = max(0, math.floor(FRAUD_BAND[0] * expected - slack))
+    return low, math.ceil(FRAUD_BAND[1] * expected + slack)
 
 
 def check_totals(totals: Totals, expected_rows: int, target_rate: float) -> None:

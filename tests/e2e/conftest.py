@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.images import ensure_images
+
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
 DAG_ID = "daily_synthetic"
 REGION = "us-east-1"
-DEFAULT_JOB_IMAGE = "daily-synthetic-job:dev"
 # Random per session, so that finding it anywhere is a real leak, not a coincidence.
 SECRET_KEY = f"e2e-secret-{secrets.token_hex(12)}"
 SESSION_TOKEN = f"e2e-token-{secrets.token_hex(12)}"
@@ -40,13 +41,16 @@ TIMINGS: dict[str, float] = {}
 
 # `airflow dags test` with retries forced to 0 (a failing task would otherwise wait for two
 # 5-minute retry delays), or with no logical date at all. Same code path as the CLI:
-# DagBag -> dag.test(); the CLI only adds argument parsing.
+# BundleDagBag -> dag.test(); the CLI only adds argument parsing.
 DAG_TEST_SCRIPT = r"""
 import datetime as dt, json, sys
-from airflow.models import DagBag
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
 
 dags, logical, conf, no_retries = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
-dag = DagBag(dag_folder=dags).dags["daily_synthetic"]
+# The bag the CLI, the DAG processor and the task runner use: it puts the bundle (the dags
+# folder) on sys.path, which is how daily_synthetic.py finds its daily_synthetic_job package.
+dag = BundleDagBag(dag_folder=dags, bundle_path=Path(dags)).dags["daily_synthetic"]
 if no_retries == "1":
     for task in dag.tasks:
         if hasattr(task, "partial_kwargs"):  # mapped: retries live in the partial kwargs
@@ -291,14 +295,12 @@ def docker_client() -> Any:
 
 @pytest.fixture(scope="session")
 def job_image(docker_client: Any) -> str:
-    """The job image: built with `make -s job-image` unless E2E_SKIP_IMAGE_BUILD=1."""
-    image = os.environ.get("JOB_IMAGE") or DEFAULT_JOB_IMAGE
-    if os.environ.get("E2E_SKIP_IMAGE_BUILD") != "1":
-        t0 = time.perf_counter()
-        subprocess.run(["make", "-s", "job-image", f"JOB_IMAGE={image}"], cwd=ROOT, check=True)
-        TIMINGS["make job-image"] = time.perf_counter() - t0
-    docker_client.images.get(image)  # fails clearly if it is missing
-    return image
+    """The job image, built once per session by tests/support/images.py (`make images`)."""
+    images = ensure_images()
+    if images.build_seconds is not None:
+        TIMINGS["make images"] = images.build_seconds
+    docker_client.images.get(images.job)  # fails clearly if it is missing
+    return images.job
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,12 @@ def test_single_run_rendered_command(single: Landed) -> None:
     rendered = single.run.rendered[("generate", -1)]
     assert rendered["command"] == ["--date", DAY, "--rows", str(ROWS)]
     assert rendered["environment"]["RAW_BUCKET"] == BUCKET
-    assert set(rendered["environment"]) == {"RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+    assert set(rendered["environment"]) == {
+        "RAW_BUCKET",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "DAILY_SYNTHETIC_DEADLINE",
+    }
 
 
 def test_xcom_is_the_parsed_manifest(single: Landed) -> None:

@@ -30,7 +30,7 @@ def test_s3_down_fails_the_task_and_lands_nothing(
     assert ("generate", -1) not in run.xcoms
     assert run.events == []
     assert s3.keys(bucket) == []
-    # The container ran and was removed although it failed (auto_remove="force").
+    # The container ran and was removed although it failed (the operator removes it).
     events = containers.events(run)
     assert events.get("create") == 1
     assert events.get("destroy") == 1

@@ -266,6 +266,17 @@ def test_stack_runs_a_day_and_stops_clean(stack: Stack) -> None:
         keys, s3_total = s3_rows(stack, day)
         assert keys and keys == set(manifest["keys"]), (keys, manifest["keys"])
         assert s3_total == rows
+        # The stack's own check (in the job image, with the job's DayLayout) agrees, and
+        # refuses a wrong count.
+        check = ["bash", "scripts/stack-ctl.sh", "check-s3", day]
+        ok = subprocess.run(
+            [*check, str(rows)], cwd=REPO, env=stack.env, capture_output=True, text=True
+        )
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        bad = subprocess.run(
+            [*check, str(rows + 1)], cwd=REPO, env=stack.env, capture_output=True, text=True
+        )
+        assert bad.returncode != 0 and f"expected {rows + 1}" in bad.stderr, bad.stdout + bad.stderr
 
     stack.make("airflow-down", timeout=300)
     assert stack.leftovers() == []

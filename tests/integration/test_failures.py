@@ -1,4 +1,5 @@
-"""Losing S3 or being stopped mid-upload publishes nothing; no run leaves files behind.
+"""Losing S3 or being stopped mid-upload leaves the published day untouched; no run leaves
+files behind.
 
 moto's server sits behind a `Relay`, which acts once a set number of request bytes
 went through, so the failure lands inside the Parquet upload on every run, however fast the
@@ -87,7 +88,10 @@ def test_s3_lost_mid_upload_publishes_nothing(
     assert run.exit_code == DestinationError.exit_code, f"exit {run.exit_code}\n{run.stderr}"
     run.assert_one_line_error()
     assert run.stdout == ""
-    assert bucket.listing() == [], "a failed upload left objects behind"
+    assert "day 2025-06-15 left untouched" in run.assert_one_line_error()
+    # Nothing readable: no day folder. Only the run's lease may remain (the server vanished
+    # before it could be released); it expires after the run's deadline.
+    assert [k for k in bucket.listing() if not k.startswith("_leases/")] == []
 
 
 def test_sigterm_mid_upload_aborts_and_publishes_nothing(
@@ -109,7 +113,7 @@ def test_sigterm_mid_upload_aborts_and_publishes_nothing(
     assert relay.action_error is None, relay.action_error
     assert run.exit_code == 128 + signal.SIGTERM, f"exit {run.exit_code}\n{run.stderr}"
     assert "SIGTERM" in run.assert_one_line_error()
-    assert bucket.listing() == []
+    assert bucket.listing() == [], "the lease is released and nothing is staged"
     assert bucket.pending_uploads() == [], "the multipart upload was not aborted"
 
 
@@ -151,13 +155,21 @@ def test_full_disk_fails_clearly_and_publishes_nothing(job: JobRunner, bucket: B
     assert bucket.listing() == []
 
 
+def test_read_only_destination_is_one_line_and_exit_3(job: JobRunner) -> None:
+    """The hardened container's root is read-only: a local --dest there cannot be written."""
+    run = job.run(["--date", "2025-06-12", "--rows", "1000", "--dest", "/srv/raw"])
+    assert run.exit_code == 3, f"exit {run.exit_code}\n{run.stderr}"
+    line = run.assert_one_line_error()
+    assert "Read-only file system" in line and "day 2025-06-12 left untouched" in line
+
+
 def test_killed_container_publishes_nothing(
     job: JobRunner, moto: Moto, bucket: Bucket, relay_factory: RelayFactory
 ) -> None:
     """SIGKILL (docker kill, OOM): no chance to clean up, yet no partial object is visible.
 
-    The multipart upload stays pending, invisible to readers, until the bucket's
-    AbortIncompleteMultipartUpload lifecycle rule removes it (see the README).
+    The multipart upload stays pending, invisible to readers, until the next run of the day
+    aborts it (or the bucket's AbortIncompleteMultipartUpload lifecycle rule removes it).
     """
     started = threading.Event()
     holder: list[Container] = []
@@ -173,4 +185,18 @@ def test_killed_container_publishes_nothing(
     assert relay.acted.is_set(), "the job never got that far into the upload"
     assert run.exit_code == 128 + signal.SIGKILL
     assert run.stdout == ""
-    assert bucket.listing() == [], "a killed upload left a visible object"
+    visible = [k for k in bucket.listing() if not k.startswith("_leases/")]
+    assert visible == [], "a killed upload left a visible object"
+    assert bucket.pending_uploads() != [], "the kill did not land mid-upload"
+    # The next run of the day (once the killed run's lease expired) aborts the upload.
+    again = job.run(
+        [*job_args(bucket, rows=2_000), "--deadline", "30"],
+        env={"DAILY_SYNTHETIC_LEASE_MARGIN": "0"},
+    )
+    if again.exit_code == 7:  # the killed run's lease (deadline 120 s + rows) still holds
+        assert "is being written by run" in again.assert_one_line_error()
+        bucket.s3.delete_object(Bucket=bucket.name, Key="_leases/2025-06-15.json")
+        again = job.run(job_args(bucket, rows=2_000))
+    again.assert_ok()
+    assert bucket.pending_uploads() == []
+    assert [k for k in bucket.listing() if not k.startswith("year=")] == []

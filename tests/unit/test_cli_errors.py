@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fraud_detection.cli import MAX_ROWS, main
+from fraud_detection.cli import main
+from fraud_detection.settings import MAX_ROWS
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -28,12 +29,19 @@ BAD_ARGS = [
     (["--date", "2025-06-12", "--rows", str(MAX_ROWS + 1)], "--rows must be between"),
     (["--date", "", "--rows", "10"], "--date is empty"),
     (["--date", "2025-02-30"], "is not a real day"),
-    (["--date", "12/06/2025"], "is not a real day"),
+    (["--date", "12/06/2025"], "is not in YYYY-MM-DD form"),
+    (["--date", "20250612"], "is not in YYYY-MM-DD form"),
+    (["--date", "2025-W24-4"], "is not in YYYY-MM-DD form"),
+    (["--date", "0001-01-01"], "--date must be between 1970-01-01 and 2999-12-31"),
+    (["--date", "9999-12-31"], "--date must be between 1970-01-01 and 2999-12-31"),
     (["--rows", "10"], "the following arguments are required: --date"),
-    (["--date", "2025-06-12", "--fraud-rate", "0"], "--fraud-rate must be in"),
+    (["--date", "2025-06-12", "--fraud-rate", "-0.1"], "--fraud-rate must be in"),
     (["--date", "2025-06-12", "--fraud-rate", "0.5"], "--fraud-rate must be in"),
     (["--date", "2025-06-12", "--shard", "3/3"], "need 0 <= I < K"),
-    (["--date", "2025-06-12", "--shard", "x"], "--shard must look like I/K"),
+    (["--date", "2025-06-12", "--shard", "x"], "--shard must be I/K"),
+    (["--date", "2025-06-12", "--shard", "-1/2"], "--shard must be I/K with whole numbers"),
+    (["--date", "2025-06-12", "--deadline", "0"], "--deadline must be more than 0"),
+    (["--date", "2025-06-12", "--deadline", "soon"], "--deadline must be a number"),
     (["--date", "2025-06-12", "--seed", "-1"], "--seed must be between"),
     (["--date", "2025-06-12", "--finalize"], "--finalize needs --shards K"),
     (["--date", "2025-06-12", "--shards", "3"], "--shards goes with --finalize"),
@@ -41,6 +49,23 @@ BAD_ARGS = [
     (["--date", "2025-06-12", "--dest", "s3:///prefix"], "has no bucket name"),
     (["--date", "2025-06-12", "--dest", "s3://Bad_Bucket"], "is not a valid S3 bucket name"),
     (["--date", "2025-06-12", "--dest", "gs://bucket"], "only local paths and s3://"),
+    (["--date", "2025-06-12", "--dest", "s3://bucket/../x"], "may not contain '.', '..'"),
+    (["--date", "2025-06-12", "--dest", "s3://bucket/a//b"], "may not contain '.', '..'"),
+    (["--date", "2025-06-12", "--dest", "s3://bucket/" + "p" * 1000], "too long for S3 keys"),
+    (["--date", "2025-06-12", "--dest", "raw/" + "x" * 256], "longer than 255 bytes"),
+]
+
+# Each is one setting read from the environment; the run goes to s3://$RAW_BUCKET.
+BAD_ENV = [
+    ({"AWS_ENDPOINT_URL": "garbage"}, "AWS_ENDPOINT_URL='garbage' is not an http(s)://HOST"),
+    ({"AWS_ENDPOINT_URL": "http://[::1"}, "AWS_ENDPOINT_URL='http://[::1' is not a URL"),
+    ({"AWS_ENDPOINT_URL": "http://127.0.0.1:99999"}, "is not a URL"),
+    ({"AWS_MAX_ATTEMPTS": "abc"}, "AWS_MAX_ATTEMPTS='abc': must be a whole number"),
+    ({"AWS_RETRY_MODE": "eager"}, "AWS_RETRY_MODE='eager'"),
+    ({"DAILY_SYNTHETIC_S3_READ_TIMEOUT": "-1"}, "DAILY_SYNTHETIC_S3_READ_TIMEOUT='-1': must be"),
+    ({"DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT='0': must be more than 0"),
+    ({"DAILY_SYNTHETIC_S3_READ_TIMEOUT": "soon"}, "is not a number of seconds"),
+    ({"DAILY_SYNTHETIC_DEADLINE": "-5"}, "--deadline must be more than 0"),
 ]
 
 
@@ -62,6 +87,37 @@ def test_bad_arguments(
     assert err.startswith("daily-synthetic: error:")
     assert message in err
     assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
+
+
+@pytest.mark.parametrize(("env", "message"), BAD_ENV)
+def test_bad_environment(
+    env: dict[str, str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("RAW_BUCKET", "raw")
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run_cli(capsys, "--date", "2025-06-12", "--rows", "1000")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("daily-synthetic: error:"), err
+    assert message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_day_without_fraud_is_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(
+        capsys, "--date", "2025-06-12", "--rows", "2000", "--fraud-rate", "0",
+        "--customers", "2000", "--merchants", "200", "--dest", str(tmp_path / "raw"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert '"fraud_rows":0' in out
 
 
 def test_missing_destination_names_what_to_set(

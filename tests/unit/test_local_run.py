@@ -153,10 +153,109 @@ def test_finalize_refuses_an_incomplete_day(
     job(capsys, dest, "--shard", "2/3")
     code, _, err = job(capsys, dest, "--finalize", "--shards", "3")
     assert code == 6
-    assert "part-00001-of-00003.parquet missing" in err
-    assert not (dest / DAY_DIR / "_manifest.json").exists()
+    assert "slice 1/3 was never staged (part-00001-of-00003.parquet.staged missing)" in err
+    assert err.rstrip().endswith("day 2025-06-12 left untouched (as it was before this run)")
+    assert not (dest / DAY_DIR).exists()
     code, _, err = job(capsys, dest, "--finalize", "--shards", "3", "--seed", "8")
-    assert code == 6 and "written with seed=7" in err
+    assert code == 6 and "slice 0/3 was made with seed=7 (expected 8)" in err
+
+
+def test_finalize_names_every_setting_a_slice_differs_in(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest = tmp_path / "raw"
+    assert job(capsys, dest, "--shard", "0/2")[0] == 0
+    other = ["--compression", "snappy", "--fraud-rate", "0.0075"]
+    assert job(capsys, dest, "--shard", "1/2", *other)[0] == 0
+    code, _, err = job(capsys, dest, "--finalize", "--shards", "2")
+    assert code == 6
+    assert (
+        "slice 1/2 was made with fraud_rate=0.0075 (expected 0.005), compression=snappy (expected zstd)"
+        in err
+    )
+    assert not (dest / DAY_DIR).exists()
+
+
+def test_partition_folders_hold_only_parquet_and_the_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest = tmp_path / "raw"
+    for i in range(2):
+        assert job(capsys, dest, "--shard", f"{i}/2")[0] == 0
+    assert job(capsys, dest, "--finalize", "--shards", "2")[0] == 0
+    assert sorted(p.name for p in (dest / DAY_DIR).iterdir()) == [
+        "_manifest.json", "part-00000-of-00002.parquet", "part-00001-of-00002.parquet",
+    ]  # fmt: skip
+    # Nothing is left staged, and polars and DuckDB take the folder as it is.
+    assert list((dest / "_staging").rglob("*.staged")) == []
+    assert pl.scan_parquet(dest / DAY_DIR / "*.parquet").select(pl.len()).collect().item() == 20_000
+    query = "select count(*) from read_parquet(?)"  # the staging area does not match the glob
+    assert duckdb.execute(query, [f"{dest}/**/*.parquet"]).fetchone() == (20_000,)
+
+
+def test_the_manifest_describes_the_dataset(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    dest = tmp_path / "raw"
+    code, manifest, err = job(capsys, dest, rows=2_000)
+    assert code == 0, err
+    root = f"file://{dest.resolve()}"
+    assert manifest["root"] == root
+    assert manifest["glob"] == f"{root}/year=*/month=*/day=*/*.parquet"
+    assert manifest["timestamp_field"] == "event_timestamp"
+    assert manifest["partition_columns"] == {"year": "int32", "month": "int32", "day": "int32"}
+    written = pq.read_schema(dest / DAY_DIR / "part-00000-of-00001.parquet")
+    assert manifest["schema"] == {f.name: str(f.type) for f in written}
+    assert written.field("customer_id").type == "string"  # not large_string
+    assert manifest["settings"]["seed"] == "7" and len(manifest["settings_digest"]) == 16
+
+
+def _lease(dest: Path, expires: str) -> Path:
+    path = dest / "_leases" / "2025-06-12.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = {"run_id": "feedfacefeedface", "host": "elsewhere", "pid": 1,
+              "started": "2025-06-12T00:00:00+00:00", "expires": expires}  # fmt: skip
+    path.write_text(json.dumps(holder))
+    return path
+
+
+def test_a_held_lease_keeps_a_second_run_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest = tmp_path / "raw"
+    lease = _lease(dest, "2999-01-01T00:00:00+00:00")
+    code, _, err = job(capsys, dest, rows=2_000)
+    assert code == 7
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("daily-synthetic: error: day 2025-06-12 at ")
+    assert "is being written by run feedfacefeedface on elsewhere (pid 1)" in last
+    assert last.endswith("day 2025-06-12 left untouched (as it was before this run)")
+    assert not (dest / DAY_DIR).exists() and lease.exists()
+
+
+def test_an_expired_lease_is_taken_over(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    dest = tmp_path / "raw"
+    lease = _lease(dest, "2020-01-01T00:00:00+00:00")
+    code, _, err = job(capsys, dest, rows=2_000)
+    assert code == 0, err
+    assert "took over the expired lease" in err
+    assert not lease.exists()  # released at the end
+    assert parts(dest) == ["part-00000-of-00001.parquet"]
+
+
+def test_deadline_ends_the_run_with_exit_8(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, private_tmp: Path
+) -> None:
+    dest = tmp_path / "raw"
+    code, _, err = job(capsys, dest, "--deadline", "0.05", rows=200_000)
+    assert code == 8
+    last = err.strip().splitlines()[-1]
+    assert "the run's deadline of 0.05 s passed" in last and last.endswith(
+        "left untouched (as it was before this run)"
+    )
+    assert not (dest / DAY_DIR).exists() and list(private_tmp.iterdir()) == []
 
 
 def test_stale_temp_dirs_of_killed_runs_are_swept(
@@ -184,7 +283,7 @@ def test_disk_full_is_one_clear_line_and_leaves_nothing(
     def full_disk() -> Iterator[Path]:
         # /dev/full fails every write with ENOSPC, like a full volume.
         work.mkdir()
-        (work / "part-00000-of-00001.parquet").symlink_to("/dev/full")
+        (work / "slice.parquet").symlink_to("/dev/full")  # the pipeline's scratch file
         try:
             yield work
         finally:
@@ -219,9 +318,9 @@ def test_sigterm_mid_run_leaves_no_partial_file(tmp_path: Path, private_tmp: Pat
     proc.send_signal(signal.SIGTERM)
     out, rest = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
-    assert (
-        rest.strip().splitlines()[-1]
-        == "daily-synthetic: error: interrupted by SIGTERM; nothing was published"
+    assert rest.strip().splitlines()[-1] == (
+        "daily-synthetic: error: interrupted by SIGTERM; "
+        "day 2025-06-12 left untouched (as it was before this run)"
     )
     assert "Traceback" not in rest
     assert out == ""

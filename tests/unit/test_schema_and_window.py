@@ -71,17 +71,23 @@ def test_value_domains(day_frame: pl.DataFrame) -> None:
 def test_fraud_rate_follows_the_setting() -> None:
     low = small_day(rows=60_000, fraud_rate=0.002)["is_fraud"].mean()
     high = small_day(rows=60_000, fraud_rate=0.01)["is_fraud"].mean()
-    assert 0.0015 <= low <= 0.0025  # type: ignore[operator]
-    assert 0.0085 <= high <= 0.0105  # type: ignore[operator]
+    # A day's volume swings with fraud campaigns (the same swing at any setting), so the
+    # two settings are compared on the same day.
+    assert 4.0 <= high / low <= 6.3  # type: ignore[operator]
+    assert 0.4 * 0.002 <= low <= 2.5 * 0.002  # type: ignore[operator]
 
 
 def test_cli_defaults_are_the_simulators() -> None:
     """settings.py repeats the simulator's defaults so that --help stays light."""
     from fraud_detection import settings
     from fraud_detection.simulator import DaySpec, PopulationSizes
+    from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 
     spec = DaySpec(date(2025, 6, 12), 1)
     assert (spec.seed, spec.fraud_rate) == (settings.DEFAULT_SEED, settings.DEFAULT_FRAUD_RATE)
+    assert (spec.profile, DEFAULT_PROFILE) == (settings.DEFAULT_PROFILE,) * 2
+    assert tuple(sorted(PROFILES)) == settings.PROFILES
+    assert PROFILES[settings.DEFAULT_PROFILE].fraud_rate == settings.DEFAULT_FRAUD_RATE
     sizes = PopulationSizes()
     assert (
         sizes.customers,

@@ -1,33 +1,71 @@
-"""The rhythm of one day: which second of the day each row falls on.
+"""The rhythm of one day: which second of the day each row falls on, and whose clock.
+
+Every country pays by its own local clock (with summer time); the feed is in UTC.
+The day's UTC intensity is the sum of the countries' local rhythms, each shifted by
+its UTC offset at that hour, so Lisbon's evening peak lands an hour after Warsaw's.
 
 Row r of N gets the time quantile (r + u) / N of the day's payment intensity, so
-rows come out in time order and any row range can be timed on its own.
+rows come out in time order and any row range can be timed on its own. A row's
+country is then drawn from the countries' shares of that UTC hour.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fraud_detection.simulator.reference import hourly_intensity
+from fraud_detection.simulator.reference import (
+    COUNTRIES,
+    COUNTRY_WEIGHTS,
+    N_COUNTRIES,
+    WEEK_INTENSITY,
+)
 
 SECONDS_PER_DAY = 86_400
 _HOUR_EDGES = np.arange(25, dtype=np.float64) * 3600.0
+_HOURS = np.arange(24)
+
+
+_ZONES = tuple(ZoneInfo(c.tz) for c in COUNTRIES)  # ZoneInfo's own cache holds only 8
+
+
+@lru_cache(maxsize=256)
+def utc_offsets(day: date) -> np.ndarray:
+    """Local minus UTC, in whole hours, for each country at each UTC hour: (countries, 24)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    instants = [midnight + timedelta(hours=h) for h in range(24)]
+    out = np.empty((N_COUNTRIES, 24), dtype=np.int64)
+    for ci, zone in enumerate(_ZONES):
+        for h, t in enumerate(instants):
+            offset = zone.utcoffset(t.astimezone(zone))
+            out[ci, h] = int(offset.total_seconds()) // 3600 if offset is not None else 0
+    out.setflags(write=False)
+    return out
 
 
 @dataclass(frozen=True)
 class DayClock:
     day: date
     rows: int
-    cdf: np.ndarray  # cumulative share of the day's payments at each hour edge (25 values)
+    cdf: np.ndarray  # cumulative share of the day's payments at each UTC hour edge (25 values)
+    offsets: np.ndarray  # (countries, 24): local − UTC hours at each UTC hour
+    country_cdf: np.ndarray  # (24, countries): cumulative country shares within each UTC hour
 
     @classmethod
     def for_day(cls, day: date, rows: int) -> DayClock:
-        intensity = hourly_intensity(day.weekday())
+        offsets = utc_offsets(day)
+        local = _HOURS[None, :] + offsets  # may run into the next local day
+        weekday = (day.weekday() + local // 24) % 7
+        by_country = WEEK_INTENSITY[weekday, local % 24] * COUNTRY_WEIGHTS[:, None]  # (C, 24)
+        intensity = by_country.sum(axis=0)
         cdf = np.concatenate([[0.0], np.cumsum(intensity) / intensity.sum()])
-        return cls(day=day, rows=rows, cdf=cdf)
+        country_cdf = np.cumsum(by_country.T, axis=1) / intensity[:, None]
+        country_cdf[:, -1] = 1.0
+        return cls(day=day, rows=rows, cdf=cdf, offsets=offsets, country_cdf=country_cdf)
 
     @property
     def start_us(self) -> int:
@@ -42,3 +80,13 @@ class DayClock:
         """The row whose slot holds each second of the day (inverse of `seconds`)."""
         q = np.interp(np.clip(seconds, 0.0, SECONDS_PER_DAY - 1e-6), _HOUR_EDGES, self.cdf)
         return np.clip((q * self.rows).astype(np.int64), 0, self.rows - 1)
+
+    def countries(self, hour: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Whose payment each row is, by the countries' shares of its UTC hour."""
+        # One searchsorted over the 24 per-hour CDFs laid end to end (hour h at h + cdf).
+        flat = (self.country_cdf + _HOURS[:, None]).ravel()
+        idx = np.searchsorted(flat, hour + u, side="right") - hour * N_COUNTRIES
+        return np.clip(idx, 0, N_COUNTRIES - 1)
+
+    def local_hour(self, country: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        return (hour + self.offsets[country, hour]) % 24

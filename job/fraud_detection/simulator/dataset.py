@@ -15,8 +15,11 @@ from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.frame import to_frame
 from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
+from fraud_detection.simulator.labels import reports_on
 from fraud_detection.simulator.population import Population, PopulationSizes, build_population
+from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from fraud_detection.simulator.transactions import legit_block
+from fraud_detection.simulator.travel import Trips, trips_on
 
 DEFAULT_SEED = 42
 DEFAULT_FRAUD_RATE = 0.005
@@ -49,6 +52,7 @@ class DaySpec:
     seed: int = DEFAULT_SEED
     fraud_rate: float = DEFAULT_FRAUD_RATE
     population: PopulationSizes = field(default_factory=PopulationSizes)
+    profile: str = DEFAULT_PROFILE  # a key of PROFILES: the fraud mix
 
     @property
     def block_rows(self) -> int:
@@ -84,7 +88,13 @@ def population_for(seed: int, sizes: PopulationSizes) -> Population:
 @lru_cache(maxsize=4)
 def _plan_for(spec: DaySpec) -> FraudPlan:
     pop = population_for(spec.seed, spec.population)
-    return plan_fraud(pop, spec.seed, DayClock.for_day(spec.day, spec.rows), spec.fraud_rate)
+    clock = DayClock.for_day(spec.day, spec.rows)
+    return plan_fraud(pop, spec.seed, clock, spec.fraud_rate, PROFILES[spec.profile])
+
+
+@lru_cache(maxsize=4)
+def _trips_for(spec: DaySpec) -> Trips:
+    return trips_on(population_for(spec.seed, spec.population), spec.seed, spec.day)
 
 
 def iter_blocks(
@@ -97,10 +107,11 @@ def iter_blocks(
     pop = population_for(spec.seed, spec.population)
     clock = DayClock.for_day(spec.day, spec.rows)
     plan = _plan_for(spec)
+    trips = _trips_for(spec)
 
     def make(block: int) -> pl.DataFrame:
         start, stop = spec.block_bounds(block)
-        draft = inject(legit_block(pop, clock, spec.seed, block, start, stop), plan)
+        draft = inject(legit_block(pop, clock, trips, spec.seed, block, start, stop), plan)
         return to_frame(pop, clock, spec.seed, draft)
 
     blocks = list(spec.blocks(shard))
@@ -130,6 +141,7 @@ def generate_dataset(
     fraud_rate: float = DEFAULT_FRAUD_RATE,
     population: PopulationSizes | None = None,
     shard: Shard | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> pl.LazyFrame:
     """One day of labelled payments as a streaming LazyFrame.
 
@@ -139,8 +151,16 @@ def generate_dataset(
     generated until the frame is collected or sunk (e.g. `.sink_parquet(...)`),
     and then block by block, so memory stays flat as `rows` grows.
     """
-    spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes())
+    spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes(), profile)
     return lazy_blocks(spec, shard or Shard())
+
+
+def reports_frame(spec: DaySpec) -> pl.DataFrame:
+    """The labels feed's day: fraud reports made on `spec.day` (schema REPORT_SCHEMA).
+
+    Small (a few thousand rows at most) and a function of the same inputs as the day.
+    """
+    return reports_on(spec.seed, spec.day, spec.rows, spec.fraud_rate, PROFILES[spec.profile])
 
 
 def lazy_blocks(spec: DaySpec, shard: Shard) -> pl.LazyFrame:

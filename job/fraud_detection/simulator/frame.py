@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -9,13 +11,16 @@ from fraud_detection.schema import SCHEMA
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import (
+    AUTH_RESULTS,
     CARD_BRANDS,
     CARD_TYPES,
     CATEGORIES,
     CHANNELS,
     COUNTRIES,
+    ENTRY_MODES,
     EUR_RATE,
     FRAUD_SCENARIOS,
+    TRANSACTION_TYPES,
 )
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.transactions import Draft
@@ -28,6 +33,9 @@ _CHANNEL = pl.Series(CHANNELS)
 _SCENARIO = pl.Series(FRAUD_SCENARIOS)
 _CARD_BRAND = pl.Series(CARD_BRANDS)
 _CARD_TYPE = pl.Series(CARD_TYPES)
+_ENTRY_MODE = pl.Series(ENTRY_MODES)
+_AUTH_RESULT = pl.Series(AUTH_RESULTS)
+_TRANSACTION_TYPE = pl.Series(TRANSACTION_TYPES)
 _EARTH_RADIUS_KM = 6371.0088
 
 
@@ -40,13 +48,25 @@ def haversine_km(
     return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+def transaction_salt(seed: int, day: date) -> int:
+    return salt_for(seed, "transaction-id", day)
+
+
 def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
     # A bijective hash of the row index, prefixed with the date: unique within the
     # day and across days, and no hint of the row's position (or label).
-    mixed = mix64(rows.astype(np.uint64), salt_for(seed, "transaction-id", clock.day))
+    mixed = mix64(rows.astype(np.uint64), transaction_salt(seed, clock.day))
     digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
     return pl.select(
         pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))
+    ).to_series()
+
+
+def device_ids(device: np.ndarray) -> pl.Series:
+    """`D` + 20 digits, null where there is no device (0)."""
+    digits = pl.Series(device).cast(pl.String).str.zfill(20)
+    return pl.select(
+        pl.when(pl.lit(pl.Series(device)) != 0).then(pl.concat_str(pl.lit("D"), pl.lit(digits)))
     ).to_series()
 
 
@@ -92,6 +112,11 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "city": pop.cities.name.gather(d.loc_city),
             "country": _COUNTRY.gather(pop.cities.country[d.loc_city]),
             "distance_from_home_km": np.round(distance, 2),
+            "transaction_type": _TRANSACTION_TYPE.gather(d.refund),
+            "entry_mode": _ENTRY_MODE.gather(d.entry),
+            "sca": d.sca.astype(bool),
+            "device_id": device_ids(d.device),
+            "auth_result": _AUTH_RESULT.gather(d.declined),
             "is_fraud": is_fraud,
             "fraud_scenario": _SCENARIO.gather(np.maximum(d.scenario, 0)),
         }

@@ -8,6 +8,7 @@ so growing a population keeps the existing entities unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -15,11 +16,13 @@ import polars as pl
 from fraud_detection.simulator.reference import (
     CARD_BRAND_WEIGHTS,
     CARD_BRANDS,
+    CARD_TYPE_RISK,
     CARD_TYPE_WEIGHTS,
     CARD_TYPES,
     CATEGORY_WEIGHTS,
     COUNTRIES,
     N_CATEGORIES,
+    N_COUNTRIES,
     ONLINE_ONLY,
 )
 from fraud_detection.simulator.sampling import GuideTable
@@ -83,6 +86,7 @@ class Population:
     card_start: np.ndarray
     card_count: np.ndarray
     customers_by_city: Groups
+    customers_by_country: Groups  # weighted by activity: who pays, given the country
     # cards
     card_id: pl.Series
     card_customer: np.ndarray
@@ -103,6 +107,57 @@ class Population:
     # terminals
     terminal_id: pl.Series
     terminal_merchant: np.ndarray
+
+    def home_country_of_city(self, city: np.ndarray) -> np.ndarray:
+        return self.cities.country[city].astype(np.int64)
+
+    @cached_property
+    def home_country(self) -> np.ndarray:
+        return self.cities.country[self.home_city].astype(np.int64)
+
+    @cached_property
+    def cities_by_country(self) -> Groups:
+        """Cities of each country, weighted by population (big cities first in line)."""
+        c = self.cities
+        return Groups.build(c.country.astype(np.int64), N_COUNTRIES, c.weight)
+
+    @cached_property
+    def merchant_country(self) -> np.ndarray:
+        return self.cities.country[self.merchant_city].astype(np.int64)
+
+    @cached_property
+    def card_risk(self) -> GuideTable:
+        """Cards weighted by how often fraudsters get hold of them (credit above debit)."""
+        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]))
+
+    @cached_property
+    def nearest_city_with(self) -> np.ndarray:
+        """For each (city, category): the nearest city with such a merchant (-1 if none)."""
+        return self._nearest[0]
+
+    @cached_property
+    def nearest_km(self) -> np.ndarray:
+        """For each (city, category): how far the nearest such merchant's town is (inf if none)."""
+        return self._nearest[1]
+
+    @cached_property
+    def _nearest(self) -> tuple[np.ndarray, np.ndarray]:
+        c = self.cities
+        has = np.zeros((len(c), N_CATEGORIES), dtype=bool)
+        has[self.merchant_city, self.merchant_category] = True
+        # Equirectangular distances between city centres: plenty for ranking neighbours.
+        lat, lon = np.radians(c.lat), np.radians(c.lon)
+        x = (lon[:, None] - lon[None, :]) * np.cos(0.5 * (lat[:, None] + lat[None, :]))
+        dist = x**2 + (lat[:, None] - lat[None, :]) ** 2
+        out = np.full((len(c), N_CATEGORIES), -1, dtype=np.int64)
+        km = np.full((len(c), N_CATEGORIES), np.inf)
+        for cat in range(N_CATEGORIES):
+            candidates = np.flatnonzero(has[:, cat])
+            if len(candidates):
+                best = np.argmin(dist[:, candidates], axis=1)
+                out[:, cat] = candidates[best]
+                km[:, cat] = 6371.0 * np.sqrt(dist[np.arange(len(c)), candidates[best]])
+        return out, km
 
     @property
     def n_customers(self) -> int:
@@ -195,6 +250,9 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         card_start=card_start,
         card_count=card_count,
         customers_by_city=Groups.build(home_city, n_city),
+        customers_by_country=Groups.build(
+            cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
+        ),
         card_id=entity_ids(seed, "card", "K", n_cards),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),

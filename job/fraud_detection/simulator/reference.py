@@ -20,21 +20,25 @@ class Country:
     lon: float
     spread_deg: float  # how far cities scatter around the centre
     weight: float  # share of customers living there
+    tz: str  # IANA time zone: the local clock its people pay by
+    eea: bool  # inside the European Economic Area (strong customer authentication applies)
 
 
 COUNTRIES: tuple[Country, ...] = (
-    Country("GB", "EN_GB", "GBP", 0.85, 52.6, -1.5, 1.6, 0.16),
-    Country("DE", "DE", "EUR", 1.00, 51.0, 10.3, 1.8, 0.20),
-    Country("FR", "FR", "EUR", 1.00, 46.6, 2.4, 2.0, 0.16),
-    Country("ES", "ES", "EUR", 1.00, 40.3, -3.7, 2.0, 0.10),
-    Country("IT", "IT", "EUR", 1.00, 43.0, 12.5, 2.0, 0.10),
-    Country("NL", "NL", "EUR", 1.00, 52.2, 5.5, 0.5, 0.06),
-    Country("PL", "PL", "PLN", 4.30, 52.0, 19.3, 1.6, 0.08),
-    Country("SE", "SV", "SEK", 11.4, 59.5, 16.0, 1.8, 0.04),
-    Country("PT", "PT", "EUR", 1.00, 39.6, -8.2, 0.9, 0.04),
-    Country("DK", "DA", "DKK", 7.46, 55.9, 10.0, 0.7, 0.03),
-    Country("CZ", "CS", "CZK", 25.0, 49.8, 15.4, 0.9, 0.03),
+    Country("GB", "EN_GB", "GBP", 0.85, 52.6, -1.5, 1.6, 0.16, "Europe/London", False),
+    Country("DE", "DE", "EUR", 1.00, 51.0, 10.3, 1.8, 0.20, "Europe/Berlin", True),
+    Country("FR", "FR", "EUR", 1.00, 46.6, 2.4, 2.0, 0.16, "Europe/Paris", True),
+    Country("ES", "ES", "EUR", 1.00, 40.3, -3.7, 2.0, 0.10, "Europe/Madrid", True),
+    Country("IT", "IT", "EUR", 1.00, 43.0, 12.5, 2.0, 0.10, "Europe/Rome", True),
+    Country("NL", "NL", "EUR", 1.00, 52.2, 5.5, 0.5, 0.06, "Europe/Amsterdam", True),
+    Country("PL", "PL", "PLN", 4.30, 52.0, 19.3, 1.6, 0.08, "Europe/Warsaw", True),
+    Country("SE", "SV", "SEK", 11.4, 59.5, 16.0, 1.8, 0.04, "Europe/Stockholm", True),
+    Country("PT", "PT", "EUR", 1.00, 39.6, -8.2, 0.9, 0.04, "Europe/Lisbon", True),
+    Country("DK", "DA", "DKK", 7.46, 55.9, 10.0, 0.7, 0.03, "Europe/Copenhagen", True),
+    Country("CZ", "CS", "CZK", 25.0, 49.8, 15.4, 0.9, 0.03, "Europe/Prague", True),
 )
+N_COUNTRIES = len(COUNTRIES)
+COUNTRY_WEIGHTS = np.array([c.weight for c in COUNTRIES]) / sum(c.weight for c in COUNTRIES)
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,22 @@ EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
 
 CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
 CHIP, CONTACTLESS, ONLINE, SWIPE = range(4)
+# How the card details reached the terminal (finer than the channel).
+ENTRY_MODES: tuple[str, ...] = (
+    "chip", "contactless", "mobile_wallet", "magstripe", "ecommerce", "credential_on_file",
+)  # fmt: skip
+E_CHIP, E_CONTACTLESS, E_WALLET, E_MAGSTRIPE, E_ECOMMERCE, E_ON_FILE = range(6)
+AUTH_RESULTS: tuple[str, ...] = ("approved", "declined")
+TRANSACTION_TYPES: tuple[str, ...] = ("purchase", "refund")
+COUNTRY_EEA = np.array([c.eea for c in COUNTRIES])
 
 CARD_BRANDS: tuple[str, ...] = ("visa", "mastercard", "amex")
 CARD_BRAND_WEIGHTS = np.array([0.58, 0.36, 0.06])
 CARD_TYPES: tuple[str, ...] = ("debit", "credit", "prepaid")
 CARD_TYPE_WEIGHTS = np.array([0.62, 0.33, 0.05])
+# Relative odds that a card of each type is compromised: credit cards are worth more
+# to fraudsters and are used more online; prepaid cards are cheap to test.
+CARD_TYPE_RISK = np.array([1.0, 2.2, 1.6])
 
 FRAUD_SCENARIOS: tuple[str, ...] = (
     "compromised_terminal",
@@ -103,7 +118,7 @@ FRAUD_SCENARIOS: tuple[str, ...] = (
 # Share of the day's fraud rows each scenario gets.
 FRAUD_SCENARIO_SHARES = np.array([0.25, 0.35, 0.22, 0.18])
 
-# Payments per hour (UTC, the population lives in UTC+0..+2), relative.
+# Payments per hour of the local clock, relative.
 # Quiet nights, a lunch bump, an evening peak; weekends start later.
 _WEEKDAY_HOURS = [
     0.9, 0.5, 0.3, 0.25, 0.3, 0.6, 1.8, 3.6, 4.6, 4.8, 5.0, 5.6,
@@ -116,11 +131,14 @@ _WEEKEND_HOURS = [
 
 
 def hourly_intensity(weekday: int) -> np.ndarray:
-    """Relative payment intensity for each hour of a day (Mon=0 … Sun=6)."""
+    """Relative payment intensity for each local hour of a day (Mon=0 … Sun=6)."""
     hours = _WEEKEND_HOURS if weekday >= 5 else _WEEKDAY_HOURS
     if weekday == 4:  # Friday evenings run late
         hours = [h * (1.25 if i >= 19 else 1.0) for i, h in enumerate(hours)]
     return np.asarray(hours, dtype=np.float64)
+
+
+WEEK_INTENSITY = np.stack([hourly_intensity(wd) for wd in range(7)])  # (weekday, local hour)
 
 
 # Category mix by hour profile: how strongly each profile favours each hour.
@@ -136,9 +154,14 @@ _PROFILE_HOURS = {
 }  # fmt: skip
 
 
-def category_hour_cdf() -> np.ndarray:
-    """Cumulative category distribution for each hour: shape (24, n_categories)."""
+def category_hour_cdf(multiplier: np.ndarray | None = None) -> np.ndarray:
+    """Cumulative category distribution for each local hour: shape (24, n_categories).
+
+    `multiplier` (one per category) reshapes the mix for a day of the calendar.
+    """
     weights = np.array([c.weight for c in CATEGORIES])
+    if multiplier is not None:
+        weights = weights * multiplier
     profiles = np.array([_PROFILE_HOURS[c.hour_profile] for c in CATEGORIES])  # (C, 24)
     per_hour = (weights[:, None] * profiles).T  # (24, C)
     per_hour /= per_hour.sum(axis=1, keepdims=True)

@@ -1,19 +1,30 @@
-"""A local folder laid out like the bucket: handy for `make run` and tests."""
+"""A local folder that behaves like the bucket: handy for `make run` and tests.
+
+S3-shaped: a partition folder only ever holds Parquet files and `_manifest.json`.
+Temp files live in `<root>/_staging/.tmp/` and are renamed into place (atomic on
+one filesystem); metadata sidecars exist only beside staged objects. Conditional
+writes are made safe by an exclusive `flock` on `<root>/.daily-synthetic.lock`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fraud_detection.errors import DestinationError, DiskFull, is_disk_full
+from fraud_detection.errors import DestinationError, DiskFull, JobError, is_disk_full
 from fraud_detection.sinks.destination import StoredObject
 from fraud_detection.tempfiles import pid_alive
 
-_META_SUFFIX = ".meta.json"  # sidecar with the object's metadata, like S3's headers
+_META_SUFFIX = ".meta.json"  # sidecar of a staged object, like S3's user metadata
+TMP_DIR = "_staging/.tmp"
+LOCK_NAME = ".daily-synthetic.lock"
 
 
 @dataclass
@@ -31,30 +42,26 @@ class LocalDestination:
     def preflight(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DestinationError(
-                f"cannot create destination {self.root}: {exc.strerror}"
-            ) from None
+            raise _error(exc, f"cannot create destination {self.root}") from None
         if not os.access(self.root, os.W_OK):
             raise DestinationError(f"destination {self.root} is not writable")
+        self._sweep_stale_temp()
 
-    def publish(self, local: Path, key: str, metadata: dict[str, str]) -> None:
+    def conditional_writes(self) -> bool:
+        return True
+
+    def upload(self, local: Path, key: str, metadata: dict[str, str]) -> None:
         target = self.root / key
-        self._sweep_stale_temp(target.parent)
-        _write_atomically(target, lambda tmp: shutil.copyfile(local, tmp))
-        _write_atomically(
-            _sidecar(target), lambda tmp: tmp.write_text(json.dumps(metadata, sort_keys=True))
-        )
+        self._write(_sidecar(target), lambda tmp: tmp.write_text(json.dumps(metadata)))
+        self._write(target, lambda tmp: shutil.copyfile(local, tmp))
 
-    @staticmethod
-    def _sweep_stale_temp(folder: Path) -> None:
-        """Temp files of runs that were killed (SIGKILL leaves no chance to clean)."""
-        if not folder.is_dir():
-            return
-        for tmp in folder.glob(".*.tmp"):
-            pid = tmp.name.rsplit(".", 2)[-2]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                tmp.unlink(missing_ok=True)
+    def copy(self, source: StoredObject, key: str) -> None:
+        current = self.head(source.key)
+        if current is None or current.tag != source.tag:
+            raise DestinationError(f"{source.key} changed while it was being published")
+        self._write(self.root / key, lambda tmp: _link_or_copy(self.root / source.key, tmp))
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = self.root / prefix
@@ -68,48 +75,138 @@ class LocalDestination:
 
     def head(self, key: str) -> StoredObject | None:
         target = self.root / key
-        if not target.is_file():
+        try:
+            st = target.stat()
+        except FileNotFoundError:
             return None
         side = _sidecar(target)
         meta = json.loads(side.read_text()) if side.is_file() else {}
-        return StoredObject(key=key, size=target.stat().st_size, metadata=meta)
+        return StoredObject(key=key, size=st.st_size, metadata=meta, tag=_tag(st))
 
     def get_text(self, key: str) -> str | None:
-        target = self.root / key
-        return target.read_text() if target.is_file() else None
+        got = self.get_tagged(key)
+        return got[0] if got else None
+
+    def get_tagged(self, key: str) -> tuple[str, str] | None:
+        try:
+            with (self.root / key).open() as f:
+                return f.read(), _tag(os.fstat(f.fileno()))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _error(exc, f"cannot read {self.root / key}") from None
 
     def download(self, key: str, local: Path) -> None:
         try:
             shutil.copyfile(self.root / key, local)
         except OSError as exc:
-            raise DestinationError(f"cannot read {self.root / key}: {exc.strerror}") from None
+            raise _error(exc, f"cannot read {self.root / key}") from None
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             target = self.root / key
-            target.unlink(missing_ok=True)
-            _sidecar(target).unlink(missing_ok=True)
+            try:
+                target.unlink(missing_ok=True)
+                _sidecar(target).unlink(missing_ok=True)
+            except OSError as exc:
+                raise _error(exc, f"cannot delete {target}") from None
 
     def put_text(self, key: str, text: str, content_type: str) -> None:
-        _write_atomically(self.root / key, lambda tmp: tmp.write_text(text))
+        self._write(self.root / key, lambda tmp: tmp.write_text(text))
+
+    def create_exclusive(self, key: str, text: str) -> bool:
+        target = self.root / key
+        with self._locked():
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                raise _error(exc, f"cannot create {target}") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        return True
+
+    def replace_if_match(self, key: str, text: str, tag: str) -> bool:
+        with self._locked():
+            got = self.get_tagged(key)
+            if got is None or got[1] != tag:
+                return False
+            self.put_text(key, text, "application/json")
+        return True
+
+    def delete_if_match(self, key: str, tag: str) -> bool:
+        with self._locked():
+            got = self.get_tagged(key)
+            if got is None or got[1] != tag:
+                return False
+            self.delete([key])
+        return True
+
+    def abort_uploads(self, prefix: str) -> int:
+        return self._sweep_stale_temp()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _error(exc, f"cannot lock {self.root}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # also releases the lock
+
+    def _write(self, target: Path, fill: Callable[[Path], object]) -> None:
+        """Fill a temp file in the staging area, then rename it over the target.
+
+        Readers see the old object or the new one, and a partition folder never holds
+        a temp file. The temp name carries our pid, so the next run sweeps a killed run's.
+        """
+        tmp = self.root / TMP_DIR / f"{target.name}.{os.getpid()}.tmp"
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fill(tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise _error(exc, f"cannot write {target}") from None
+
+    def _sweep_stale_temp(self) -> int:
+        """Temp files of runs that were killed (SIGKILL leaves no chance to clean)."""
+        removed = 0
+        for tmp in (self.root / TMP_DIR).glob("*.tmp"):
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed += 1
+        return removed
+
+
+def _tag(st: os.stat_result) -> str:
+    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
 
 
 def _sidecar(target: Path) -> Path:
     return target.with_name(f".{target.name}{_META_SUFFIX}")
 
 
-def _write_atomically(target: Path, fill: Callable[[Path], object]) -> None:
-    """Write beside the target, then rename: readers see the old file or the new one.
-
-    The temp name carries our pid, so a run killed mid-write is swept by the next.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+def _link_or_copy(source: Path, tmp: Path) -> None:
+    """A hard link costs no space and no time; copy where links are not allowed."""
     try:
-        fill(tmp)
-        os.replace(tmp, target)
+        os.link(source, tmp)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if is_disk_full(exc):
-            raise DiskFull(f"no space left on device while writing {target}") from None
-        raise DestinationError(f"cannot write {target}: {exc.strerror}") from None
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copyfile(source, tmp)
+
+
+def _error(exc: OSError, what: str) -> JobError:
+    if is_disk_full(exc):
+        return DiskFull(f"no space left on device: {what}")
+    return DestinationError(f"{what}: {exc.strerror or exc}")

@@ -10,11 +10,13 @@ import logging
 import os
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -34,6 +36,7 @@ from fraud_detection.sinks.destination import StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +51,17 @@ def check_bucket_name(bucket: str, dest: str) -> None:
         raise UsageError(f"destination {dest!r}: {bucket!r} is not a valid S3 bucket name")
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
     try:
-        return float(raw) if raw else default
+        value = float(raw)
     except ValueError:
-        raise UsageError(f"{name}={raw!r} is not a number") from None
+        raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise UsageError(f"{name}={raw!r}: must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def endpoint_url() -> str | None:
@@ -61,18 +69,40 @@ def endpoint_url() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
 
 
+def _check_endpoint(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises on a bad port
+    except ValueError as exc:
+        raise UsageError(f"AWS_ENDPOINT_URL={url!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageError(
+            f"AWS_ENDPOINT_URL={url!r} is not an http(s)://HOST[:PORT] URL; fix or unset it"
+        )
+
+
+def check_environment() -> None:
+    """The S3 settings read from the environment, checked before anything runs."""
+    if endpoint := endpoint_url():
+        _check_endpoint(endpoint)
+    client_config()
+
+
 def client_config() -> Config:
     """Bounded time on a dead endpoint: botocore's own retries and timeouts.
 
     AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (botocore's variables) still override retries.
     """
+    attempts_raw = os.environ.get("AWS_MAX_ATTEMPTS", "3").strip()
+    if not attempts_raw.isdigit() or not 1 <= int(attempts_raw) <= 20:
+        raise UsageError(f"AWS_MAX_ATTEMPTS={attempts_raw!r}: must be a whole number from 1 to 20")
+    mode = os.environ.get("AWS_RETRY_MODE", "standard").strip()
+    if mode not in ("legacy", "standard", "adaptive"):
+        raise UsageError(f"AWS_RETRY_MODE={mode!r}: must be legacy, standard or adaptive")
     return Config(
-        connect_timeout=_env_float("DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT", 5.0),
-        read_timeout=_env_float("DAILY_SYNTHETIC_S3_READ_TIMEOUT", 60.0),
-        retries={
-            "mode": cast(RetryMode, os.environ.get("AWS_RETRY_MODE", "standard")),
-            "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "3")),
-        },
+        connect_timeout=_env_seconds("DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT", 5.0),
+        read_timeout=_env_seconds("DAILY_SYNTHETIC_S3_READ_TIMEOUT", 60.0),
+        retries={"mode": cast(RetryMode, mode), "total_max_attempts": int(attempts_raw)},
     )
 
 
@@ -128,7 +158,21 @@ class S3Destination:
         with self._errors("check bucket"):
             self.client.head_bucket(Bucket=self.bucket)
 
-    def publish(self, local: Path, key: str, metadata: dict[str, str]) -> None:
+    def conditional_writes(self) -> bool:
+        """Probe once: does this store refuse a second If-None-Match write of one key?
+
+        AWS S3 and moto do. Some S3-compatible servers (rclone `serve s3` 1.75) accept
+        and ignore the header; then the day's lease is advisory only.
+        """
+        if not endpoint_url():
+            return True
+        probe = f"{self.prefix}/_leases/.probe-{uuid.uuid4().hex}".lstrip("/")
+        first = self.create_exclusive(probe, "probe")
+        second = self.create_exclusive(probe, "probe")
+        self.delete([probe])
+        return first and not second
+
+    def upload(self, local: Path, key: str, metadata: dict[str, str]) -> None:
         size = local.stat().st_size
         log.info("uploading %s (%.1f MB) to s3://%s/%s", local.name, size / 1e6, self.bucket, key)
         # Multipart: the object appears only when CompleteMultipartUpload succeeds,
@@ -142,6 +186,20 @@ class S3Destination:
                 Config=transfer_config(),
                 Callback=_Progress(key, size),
             )
+
+    def copy(self, source: StoredObject, key: str) -> None:
+        # One CopyObject up to 5 GB (a 50 M-row part is ~3.2 GB); the managed copy beyond.
+        args: dict[str, Any] = {
+            "CopySourceIfMatch": source.tag,
+            "MetadataDirective": "REPLACE",
+            "ContentType": PARQUET_CONTENT_TYPE,
+        }
+        copy_source: CopySourceTypeDef = {"Bucket": self.bucket, "Key": source.key}
+        with self._errors(f"copy s3://{self.bucket}/{source.key} to {key}"):
+            if source.size < 5 * 1024 * MIB:
+                self.client.copy_object(Bucket=self.bucket, Key=key, CopySource=copy_source, **args)
+            else:
+                self.client.copy(copy_source, self.bucket, key, ExtraArgs=args)
 
     def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -163,17 +221,21 @@ class S3Destination:
                     return None
                 raise
         meta = {k.lower(): v for k, v in r.get("Metadata", {}).items()}
-        return StoredObject(key=key, size=r["ContentLength"], metadata=meta)
+        return StoredObject(key=key, size=r["ContentLength"], metadata=meta, tag=r["ETag"])
 
     def get_text(self, key: str) -> str | None:
+        got = self.get_tagged(key)
+        return got[0] if got else None
+
+    def get_tagged(self, key: str) -> tuple[str, str] | None:
         with self._errors(f"read s3://{self.bucket}/{key}"):
             try:
-                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                r = self.client.get_object(Bucket=self.bucket, Key=key)
             except ClientError as exc:
                 if is_not_found(exc):
                     return None
                 raise
-        return body.decode()
+            return r["Body"].read().decode(), r["ETag"]
 
     def download(self, key: str, local: Path) -> None:
         with self._errors(f"download s3://{self.bucket}/{key}"):
@@ -199,6 +261,48 @@ class S3Destination:
                 Bucket=self.bucket, Key=key, Body=text.encode(), ContentType=content_type
             )
 
+    def create_exclusive(self, key: str, text: str) -> bool:
+        return self._conditional_put(key, text, IfNoneMatch="*")
+
+    def replace_if_match(self, key: str, text: str, tag: str) -> bool:
+        return self._conditional_put(key, text, IfMatch=tag)
+
+    def delete_if_match(self, key: str, tag: str) -> bool:
+        with self._errors(f"delete s3://{self.bucket}/{key}"):
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=tag)
+            except ClientError as exc:
+                if is_precondition_failed(exc) or is_not_found(exc):
+                    return False
+                raise
+        return True
+
+    def abort_uploads(self, prefix: str) -> int:
+        aborted = 0
+        with self._errors(f"abort unfinished uploads under s3://{self.bucket}/{prefix}"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for upload in (u for page in pages for u in page.get("Uploads", [])):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+        return aborted
+
+    def _conditional_put(self, key: str, text: str, **condition: str) -> bool:
+        with self._errors(f"write s3://{self.bucket}/{key}"):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=text.encode(),
+                    ContentType="application/json", **condition,  # type: ignore[arg-type]
+                )  # fmt: skip
+            except ClientError as exc:
+                if is_precondition_failed(exc) or (is_not_found(exc) and "IfMatch" in condition):
+                    return False
+                raise
+        return True
+
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         """botocore's exceptions as one-line DestinationErrors."""
@@ -209,6 +313,12 @@ class S3Destination:
             if message is None:
                 raise
             raise DestinationError(message) from None
+
+
+def is_precondition_failed(exc: ClientError) -> bool:
+    """412, or 409 when two conditional writes of one key race (AWS)."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
 def is_not_found(exc: ClientError) -> bool:

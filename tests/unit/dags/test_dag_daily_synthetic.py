@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import copy
 import datetime as dt
 import importlib
 import json
-import os
-import shutil
-import sys
-import tempfile
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-DAGS = ROOT / "dags"
-
-# Airflow writes its home on import: keep it out of the repo (before the first airflow import).
-_HOME = tempfile.mkdtemp(prefix="airflow-unit-")
-atexit.register(shutil.rmtree, _HOME, True)
-os.environ["AIRFLOW_HOME"] = _HOME
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 UTC = dt.UTC
 SECRET = "unit-test-secret-value-7f3a9c"
@@ -43,17 +28,20 @@ MANIFEST = {
 
 @pytest.fixture(scope="module")
 def mod() -> ModuleType:
-    """The DAG file as a module, to reach its helpers and operator class."""
-    sys.path.insert(0, str(DAGS))
-    try:
-        return importlib.import_module("daily_synthetic")
-    finally:
-        sys.path.remove(str(DAGS))
+    """The docker launcher's module: its operator class and container settings."""
+    return importlib.import_module("daily_synthetic_job.docker")
 
 
 @pytest.fixture(scope="module")
-def dag(mod: ModuleType) -> Any:
-    return mod.dag
+def policy() -> ModuleType:
+    """What every launcher shares: settings, manifest, exit-code policy, timeouts."""
+    return importlib.import_module("daily_synthetic_job.policy")
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    """The DAG as parsed with the default launcher (docker); conftest put dags/ on sys.path."""
+    return importlib.import_module("daily_synthetic").dag
 
 
 # --- the DAG ---------------------------------------------------------------------------
@@ -163,10 +151,16 @@ def test_catchup_starts_with_the_start_date(dag: Any) -> None:
 # --- the job containers ------------------------------------------------------------------
 
 
+def _ti(task_id: str = "generate", map_index: int = -1) -> Any:
+    return SimpleNamespace(
+        dag_id="daily_synthetic", run_id="manual__x", task_id=task_id, map_index=map_index
+    )
+
+
 def _render(task: Any, ds: str | None, rows: int = 5000, shards: int = 1) -> Any:
     """Render a copy of the task the way the task runner does (dag's Jinja env, a context)."""
     rendered = copy.copy(task)
-    context: dict[str, Any] = {"params": {"rows": rows, "shards": shards}}
+    context: dict[str, Any] = {"params": {"rows": rows, "shards": shards}, "ti": _ti()}
     if ds is not None:
         context["ds"] = ds
     rendered.render_template_fields(context, task.dag.get_template_env())
@@ -174,33 +168,55 @@ def _render(task: Any, ds: str | None, rows: int = 5000, shards: int = 1) -> Any
 
 
 @pytest.mark.parametrize("task_id", ["generate", "finalize"])
-def test_container_settings(dag: Any, mod: ModuleType, task_id: str) -> None:
+def test_container_settings(dag: Any, mod: ModuleType, policy: ModuleType, task_id: str) -> None:
     task = dag.task_dict[task_id]
-    assert isinstance(task, mod.DailySyntheticJobOperator)
-    assert task.auto_remove == "force"
+    assert isinstance(task, mod.DockerJobOperator)
+    assert task.auto_remove == "never"  # the operator removes it after reading its state
     assert task.mount_tmp_dir is False
     assert task.do_xcom_push is True
     assert task.xcom_all is True  # execute() reduces the lines to the manifest
     assert task.tty is False
-    assert task.mem_limit == "4g"
     assert task.log_opts_max_size == "10m"
     assert task.force_pull is False
-    assert task.outlets == [mod.RAW_FEED]
-    assert mod.RAW_FEED.name == "daily_synthetic_raw"
-    assert task._private_environment == {}  # credentials only appear at run time
+    assert task.outlets == [policy.RAW_FEED]
+    assert policy.RAW_FEED.name == "daily_synthetic_raw"
+    # Credentials are a mapping read when the container starts, nothing held at parse time.
+    assert isinstance(task.credentials, policy.WorkerCredentials)
 
 
-def test_docker_url_defaults_to_docker_host_then_socket(mod: ModuleType, monkeypatch: Any) -> None:
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    op = mod.DailySyntheticJobOperator(
-        task_id="x", command=["--date", "2025-06-12"], **mod.JOB_CONTAINER
-    )
-    assert op.docker_url == "unix://var/run/docker.sock"
+def test_settings_are_template_fields_rendered_from_the_worker_env(
+    dag: Any, monkeypatch: Any
+) -> None:
+    for name in ("DOCKER_HOST", "DAILY_SYNTHETIC_NETWORK", "DAILY_SYNTHETIC_MEM_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    task = dag.task_dict["generate"]
+    for field in ("image", "environment", "docker_url", "network_mode", "mem_limit", "labels"):
+        assert field in task.template_fields
+        assert callable(getattr(task, field)), field  # nothing read at parse time
+    rendered = _render(task, "2025-06-12")
+    assert rendered.docker_url == "unix://var/run/docker.sock"
+    assert rendered.network_mode is None
+    assert rendered.mem_limit == "4g"
+    assert rendered.labels["io.daily-synthetic.run_id"] == "manual__x"
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
-    op = mod.DailySyntheticJobOperator(
-        task_id="y", command=["--date", "2025-06-12"], **mod.JOB_CONTAINER
-    )
-    assert op.docker_url == "tcp://127.0.0.1:2375"
+    monkeypatch.setenv("DAILY_SYNTHETIC_NETWORK", "host")
+    monkeypatch.setenv("DAILY_SYNTHETIC_MEM_LIMIT", "1g")
+    rendered = _render(task, "2025-06-12")
+    assert rendered.docker_url == "tcp://127.0.0.1:2375"
+    assert rendered.network_mode == "host"
+    assert rendered.mem_limit == "1g"
+
+
+@pytest.mark.parametrize(
+    ("rows", "timeout_min"), [(1, 11), (1_000_000, 11), (1_000_001, 12), (50_000_000, 60)]
+)
+def test_execution_timeout_and_deadline_grow_with_rows(
+    dag: Any, rows: int, timeout_min: int
+) -> None:
+    rendered = _render(dag.task_dict["generate"], "2025-06-12", rows=rows)
+    assert rendered.execution_timeout == dt.timedelta(minutes=timeout_min)
+    # The job's own deadline is a minute shorter: it stops cleanly (exit 8) first.
+    assert rendered.environment["DAILY_SYNTHETIC_DEADLINE"] == str((timeout_min - 1) * 60)
 
 
 def test_generate_command_template(dag: Any) -> None:
@@ -230,9 +246,9 @@ def test_rendering_without_logical_date_fails_clearly(dag: Any, task_id: str) ->
 
 def test_shard_is_mapped_over_plan_shards(dag: Any, mod: ModuleType) -> None:
     shard = dag.task_dict["shard"]
-    assert shard.operator_class is mod.DailySyntheticJobOperator
+    assert shard.operator_class is mod.DockerJobOperator
     assert set(shard.expand_input.value) == {"command"}
-    assert shard.partial_kwargs["auto_remove"] == "force"
+    assert shard.partial_kwargs["auto_remove"] == "never"
     assert shard.partial_kwargs["mount_tmp_dir"] is False
     assert shard.upstream_task_ids == {"plan_shards"}
 
@@ -251,6 +267,7 @@ def test_rendering_reads_worker_env_but_never_credentials(dag: Any, monkeypatch:
         "RAW_BUCKET": "raw-bucket",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "DAILY_SYNTHETIC_DEADLINE": "600",
     }
     every_rendered_field = json.dumps(
         {f: str(getattr(rendered, f)) for f in rendered.template_fields}
@@ -265,7 +282,7 @@ def test_unset_or_empty_env_is_not_passed(dag: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "")
     rendered = _render(dag.task_dict["generate"], "2025-06-12")
     assert rendered.image == "daily-synthetic-job:dev"
-    assert rendered.environment == {}
+    assert set(rendered.environment) == {"DAILY_SYNTHETIC_DEADLINE"}
 
 
 # --- branching and sharding ------------------------------------------------------------
@@ -295,7 +312,7 @@ def test_plan_shards_without_logical_date_fails_clearly(dag: Any) -> None:
         plan(ds=None, params={"rows": 9000, "shards": 3})
 
 
-# --- the operator at run time (Docker replaced by a stub) -----------------------------
+# --- the operator at run time (the Docker engine replaced by a fake API client) ----------
 
 
 class _OutletEvents(dict):
@@ -304,169 +321,243 @@ class _OutletEvents(dict):
         return self[key]
 
 
-def _context() -> dict[str, Any]:
-    ti = SimpleNamespace(
-        dag_id="daily_synthetic", run_id="manual__x", task_id="generate", map_index=-1
-    )
-    return {"ti": ti, "outlet_events": _OutletEvents()}
+def _context(task_id: str = "generate") -> dict[str, Any]:
+    return {
+        "ti": _ti(task_id),
+        "outlet_events": _OutletEvents(),
+        "ds": "2025-06-12",
+        "params": {"rows": 5000, "shards": 1},
+    }
+
+
+class FakeDockerAPI:
+    """The docker APIClient calls DockerOperator makes, recorded; the container's end scripted."""
+
+    def __init__(self) -> None:
+        self.output: list[str] = []
+        self.exit_code = 0
+        self.oom_killed = False
+        self.created: dict[str, Any] | None = None
+        self.calls: list[str] = []
+        self.stop_timeout: int | None = None
+
+    def images(self, name: str) -> list[str]:
+        return [name]
+
+    def create_host_config(self, **kwargs: Any) -> dict[str, Any]:
+        return kwargs
+
+    def create_container(self, **kwargs: Any) -> dict[str, str]:
+        self.created = kwargs
+        self.calls.append("create")
+        return {"Id": "c0ffee"}
+
+    def attach(self, **kwargs: Any) -> Any:
+        return iter([f"{line}\n".encode() for line in self.output])
+
+    def start(self, container_id: str) -> None:
+        self.calls.append("start")
+
+    def wait(self, container_id: str) -> dict[str, Any]:
+        return {"Error": None, "StatusCode": self.exit_code}
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return {"State": {"ExitCode": self.exit_code, "OOMKilled": self.oom_killed}}
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        self.calls.append("stop")
+        self.stop_timeout = timeout
+
+    def remove_container(self, container_id: str, force: bool = False) -> None:
+        self.calls.append("remove")
 
 
 @pytest.fixture
-def stub_docker(mod: ModuleType, monkeypatch: Any) -> dict[str, Any]:
-    """Replace DockerOperator.execute; record the operator state it would have used."""
-    seen: dict[str, Any] = {"output": [], "error": None}
-
-    def fake_execute(self: Any, context: Any) -> Any:
-        seen.update(
-            network=self.network_mode,
-            mem_limit=self.mem_limit,
-            docker_url=self.docker_url,
-            private=dict(self._private_environment),
-            labels=dict(self.labels),
-        )
-        if seen["error"] is not None:
-            raise seen["error"]
-        return seen["output"][-1] if not self.xcom_all else seen["output"]
-
+def docker_api(monkeypatch: Any) -> FakeDockerAPI:
     from airflow.providers.docker.operators.docker import DockerOperator
 
-    monkeypatch.setattr(DockerOperator, "execute", fake_execute)
-    return seen
+    api = FakeDockerAPI()
+    monkeypatch.setattr(DockerOperator, "cli", property(lambda self: api))
+    return api
 
 
-def _rendered(op: Any) -> Any:
-    context = {"ds": "2025-06-12", "params": {"rows": 5000, "shards": 1}}
-    op.render_template_fields(context, op.get_template_env())
+def _operator(mod: ModuleType, policy: ModuleType, date: str = "2025-06-12", **kw: Any) -> Any:
+    kw.setdefault("task_id", "generate")
+    kw.setdefault("command", ["--date", date, "--rows", "5000"])
+    op = mod.DockerJobOperator(**kw, **mod.CONTAINER)
+    if "{{" not in date:
+        op.render_template_fields(_context(), op.get_template_env())
     return op
 
 
-def _generate(mod: ModuleType, date: str = "2025-06-12") -> Any:
-    op = mod.DailySyntheticJobOperator(
-        task_id="generate",
-        command=["--date", date, "--rows", "5000"],
-        outlets=[mod.RAW_FEED],
-        **mod.JOB_CONTAINER,
-    )
-    return op if "{{" in date else _rendered(op)
-
-
 def test_execute_returns_parsed_manifest_and_fills_asset_event(
-    mod: ModuleType, stub_docker: dict[str, Any], monkeypatch: Any
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI, monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("DAILY_SYNTHETIC_NETWORK", "host")
     monkeypatch.setenv("DAILY_SYNTHETIC_MEM_LIMIT", "1g")
-    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/other.sock")
+    monkeypatch.setenv("RAW_BUCKET", "raw")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNITTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    stub_docker["output"] = ["info: generating", json.dumps(MANIFEST)]
+    docker_api.output = ["info: generating", json.dumps(MANIFEST)]
     context = _context()
-    result = _generate(mod).execute(context)
+    result = _operator(mod, policy, outlets=[policy.RAW_FEED]).execute(context)
     assert result == MANIFEST
-    assert context["outlet_events"][mod.RAW_FEED].extra == MANIFEST
-    assert stub_docker["network"] == "host"
-    assert stub_docker["mem_limit"] == "1g"
-    assert stub_docker["docker_url"] == "unix:///tmp/other.sock"
-    assert stub_docker["private"] == {
+    assert context["outlet_events"][policy.RAW_FEED].extra == MANIFEST
+    created = docker_api.created
+    assert created is not None
+    assert created["host_config"]["network_mode"] == "host"
+    assert created["host_config"]["mem_limit"] == "1g"
+    # Public settings and the credentials meet only in the container's environment.
+    assert created["environment"] == {
+        "RAW_BUCKET": "raw",
+        "DAILY_SYNTHETIC_DEADLINE": "600",
         "AWS_ACCESS_KEY_ID": "AKIAUNITTEST",
         "AWS_SECRET_ACCESS_KEY": SECRET,
     }
-    assert stub_docker["labels"]["io.daily-synthetic.run_id"] == "manual__x"
+    assert created["labels"]["io.daily-synthetic.run_id"] == "manual__x"
+    assert docker_api.calls == ["create", "start", "stop", "remove"]
+    assert docker_api.stop_timeout == policy.STOP_GRACE_SECONDS
 
 
 def test_execute_without_outlet_emits_no_event(
-    mod: ModuleType, stub_docker: dict[str, Any]
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI
 ) -> None:
-    stub_docker["output"] = [json.dumps(MANIFEST)]
-    op = _rendered(
-        mod.DailySyntheticJobOperator(
-            task_id="shard", command=["--date", "2025-06-12", "--shard", "0/2"], **mod.JOB_CONTAINER
-        )
-    )
-    context = _context()
+    docker_api.output = [json.dumps(MANIFEST)]
+    op = _operator(mod, policy, task_id="shard", command=["--date", "2025-06-12", "--shard", "0/2"])
+    context = _context("shard")
     assert op.execute(context) == MANIFEST
     assert context["outlet_events"] == {}
 
 
 @pytest.mark.parametrize("date", ["", "{{ ds }}", "12/06/2025", "2025-13-40"])
 def test_execute_refuses_a_missing_or_bad_date(
-    mod: ModuleType, stub_docker: dict[str, Any], date: str
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI, date: str
 ) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException):
-        _generate(mod, date).execute(_context())
-    assert "network" not in stub_docker  # no container was started
+        _operator(mod, policy, date).execute(_context())
+    assert docker_api.created is None  # no container was started
 
 
-def test_empty_date_message_names_the_cause(mod: ModuleType) -> None:
+def test_empty_date_message_names_the_cause(policy: ModuleType) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="no logical date"):
-        mod.day_of(["--date", "", "--rows", "5"])
+        policy.day_of(["--date", "", "--rows", "5"])
 
 
-@pytest.mark.parametrize("code", [2, 4])
-def test_bad_arguments_and_failed_checks_are_not_retried(
-    mod: ModuleType, stub_docker: dict[str, Any], code: int
+@pytest.mark.parametrize("code", [2, 4, 9])
+def test_deterministic_failures_are_not_retried(
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI, code: int
 ) -> None:
-    from airflow.providers.docker.exceptions import DockerContainerFailedException
     from airflow.sdk.exceptions import AirflowFailException
 
-    stub_docker["error"] = DockerContainerFailedException(
-        f"Docker container failed: {{'Error': None, 'StatusCode': {code}}}",
-        logs=["2026-01-01 INFO starting", "daily-synthetic: error: something deterministic"],
-    )
+    docker_api.exit_code = code
+    docker_api.output = ["2026-01-01 INFO starting", "daily-synthetic: error: something"]
     with pytest.raises(
         AirflowFailException, match=f"exited with {code}: daily-synthetic: error: something"
-    ):
-        _generate(mod).execute(_context())
+    ) as info:
+        _operator(mod, policy).execute(_context())
+    assert "not retried" in str(info.value)
+    assert docker_api.calls[-2:] == ["stop", "remove"]  # removed after a failure too
 
 
-@pytest.mark.parametrize("code", [1, 3, 5, 6, 143])
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        (1, ""),
+        (3, "destination error"),
+        (5, "disk full"),
+        (6, "incomplete day"),
+        (7, "another run holds the day's lease"),
+        (8, "deadline passed"),
+        (143, "SIGTERM"),
+    ],
+)
 def test_runtime_errors_stay_retryable(
-    mod: ModuleType, stub_docker: dict[str, Any], code: int
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI, code: int, says: str
 ) -> None:
-    from airflow.providers.docker.exceptions import DockerContainerFailedException
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-    stub_docker["error"] = DockerContainerFailedException(
-        f"Docker container failed: {{'Error': None, 'StatusCode': {code}}}",
-        logs=["daily-synthetic: error: cannot reach S3 at http://127.0.0.1:1", "trailing"],
-    )
+    docker_api.exit_code = code
+    docker_api.output = ["daily-synthetic: error: cannot reach S3 at http://127.0.0.1:1", "x"]
     with pytest.raises(AirflowException, match=f"exited with {code}: .*cannot reach S3") as info:
-        _generate(mod).execute(_context())
+        _operator(mod, policy).execute(_context())
     assert not isinstance(info.value, AirflowFailException)
+    assert says in str(info.value)
 
 
-def test_oom_kill_gets_a_hint(mod: ModuleType, stub_docker: dict[str, Any]) -> None:
-    from airflow.providers.docker.exceptions import DockerContainerFailedException
+def test_exit_code_comes_from_the_container_state_not_the_message(
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI, monkeypatch: Any
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
 
-    stub_docker["error"] = DockerContainerFailedException(
-        "Docker container failed: {'Error': None, 'StatusCode': 137}", logs=["INFO generating"]
+    docker_api.exit_code = 3
+    # The engine's own record says 2: that is what counts, whatever the wait() text says.
+    monkeypatch.setattr(
+        docker_api,
+        "inspect_container",
+        lambda container_id: {"State": {"ExitCode": 2, "OOMKilled": False}},
     )
-    with pytest.raises(Exception, match="DAILY_SYNTHETIC_MEM_LIMIT"):
-        _generate(mod).execute(_context())
+    with pytest.raises(AirflowFailException, match="exited with 2"):
+        _operator(mod, policy).execute(_context())
+
+
+def test_oom_kill_is_named_and_not_retried(
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    docker_api.exit_code, docker_api.oom_killed = 137, True
+    docker_api.output = ["INFO generating"]
+    with pytest.raises(AirflowFailException, match=r"out of memory.*DAILY_SYNTHETIC_MEM_LIMIT"):
+        _operator(mod, policy).execute(_context())
+
+
+def test_on_kill_stops_with_grace_and_removes(
+    mod: ModuleType, policy: ModuleType, docker_api: FakeDockerAPI
+) -> None:
+    op = _operator(mod, policy)
+    op.on_kill()  # before any container: nothing to do
+    assert docker_api.calls == []
+    docker_api.output = [json.dumps(MANIFEST)]
+    op.execute(_context())
+    op.on_kill()  # after: stopping an exited container again is harmless
+    assert docker_api.stop_timeout == policy.STOP_GRACE_SECONDS > 2  # the job needs <= 2 s
+
+
+def test_credentials_mapping_reads_the_env_when_used(policy: ModuleType, monkeypatch: Any) -> None:
+    creds = policy.WorkerCredentials()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    assert dict(creds) == {}
+    assert bool(creds)  # DockerOperator replaces a falsy private_environment with {}
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "")
+    assert dict(creds) == {"AWS_SECRET_ACCESS_KEY": SECRET}
 
 
 # --- the manifest ------------------------------------------------------------------------
 
 
-def test_parse_manifest_last_line(mod: ModuleType) -> None:
-    assert mod.parse_manifest(["log", json.dumps(MANIFEST)]) == MANIFEST
-    assert mod.parse_manifest(json.dumps(MANIFEST)) == MANIFEST
+def test_parse_manifest_last_line(policy: ModuleType) -> None:
+    assert policy.parse_manifest(["log", json.dumps(MANIFEST)]) == MANIFEST
+    assert policy.parse_manifest(json.dumps(MANIFEST)) == MANIFEST
 
 
-def test_parse_manifest_tolerates_a_late_log_line(mod: ModuleType) -> None:
-    assert mod.parse_manifest([json.dumps(MANIFEST), "INFO done in 3.2 s"]) == MANIFEST
+def test_parse_manifest_tolerates_a_late_log_line(policy: ModuleType) -> None:
+    assert policy.parse_manifest([json.dumps(MANIFEST), "INFO done in 3.2 s"]) == MANIFEST
 
 
 @pytest.mark.parametrize(
     "output",
     [None, [], ["no json here"], [json.dumps({"rows": 1})], [json.dumps([1, 2, 3])]],
 )
-def test_parse_manifest_rejects(mod: ModuleType, output: Any) -> None:
+def test_parse_manifest_rejects(policy: ModuleType, output: Any) -> None:
     from airflow.sdk.exceptions import AirflowException
 
     with pytest.raises(AirflowException, match="no JSON manifest"):
-        mod.parse_manifest(output)
+        policy.parse_manifest(output)

@@ -1,0 +1,262 @@
+"""What every launcher of the job container shares, whatever runs it (Docker, ECS, Kubernetes).
+
+* Settings come from the worker's environment when the task runs, through template-field
+  callables: Airflow calls them while rendering, so the worker's values count and show in
+  "Rendered Templates". Credentials are the one exception: never rendered (see
+  `WorkerCredentials`), and only the docker launcher passes any (ECS and Kubernetes use the
+  task role / IRSA).
+* The XCom is the job's manifest, parsed; with the asset outlet it is also the event's extra.
+* One exit-code policy: `explain()` turns the job's exit code into the task's error, and
+  decides whether another try can help.
+* The task's `execution_timeout` grows with `rows`; the job's own deadline is a minute
+  shorter, so it stops cleanly (exit 8) before Airflow kills it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk import Asset, BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+DEFAULT_IMAGE = "daily-synthetic-job:dev"
+# Measured peak of the job container: ~0.5 GB for 1 M rows, ~1.5 GB for 10 M. Beyond ~25 M
+# rows use shards or raise DAILY_SYNTHETIC_MEM_LIMIT. A cap, not a reservation.
+DEFAULT_MEM_LIMIT = "4g"
+# The job stops within 2 s of SIGTERM (it aborts its uploads); the launcher waits this long
+# before it kills. Docker's own default (10 s) and ECS's (30 s) are replaced by this value.
+STOP_GRACE_SECONDS = 30
+# execution_timeout = BASE + PER_MILLION per started million rows; the job's deadline
+# (DAILY_SYNTHETIC_DEADLINE, seconds) is DEADLINE_MARGIN shorter.
+TIMEOUT_BASE = dt.timedelta(minutes=10)
+TIMEOUT_PER_MILLION = dt.timedelta(minutes=1)
+DEADLINE_MARGIN = dt.timedelta(minutes=1)
+
+# A name-based asset: its identity does not depend on the bucket of one environment.
+# Where a given day landed is in each event's extra["uri"].
+RAW_FEED = Asset(name="daily_synthetic_raw")
+
+PUBLIC_ENV = ("RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+DEADLINE_ENV = "DAILY_SYNTHETIC_DEADLINE"
+MANIFEST_KEYS = frozenset({"rows", "uri", "date"})
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MEMORY_RE = re.compile(r"(\d+)\s*([kmg]?)b?", re.IGNORECASE)
+
+NO_LOGICAL_DATE = (
+    "this run has no logical date, so there is no day to generate. Trigger it with a "
+    "logical date (the day to generate), e.g. `airflow dags trigger daily_synthetic "
+    "--logical-date 2025-06-12T00:00:00+00:00`, or backfill the day."
+)
+
+
+@dataclass(frozen=True)
+class ExitPolicy:
+    meaning: str
+    retried: bool
+    action: str = ""
+
+
+# The job's exit codes (its own contract). Not retried: what another try cannot change.
+EXIT_CODES: dict[int, ExitPolicy] = {
+    2: ExitPolicy("bad arguments", retried=False),
+    3: ExitPolicy("destination error", retried=True),
+    4: ExitPolicy("data check failed", retried=False, action="the job is deterministic"),
+    5: ExitPolicy("disk full", retried=True),
+    6: ExitPolicy("incomplete day at finalize", retried=True, action="re-run the missing shards"),
+    7: ExitPolicy(
+        "another run holds the day's lease", retried=True, action="retried after retry_delay"
+    ),
+    8: ExitPolicy(
+        "the run's deadline passed",
+        retried=True,
+        action="S3 too slow, or too many rows for one container: use shards",
+    ),
+    9: ExitPolicy(
+        "out of memory",
+        retried=False,
+        action="raise DAILY_SYNTHETIC_MEM_LIMIT (or the ECS task / pod memory) or use shards",
+    ),
+    130: ExitPolicy("interrupted by SIGINT", retried=True),
+    143: ExitPolicy("stopped by SIGTERM", retried=True),
+    137: ExitPolicy("killed (SIGKILL)", retried=True),
+}
+# The kernel's OOM killer at the container's memory cap, as the launcher reports it.
+OOM_KILLED = ExitPolicy(
+    "killed: out of memory at the container's cap", retried=False, action=EXIT_CODES[9].action
+)
+
+
+# --- settings from the worker's environment (template-field callables) ---------------------
+
+
+def image_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
+    """The job image: DAILY_SYNTHETIC_IMAGE, else the local dev tag."""
+    return os.environ.get("DAILY_SYNTHETIC_IMAGE") or DEFAULT_IMAGE
+
+
+def mem_limit_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
+    """The container's memory cap (Docker syntax, e.g. 4g): DAILY_SYNTHETIC_MEM_LIMIT."""
+    return os.environ.get("DAILY_SYNTHETIC_MEM_LIMIT") or DEFAULT_MEM_LIMIT
+
+
+def job_env(context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
+    """The job's environment: the set, non-secret pass-through variables and its deadline."""
+    env = {name: value for name in PUBLIC_ENV if (value := os.environ.get(name))}
+    env[DEADLINE_ENV] = str(deadline_seconds(rows_of(context)))
+    return env
+
+
+class WorkerCredentials(Mapping[str, str]):
+    """The AWS credentials set on the worker, read when the launcher starts the container.
+
+    Handed to the provider as its (public) private_environment argument: a mapping that is
+    read only when the container is created, so nothing is read at parse time and nothing
+    is rendered, logged or stored.
+    """
+
+    def __init__(self, names: Sequence[str] = SECRET_ENV) -> None:
+        self.names = tuple(names)
+
+    def __getitem__(self, name: str) -> str:
+        value = os.environ.get(name) if name in self.names else None
+        if not value:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self.names if os.environ.get(name))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:  # the provider replaces a falsy argument with {}
+        return True
+
+    def mask(self) -> list[str]:
+        """Register the values with the secrets masker; return the names that are set."""
+        from airflow.sdk.log import mask_secret  # task-time only: keeps parsing cheap
+
+        for name, value in self.items():
+            mask_secret(value, name)
+        return sorted(self)
+
+
+# --- rows, time and memory -------------------------------------------------------------------
+
+
+def rows_of(context: Mapping[str, Any]) -> int:
+    return int(context["params"]["rows"])
+
+
+def job_timeout(rows: int) -> dt.timedelta:
+    """The task's execution_timeout: generous, and growing with the rows of the day."""
+    return TIMEOUT_BASE + TIMEOUT_PER_MILLION * math.ceil(rows / 1_000_000)
+
+
+def deadline_seconds(rows: int) -> int:
+    """The job's own deadline: a minute before Airflow would kill it."""
+    return int((job_timeout(rows) - DEADLINE_MARGIN).total_seconds())
+
+
+def memory_mib(limit: str) -> int:
+    """A Docker-style memory cap (`4g`, `1536m`, `512MB`) in MiB, for ECS and Kubernetes."""
+    match = _MEMORY_RE.fullmatch(limit.strip())
+    if not match:
+        raise AirflowFailException(
+            f"DAILY_SYNTHETIC_MEM_LIMIT must be like 4g or 1536m, got {limit!r}"
+        )
+    number, unit = int(match.group(1)), match.group(2).lower()
+    scale = {"g": 1024, "m": 1, "k": 1 / 1024, "": 1 / 1024**2}[unit]
+    return max(1, math.ceil(number * scale))
+
+
+# --- the command, the manifest and the exit code ---------------------------------------------
+
+
+def day_of(command: Sequence[str]) -> str:
+    """The value after --date in a rendered command; fails the task (no retry) if unusable."""
+    args = list(command)
+    value = args[args.index("--date") + 1] if "--date" in args[:-1] else ""
+    if not value:
+        raise AirflowFailException(NO_LOGICAL_DATE)
+    try:
+        if not _DATE_RE.fullmatch(value):
+            raise ValueError(value)
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise AirflowFailException(f"--date must be a date YYYY-MM-DD, got {value!r}") from None
+    return value
+
+
+def parse_manifest(output: Sequence[str] | str | None) -> dict[str, Any]:
+    """The job's manifest: the last output line that is a JSON object with rows, uri, date.
+
+    stdout (the manifest is its last line) and stderr (logs) reach us as one stream, so
+    scanning from the end also copes with a log line that overtakes the manifest.
+    """
+    lines = [output] if isinstance(output, str) else list(output or [])
+    for line in reversed(lines):
+        try:
+            candidate = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(candidate, dict) and candidate.keys() >= MANIFEST_KEYS:
+            return candidate
+    tail = lines[-1] if lines else "<no output>"
+    raise AirflowException(f"the job printed no JSON manifest; its last line was {tail!r}")
+
+
+def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) -> AirflowException:
+    """The task's error for a job that exited with `code`: its one-line reason and what to do.
+
+    AirflowFailException (no retry) where another try cannot help, else AirflowException.
+    """
+    lines = [line.decode() if isinstance(line, bytes) else str(line) for line in logs or []]
+    reason = next((line for line in reversed(lines) if "error:" in line), None)
+    policy = OOM_KILLED if oom_killed else EXIT_CODES.get(code)
+    message = f"daily-synthetic exited with {code}: {reason or 'see the container log above'}"
+    if policy is None:
+        return AirflowException(message)
+    details = "; ".join(filter(None, [policy.meaning, policy.action]))
+    if not policy.retried:
+        return AirflowFailException(f"{message} ({details}; not retried)")
+    return AirflowException(f"{message} ({details})")
+
+
+class JobTask(BaseOperator):
+    """Mixed in before a provider's operator: what every launcher's task does the same way."""
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        # Airflow 3 allows runs without a logical date; then `ds` is undefined, rendering
+        # fails and would be retried twice. Fail once, with the reason, instead.
+        if context.get("ds") is None:
+            raise AirflowFailException(NO_LOGICAL_DATE)
+        super().render_template_fields(context, jinja_env)
+        # Params are known only now; the task runner reads the timeout after rendering.
+        self.execution_timeout = job_timeout(rows_of(context))
+
+    def publish(self, context: Any, output: Sequence[str] | str | None) -> dict[str, Any]:
+        """The manifest as the XCom, and as the asset event's extra when RAW_FEED is an outlet."""
+        manifest = parse_manifest(output)
+        if RAW_FEED in self.outlets:
+            context["outlet_events"][RAW_FEED].extra.update(manifest)
+        return manifest
+
+
+def container_labels(context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
+    """Labels that find the container (or pod) of a task again, e.g. after a worker died."""
+    ti = context["ti"]
+    return {
+        "io.daily-synthetic.dag_id": str(ti.dag_id),
+        "io.daily-synthetic.run_id": str(ti.run_id),
+        "io.daily-synthetic.task_id": str(ti.task_id),
+        "io.daily-synthetic.map_index": str(ti.map_index),
+    }

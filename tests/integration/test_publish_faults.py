@@ -1,0 +1,337 @@
+"""The publishing protocol under faults: S3 over HTTP, a relay that fails, stalls or slows
+each kind of request, and kills aimed at the phase boundaries the job itself reports.
+
+The S3 server is moto's, threaded in this process on 127.0.0.1; the job runs in this
+process (fail/stall/slow cases) or as a real process (signals, kills, two runs at once).
+After every case: the guarantees hold for a manifest reader and a glob reader, the error
+line names the state the day was left in, and a normal re-run repairs the day and leaves
+no staging object, no unfinished upload and no lease.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from mypy_boto3_s3 import S3Client
+
+from fraud_detection.cli import main
+from tests.support.day import DayView, keys_under, pending_uploads
+from tests.support.faults import Action, FaultRelay
+
+pytestmark = pytest.mark.integration
+
+DAY = "2025-06-12"
+DAY_PREFIX = "year=2025/month=06/day=12/"
+POP = ["--customers", "20000", "--merchants", "2000"]
+# Above the job's 16 MiB multipart threshold: the staged upload has parts.
+MULTIPART_ROWS = 400_000
+STATE = {
+    "untouched": "day 2025-06-12 left untouched (as it was before this run)",
+    "incomplete": "day 2025-06-12 left incomplete (no manifest); re-run to repair",
+    "unknown": "day 2025-06-12 may be incomplete",
+    "published": "day 2025-06-12 is published",
+}
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint: str) -> S3Client:
+    return boto3.client(
+        "s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def relay(moto_endpoint: str) -> Iterator[FaultRelay]:
+    relay = FaultRelay(moto_endpoint)
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def bucket(s3: S3Client) -> str:
+    name = f"faults-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def job_env(endpoint: str, tmp: str, **extra: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
+        "DAILY_SYNTHETIC_S3_CONNECT_TIMEOUT": "2", "DAILY_SYNTHETIC_S3_READ_TIMEOUT": "5",
+        "DAILY_SYNTHETIC_LEASE_MARGIN": "0", "TMPDIR": tmp, **extra,
+    }  # fmt: skip
+
+
+def args(bucket: str, rows: int, seed: int, *extra: str) -> list[str]:
+    return ["--date", DAY, "--rows", str(rows), "--seed", str(seed), "--dest", f"s3://{bucket}",
+            *POP, *extra]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def last(self) -> str:
+        return self.err.strip().splitlines()[-1]
+
+
+def run_here(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+    argv: list[str],
+) -> Outcome:  # fmt: skip
+    with monkeypatch.context() as m:
+        for name, value in env.items():
+            m.setenv(name, value)
+        m.setattr("tempfile.tempdir", None)
+        code = main(argv)
+    out, err = capsys.readouterr()
+    return Outcome(code, out, err)
+
+
+def publish_old_day(
+    capsys: Any, monkeypatch: Any, env: dict[str, str], bucket: str
+) -> dict[str, Any]:
+    """An earlier version of the day, in 2 slices: the new run has other keys and rows."""
+    for i in range(2):
+        assert (
+            run_here(capsys, monkeypatch, env, args(bucket, 6_000, 1, "--shard", f"{i}/2")).code
+            == 0
+        )
+    done = run_here(capsys, monkeypatch, env, args(bucket, 6_000, 1, "--finalize", "--shards", "2"))
+    assert done.code == 0, done.err
+    return dict(json.loads(done.out.strip().splitlines()[-1]))
+
+
+def assert_repaired(
+    capsys: Any, monkeypatch: Any, env: dict[str, str], s3: S3Client, bucket: str, rows: int
+) -> None:
+    again = run_here(capsys, monkeypatch, env, args(bucket, rows, 2))
+    assert again.code == 0, again.err
+    view = DayView.read(s3, bucket, DAY_PREFIX)
+    view.check_guarantees()
+    assert view.manifest is not None and view.manifest["rows"] == rows
+    assert keys_under(s3, bucket, "_staging/") == [], "staging objects left behind"
+    assert keys_under(s3, bucket, "_leases/") == [], "a lease left behind"
+    assert pending_uploads(s3, bucket) == [], "unfinished multipart uploads left behind"
+
+
+# (kind of request, what the relay does, rows, --deadline, exit code, the day's state)
+FAULTS: list[tuple[str, Action, int, str, int, str]] = [
+    ("put-part", "fail", MULTIPART_ROWS, "60", 3, "untouched"),
+    ("complete-multipart", "fail", MULTIPART_ROWS, "60", 3, "untouched"),
+    ("staged-put", "fail", 8_000, "60", 3, "untouched"),
+    ("manifest-delete", "fail", 8_000, "60", 3, "untouched"),
+    ("stale-delete", "fail", 8_000, "60", 3, "incomplete"),
+    ("copy", "fail", 8_000, "60", 3, "incomplete"),
+    ("manifest-put", "fail", 8_000, "60", 3, "incomplete"),
+    ("staged-delete", "fail", 8_000, "60", 0, "published"),
+    ("put-part", "stall", MULTIPART_ROWS, "8", 8, "untouched"),
+    ("copy", "stall", 8_000, "4", 8, "incomplete"),
+    ("manifest-put", "stall", 8_000, "4", 8, "unknown"),
+    ("copy", "slow", 8_000, "60", 0, "published"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "rows", "deadline", "code", "state"),
+    FAULTS,
+    ids=[f"{k}-{a}" for k, a, *_ in FAULTS],
+)
+def test_fault_leaves_a_named_state_that_the_next_run_repairs(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    s3: S3Client,
+    relay: FaultRelay,
+    moto_endpoint: str,
+    bucket: str,
+    kind: str,
+    action: Action,
+    rows: int,
+    deadline: str,
+    code: int,
+    state: str,
+) -> None:
+    direct = job_env(moto_endpoint, str(tmp_path))
+    old = publish_old_day(capsys, monkeypatch, direct, bucket)
+    relay.add(kind, action, delay=1.0)
+    started = time.monotonic()
+    outcome = run_here(
+        capsys, monkeypatch, job_env(relay.endpoint, str(tmp_path)),
+        args(bucket, rows, 2, "--deadline", deadline),
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert outcome.code == code, outcome.err
+    assert relay.count(kind) >= 1, f"the job sent no {kind} request"
+    view = DayView.read(s3, bucket, DAY_PREFIX)
+    view.check_guarantees()
+    if code != 0:
+        assert (
+            outcome.last.startswith("daily-synthetic: error: ") and "Traceback" not in outcome.err
+        )
+        assert STATE[state] in outcome.last
+        assert outcome.out == ""
+    if action == "stall":
+        assert elapsed < float(deadline) + 3, f"the deadline did not bound the run: {elapsed:.1f} s"
+    if state == "untouched":
+        assert view.manifest == old, "an untouched day changed"
+    elif state == "incomplete":
+        assert view.manifest is None
+    elif state == "published":
+        assert view.manifest is not None and view.manifest["rows"] == rows
+    if action == "slow":
+        assert "glob window 1." in outcome.err or "glob window 2." in outcome.err
+    relay.rules.clear()
+    assert_repaired(capsys, monkeypatch, direct, s3, bucket, 8_000)
+
+
+# --- real processes: signals, kills and two runs at once ------------------------------------
+
+
+def start(env: dict[str, str], argv: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fraud_detection", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **env},
+    )  # fmt: skip
+
+
+def wait_for_line(proc: subprocess.Popen[str], marker: str, lines: list[str]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:
+        lines.append(line)
+        if marker in line:
+            return
+        assert time.monotonic() < deadline, "".join(lines)
+    raise AssertionError(f"the job ended before {marker!r}:\n{''.join(lines)}")
+
+
+# The job's own progress lines mark the phase boundaries.
+PHASES = {
+    "generating": "generated",
+    "uploading": "stage: uploading",
+    "invalidated": "publish: old manifest removed",
+    "promoting": "publish: promoting",
+}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_sigterm_takes_effect_within_two_seconds_in_every_phase(
+    tmp_path: Any, s3: S3Client, relay: FaultRelay, moto_endpoint: str, bucket: str, phase: str
+) -> None:
+    # The upload stalls and every copy is slow: each phase lasts long enough to be hit.
+    relay.add("staged-put", "stall") if phase == "uploading" else relay.add("copy", "slow", delay=3)
+    env = job_env(relay.endpoint, str(tmp_path))
+    rows = 2_000_000 if phase == "generating" else 8_000
+    proc = start(env, args(bucket, rows, 2))
+    lines: list[str] = []
+    wait_for_line(proc, PHASES[phase], lines)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=30)
+    latency = time.monotonic() - sent
+    print(f"SIGTERM latency while {phase}: {latency:.2f} s")
+    assert proc.returncode == 128 + signal.SIGTERM, rest
+    assert latency < 2.0, f"SIGTERM took {latency:.2f} s while {phase}"
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith("daily-synthetic: error: interrupted by SIGTERM; ")
+    expected = "incomplete" if phase in ("invalidated", "promoting") else "untouched"
+    assert STATE[expected] in last
+    DayView.read(s3, bucket, DAY_PREFIX).check_guarantees()
+    assert keys_under(s3, bucket, "_leases/") == [], "SIGTERM left the lease held"
+    relay.rules.clear()
+    assert_repaired_process(env, s3, bucket)
+
+
+def assert_repaired_process(env: dict[str, str], s3: S3Client, bucket: str) -> None:
+    proc = start(env, args(bucket, 8_000, 2))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    view = DayView.read(s3, bucket, DAY_PREFIX)
+    view.check_guarantees()
+    assert view.manifest is not None and view.manifest["rows"] == 8_000
+    assert keys_under(s3, bucket, "_staging/") == [] and pending_uploads(s3, bucket) == []
+    assert keys_under(s3, bucket, "_leases/") == []
+
+
+@pytest.mark.parametrize("phase", ["uploading", "promoting"])
+def test_sigkill_at_a_phase_boundary_keeps_the_guarantees(
+    tmp_path: Any, s3: S3Client, relay: FaultRelay, moto_endpoint: str, bucket: str, phase: str
+) -> None:
+    relay.add("put-part", "slow", delay=1) if phase == "uploading" else relay.add(
+        "copy", "slow", delay=2
+    )
+    env = job_env(relay.endpoint, str(tmp_path))
+    rows = MULTIPART_ROWS if phase == "uploading" else 8_000
+    started = time.monotonic()
+    proc = start(env, args(bucket, rows, 2, "--deadline", "12"))
+    lines: list[str] = []
+    wait_for_line(proc, ": 25% of" if phase == "uploading" else PHASES[phase], lines)
+    proc.kill()
+    proc.communicate(timeout=30)
+    view = DayView.read(s3, bucket, DAY_PREFIX)
+    view.check_guarantees()
+    if phase != "uploading":
+        assert view.manifest is None  # invalidated first: no manifest disagrees with the objects
+    # The killed run still holds the lease: a second run is told who, and exits 7.
+    relay.rules.clear()
+    second = start(env, args(bucket, 8_000, 2))
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 7, err
+    assert "is being written by run " in err.strip().splitlines()[-1]
+    # Once the lease expires (its deadline + a margin of 0 here), the next run takes over
+    # and repairs. The lease was taken within a few seconds of the start.
+    if phase == "uploading":
+        assert pending_uploads(s3, bucket) != [], "the kill did not land mid-upload"
+    time.sleep(max(0.0, started + 14 - time.monotonic()))
+    assert_repaired_process(env, s3, bucket)
+
+
+def test_two_runs_of_one_day_at_once_one_publishes_the_other_exits_7(
+    tmp_path: Any, s3: S3Client, relay: FaultRelay, bucket: str
+) -> None:
+    # Started together; a slow staging upload keeps the winner's lease held meanwhile.
+    relay.add("staged-put", "slow", delay=3)  # below the 5 s read timeout
+    env = job_env(relay.endpoint, str(tmp_path))
+    runs = {rows: start(env, args(bucket, rows, 2)) for rows in (8_000, 12_000)}
+    results = {
+        rows: (proc.communicate(timeout=90)[1], proc.returncode) for rows, proc in runs.items()
+    }
+    codes = sorted(code for _, code in results.values())
+    assert codes == [0, 7], results
+    (winner,) = [rows for rows, (_, code) in results.items() if code == 0]
+    (loser_err,) = [err for err, code in results.values() if code == 7]
+    last = loser_err.strip().splitlines()[-1]
+    assert "is being written by run " in last and STATE["untouched"] in last
+    view = DayView.read(s3, bucket, DAY_PREFIX)
+    view.check_guarantees()
+    assert view.manifest is not None and view.manifest["rows"] == winner
+    assert keys_under(s3, bucket, "_leases/") == [] and keys_under(s3, bucket, "_staging/") == []
