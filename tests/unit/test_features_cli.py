@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from fraud_detection import cli as job_cli
@@ -35,6 +36,12 @@ def test_features_of_a_day_are_published_with_a_manifest(
     manifest = _last_json(capsys.readouterr().out)
     folder = dest / "year=2025" / "month=06" / "day=12"
     assert json.loads((folder / "_manifest.json").read_text()) == manifest
+    # nothing but the part and the manifest in the day folder; strings typed as Arrow `string`
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "_manifest.json", "part-00000-of-00001.parquet",
+    ]  # fmt: skip
+    arrow = pq.read_schema(folder / "part-00000-of-00001.parquet")
+    assert str(arrow.field("card_id").type) == "string"
     assert manifest["source_days"] == list(DAYS)
     assert len(manifest["history_missing"]) == 37 - 2
     got = pl.read_parquet(dest / manifest["keys"][0])
