@@ -152,7 +152,7 @@ FAULTS: list[tuple[str, Action, int, str, int, str]] = [
     ("copy", "fail", 8_000, "60", 3, "incomplete"),
     ("manifest-put", "fail", 8_000, "60", 3, "incomplete"),
     ("staged-delete", "fail", 8_000, "60", 0, "published"),
-    ("put-part", "stall", MULTIPART_ROWS, "8", 8, "untouched"),
+    ("staged-put", "stall", 8_000, "4", 8, "untouched"),
     ("copy", "stall", 8_000, "4", 8, "incomplete"),
     ("manifest-put", "stall", 8_000, "4", 8, "unknown"),
     ("copy", "slow", 8_000, "60", 0, "published"),
