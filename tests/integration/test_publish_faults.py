@@ -11,6 +11,7 @@ no staging object, no unfinished upload and no lease.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -47,6 +48,8 @@ STATE = {
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
+    # Its per-request log lines would otherwise land in the job's captured stderr.
+    logging.getLogger("werkzeug").disabled = True
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -23,6 +23,11 @@ SLOW_DOWN = (
 )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-request (an aborted upload) is expected here."""
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
@@ -90,7 +95,7 @@ class FaultRelay:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
