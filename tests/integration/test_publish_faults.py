@@ -338,3 +338,22 @@ def test_two_runs_of_one_day_at_once_one_publishes_the_other_exits_7(
     view.check_guarantees()
     assert view.manifest is not None and view.manifest["rows"] == winner
     assert keys_under(s3, bucket, "_leases/") == [] and keys_under(s3, bucket, "_staging/") == []
+
+
+def test_a_store_that_ignores_conditional_writes_is_named_at_start(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    s3: S3Client,
+    relay: FaultRelay,
+    bucket: str,
+) -> None:
+    """rclone `serve s3` 1.75 accepts If-None-Match and ignores it: the job must say so."""
+    relay.add("lease-put", "ignore-conditions")
+    outcome = run_here(
+        capsys, monkeypatch, job_env(relay.endpoint, str(tmp_path)), args(bucket, 2_000, 2)
+    )
+    assert outcome.code == 0, outcome.err
+    warnings = [line for line in outcome.err.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1 and "ignores conditional writes (If-None-Match)" in warnings[0]
+    DayView.read(s3, bucket, DAY_PREFIX).check_guarantees()
