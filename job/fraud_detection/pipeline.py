@@ -459,11 +459,14 @@ def memory_needed(rows: int) -> int:
 
 
 def _cgroup_memory_limit() -> int | None:
-    try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    """The container's memory limit: cgroup v2, else v1 (v1 says "no limit" with ~2^63)."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        return int(text) if text.isdigit() and int(text) < 1 << 60 else None
+    return None
 
 
 def check_memory(rows: int) -> None:
