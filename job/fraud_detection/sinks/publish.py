@@ -2,9 +2,14 @@
 
 API, for any dataset laid out by `DayLayout` (raw payments, fraud reports, features):
 
-    publication = DayPublication(dest, layout, deadline)
-    publication.publish(parts, manifest_text)   # parts: list[StagedPart]
-    publication.state                            # a DayState, also after an exception
+    layout = DayLayout("features", day)                      # keys under <root>/features/
+    with_lease = Lease.acquire(dest, layout.lease_key, "features of " + day, ttl)  # sinks.lease
+    dest.upload(local_file, layout.staged_key(0, 1), metadata)
+    staged = [StagedPart(dest.head(layout.staged_key(0, 1)), layout.part_key(0, 1))]
+    publication = publish_day(dest, layout, staged, manifest_text, Deadline(600))
+    publication.state        # DayState; on failure: DayPublication(...).publish(...) and
+                             # read .state in the except block
+    with_lease.release()
 
 `parts` are objects already uploaded to the staging area (`layout.staged_key`), each
 with the key it must take in the day folder. The caller holds the day's lease
@@ -145,3 +150,16 @@ class DayPublication:
 
 def _copier(dest: Destination, part: StagedPart) -> Callable[[], None]:
     return lambda: dest.copy(part.staged, part.key)
+
+
+def publish_day(
+    dest: Destination,
+    layout: DayLayout,
+    parts: Sequence[StagedPart],
+    manifest_text: str,
+    deadline: Deadline,
+) -> DayPublication:
+    """Publish staged `parts` as `layout`'s day (the caller holds the day's lease)."""
+    publication = DayPublication(dest, layout, deadline)
+    publication.publish(parts, manifest_text)
+    return publication
