@@ -83,10 +83,13 @@ class DayClock:
 
     def countries(self, hour: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Whose payment each row is, by the countries' shares of its UTC hour."""
-        # One searchsorted over the 24 per-hour CDFs laid end to end (hour h at h + cdf).
-        flat = (self.country_cdf + _HOURS[:, None]).ravel()
-        idx = np.searchsorted(flat, hour + u, side="right") - hour * N_COUNTRIES
-        return np.clip(idx, 0, N_COUNTRIES - 1)
+        # Rows are in time order, so each hour is one contiguous run.
+        out = np.empty(len(hour), dtype=np.int64)
+        bounds = np.searchsorted(hour, np.arange(25))
+        for h in range(24):
+            lo, hi = bounds[h], bounds[h + 1]
+            out[lo:hi] = np.searchsorted(self.country_cdf[h], u[lo:hi], side="right")
+        return np.minimum(out, N_COUNTRIES - 1)
 
     def local_hour(self, country: np.ndarray, hour: np.ndarray) -> np.ndarray:
         return (hour + self.offsets[country, hour]) % 24
