@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,7 +31,14 @@ _HOUR_EDGES = np.arange(25, dtype=np.float64) * 3600.0
 _HOURS = np.arange(24)
 
 
-_ZONES = tuple(ZoneInfo(c.tz) for c in COUNTRIES)  # ZoneInfo's own cache holds only 8
+def _zone(key: str) -> ZoneInfo:
+    # From the tzdata package, not the host's /usr/share/zoneinfo: the same rules in the
+    # venv and the image, so the rows are the same too.
+    with files("tzdata").joinpath("zoneinfo", *key.split("/")).open("rb") as f:
+        return ZoneInfo.from_file(f, key=key)
+
+
+_ZONES = tuple(_zone(c.tz) for c in COUNTRIES)
 
 
 @lru_cache(maxsize=256)
