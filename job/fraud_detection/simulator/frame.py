@@ -64,10 +64,10 @@ def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
 
 def device_ids(device: np.ndarray) -> pl.Series:
     """`D` + 20 digits, null where there is no device (0)."""
-    digits = pl.Series(device).cast(pl.String).str.zfill(20)
-    return pl.select(
-        pl.when(pl.lit(pl.Series(device)) != 0).then(pl.concat_str(pl.lit("D"), pl.lit(digits)))
-    ).to_series()
+    has = np.flatnonzero(device)  # online rows only: format just those
+    digits = pl.Series(device[has]).cast(pl.String).str.zfill(20)
+    ids = pl.select(pl.concat_str(pl.lit("D"), pl.lit(digits))).to_series()
+    return pl.Series("device_id", [None] * len(device), dtype=pl.String).scatter(has, ids)
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:

@@ -79,7 +79,7 @@ class Population:
     home_city: np.ndarray
     home_lat: np.ndarray
     home_lon: np.ndarray
-    activity: GuideTable  # for drawing who pays: a few pay often, most rarely
+    activity_weight: np.ndarray  # how often each customer pays: a few often, most rarely
     amount_scale: np.ndarray  # the customer's spending level
     online_affinity: np.ndarray
     favourite_categories: np.ndarray  # (customers, 2)
@@ -126,9 +126,18 @@ class Population:
         return self.cities.country[self.merchant_city].astype(np.int64)
 
     @cached_property
+    def activity(self) -> GuideTable:
+        """For drawing who pays over the whole population (customers_by_country is by country)."""
+        return GuideTable(np.cumsum(self.activity_weight))
+
+    @cached_property
     def card_risk(self) -> GuideTable:
         """Cards weighted by how often fraudsters get hold of them (credit above debit)."""
-        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]))
+        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]), buckets_per_entry=1)
+
+    @cached_property
+    def card_present_terminals(self) -> np.ndarray:
+        return np.flatnonzero(~ONLINE_ONLY[self.merchant_category[self.terminal_merchant]])
 
     @cached_property
     def nearest_city_with(self) -> np.ndarray:
@@ -202,7 +211,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
     home_lat = cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04)
     home_lon = cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06)
     activity = rng(seed, "customer", "activity").lognormal(0.0, 1.1, nc)
-    activity_cdf = np.cumsum(activity)
     amount_scale = rng(seed, "customer", "amount").lognormal(0.0, 0.35, nc)
     online_affinity = 0.4 + 1.4 * rng(seed, "customer", "online").beta(2.0, 3.0, nc)
     fav_cdf = np.cumsum(CATEGORY_WEIGHTS)
@@ -243,7 +251,7 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         home_city=home_city,
         home_lat=home_lat,
         home_lon=home_lon,
-        activity=GuideTable(activity_cdf),
+        activity_weight=activity,
         amount_scale=amount_scale,
         online_affinity=online_affinity,
         favourite_categories=favourites,
