@@ -8,7 +8,8 @@ FEATURES_DEST ?= $(DEST)/features
 LABEL_DELAY_DAYS ?= 7
 FEAST_ENV = DAILY_SYNTHETIC_DATA="$(abspath $(DEST))" DAILY_SYNTHETIC_FEATURES="$(abspath $(FEATURES_DEST))"
 # Published raw days under DEST, oldest first (a day is published once its manifest exists).
-RAW_DAYS = $(shell find "$(DEST)" -path '*/features' -prune -o -path '*/year=*/month=*/day=*/_manifest.json' -print 2>/dev/null \
+# Depth 4 only: sibling datasets (features/, fraud_reports/) have their own year= folders deeper.
+RAW_DAYS = $(shell find "$(DEST)" -mindepth 4 -maxdepth 4 -path '*/year=*/month=*/day=*/_manifest.json' 2>/dev/null \
 	| sed -E 's|.*year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/.*|\1-\2-\3|' | sort)
 
 .PHONY: features features-lookup feast-image

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from fraud_detection import cli as job_cli
@@ -35,6 +36,12 @@ def test_features_of_a_day_are_published_with_a_manifest(
     manifest = _last_json(capsys.readouterr().out)
     folder = dest / "year=2025" / "month=06" / "day=12"
     assert json.loads((folder / "_manifest.json").read_text()) == manifest
+    # nothing but the part and the manifest in the day folder; strings typed as Arrow `string`
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "_manifest.json", "part-00000-of-00001.parquet",
+    ]  # fmt: skip
+    arrow = pq.read_schema(folder / "part-00000-of-00001.parquet")
+    assert str(arrow.field("card_id").type) == "string"
     assert manifest["source_days"] == list(DAYS)
     assert len(manifest["history_missing"]) == 37 - 2
     got = pl.read_parquet(dest / manifest["keys"][0])
@@ -77,3 +84,24 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--date", "2025-06-31"])
     assert exc.value.code == 2
     assert "payment-features: error: argument --date" in capsys.readouterr().err
+
+
+def test_without_source_the_feed_and_features_are_in_raw_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fraud_detection.features.pipeline import default_dest
+    from fraud_detection.sinks.destination import parse_destination
+
+    seen: dict[str, object] = {}
+
+    def fake_run(opts: object, source: object, dest: object) -> dict[str, object]:
+        seen.update(source=source, dest=dest)
+        return {}
+
+    monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # describe() names it
+    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
+    assert cli.main(["--date", "2025-06-12", "-q"]) == 0
+    assert seen["source"] == parse_destination("s3://feed-bucket")
+    assert seen["dest"] == parse_destination(default_dest("s3://feed-bucket"))
+    assert getattr(seen["dest"], "prefix", None) == "features"

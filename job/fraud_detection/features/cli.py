@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -104,6 +105,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
     from fraud_detection.sinks.destination import parse_destination
 
     source = parse_destination(args.source)
-    source_uri = args.source or f"s3://{source.describe().removeprefix('s3://')}"
-    dest = parse_destination(args.dest or default_dest(args.source or source_uri))
+    # parse_destination has checked RAW_BUCKET when no --source was given.
+    source_root = args.source or f"s3://{os.environ['RAW_BUCKET'].strip()}"
+    dest = parse_destination(args.dest or default_dest(source_root))
     return run(FeaturesOptions(day=args.date, label_delay_days=args.label_delay_days), source, dest)

@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from fraud_detection import GENERATOR_VERSION
-from fraud_detection.errors import DiskFull, IncompleteDay, is_disk_full
+from fraud_detection.deadline import Deadline
+from fraud_detection.errors import DestinationError, IncompleteDay
 from fraud_detection.features.compute import (
     DEFAULT_LABEL_DELAY_DAYS,
     INPUT_COLUMNS,
@@ -30,13 +31,16 @@ from fraud_detection.features.compute import (
 from fraud_detection.features.source import RawFeed
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
-from fraud_detection.sinks.parquet import sha256_of
+from fraud_detection.sinks.lease import Lease
+from fraud_detection.sinks.parquet import write_parquet
+from fraud_detection.sinks.publish import DayPublication, StagedPart
 from fraud_detection.tempfiles import work_dir
 
 log = logging.getLogger(__name__)
 
 DATASET = "card_payments_features"
 FEATURES_SUBDIR = "features"
+PUBLISH_DEADLINE_SECONDS = 600.0  # staging + promotion of one file; also the lease's ttl
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,35 @@ class FeaturesOptions:
 def default_dest(source: str) -> str:
     """The features dataset beside the raw feed: `<source>/features` (raw globs skip it)."""
     return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
+
+
+def _publish(
+    dest: Destination,
+    layout: DayLayout,
+    path: Path,
+    key: str,
+    metadata: dict[str, str],
+    manifest_text: str,
+) -> None:
+    """The raw feed's publishing, for one part: stage, then DayPublication under the lease."""
+    deadline = Deadline(PUBLISH_DEADLINE_SECONDS)
+    what = f"features of {layout.day} at {dest.uri(layout.partition)}"
+    lease = deadline.call(
+        "taking the day's lease",
+        lambda: Lease.acquire(dest, layout.lease_key, what, PUBLISH_DEADLINE_SECONDS),
+    )
+    try:
+        staged_key = layout.staged_key(0, 1)
+        deadline.call("staging the file", lambda: dest.upload(path, staged_key, metadata))
+        staged = deadline.call("checking the staged file", lambda: dest.head(staged_key))
+        if staged is None:
+            raise DestinationError(f"the staged file {dest.uri(staged_key)} vanished")
+        DayPublication(dest, layout, deadline).publish([StagedPart(staged, key)], manifest_text)
+    finally:
+        try:
+            Deadline(0.8).call("releasing the lease", lease.release)
+        except Exception as exc:  # it expires by itself; do not mask the outcome
+            log.warning("could not release the lease %s: %s", layout.lease_key, exc)
 
 
 def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
@@ -120,28 +153,17 @@ def _run(
     key = layout.part_key(0, 1)
     path = tmp / "features.parquet"
     frame = add_features(_scan(files, today_files), opts.day, opts.label_delay_days)
-    try:
-        frame.sink_parquet(path, compression="zstd", statistics=True)
-    except BaseException as exc:
-        if is_disk_full(exc):
-            raise DiskFull(
-                f"no space left on device while writing {path}; free space or point "
-                "TMPDIR at a larger volume"
-            ) from None
-        raise
-    summary = (
-        pl.scan_parquet(path)
-        .select(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("fraud_rows"))
-        .collect()
-    )
-    rows, fraud_rows = int(summary["rows"][0]), int(summary["fraud_rows"][0])
-    size, sha = path.stat().st_size, sha256_of(path)
-    dest.publish(
-        path,
-        key,
-        {"rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
-         "generator-version": GENERATOR_VERSION},
-    )  # fmt: skip
+    # One day's rows (not the history) are collected, then written as the raw feed is:
+    # Arrow `string` columns, which Feast and other readers take as they are.
+    features = frame.collect()
+    written = write_parquet([features], features.schema, path)
+    rows = features.height
+    fraud_rows = int(features["is_fraud"].sum())
+    size, sha = written.bytes, written.sha256
+    metadata = {
+        "rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
+        "generator-version": GENERATOR_VERSION,
+    }  # fmt: skip
     manifest: dict[str, Any] = {
         "dataset": DATASET,
         "date": opts.day.isoformat(),
@@ -165,6 +187,6 @@ def _run(
         "manifest_key": layout.manifest_key,
         "seconds": round(time.monotonic() - started, 2),
     }
-    dest.put_text(layout.manifest_key, json.dumps(manifest), "application/json")
+    _publish(dest, layout, path, key, metadata, json.dumps(manifest))
     log.info("published %s rows of features for %s at %s", f"{rows:,}", opts.day, manifest["uri"])
     return manifest

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.unit.test_dag_import import dag_bag  # noqa: F401 (fixture: sets AIRFLOW_HOME first)
+from tests.unit.dags.test_dag_import import dag_bag  # noqa: F401 (fixture)
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,6 @@ def _module() -> Any:
     import payment_features
 
     return payment_features
-
-
-@pytest.fixture(autouse=True)
-def _dags_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
 
 
 def test_days_come_from_raw_feed_events_and_conf_sorted_unique() -> None:
