@@ -81,6 +81,26 @@ def test_every_relative_link_resolves_inside_the_repository(doc: Path) -> None:
     assert not broken, f"{_rel(doc)}: broken links: {broken}"
 
 
+def test_the_readme_code_layout_names_paths_that_exist() -> None:
+    text = README.read_text()
+    block = re.search(r"^## Where the code is\n+```\n(.*?)^```", text, flags=re.M | re.S)
+    assert block, "README.md has no code layout block under '## Where the code is'"
+    missing, parent = [], ROOT
+    for line in block.group(1).splitlines():
+        entry = line.split()[0] if line.strip() else ""
+        if not entry:
+            continue
+        indented = line.startswith(" ")
+        names = [n.strip() for n in entry.split(",")] if not indented else [entry]
+        for name in names:
+            path = (parent if indented else ROOT) / name
+            if not path.exists():
+                missing.append(_rel(path))
+        if not indented:
+            parent = ROOT / entry
+    assert not missing, f"the README's code layout names paths that do not exist: {missing}"
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=_rel)
 def test_no_doc_cites_a_file_outside_the_repository(doc: Path) -> None:
     text = doc.read_text()
