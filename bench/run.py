@@ -344,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (" (left out this time)." if large_t is None else ".")
             + " The machine's load average is in the header: a busy machine makes every "
             "figure slower.",
+            "- Re-run with `make bench`; `BENCH_SKIP_10M=1` leaves out the largest run and "
+            "`BENCH_RUNS=N` sets the repetitions. `python -m bench.run --quick` checks that the "
+            "bench works in seconds and writes nothing.",
             "",
         ]
     )
