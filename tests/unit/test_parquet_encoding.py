@@ -79,7 +79,10 @@ def test_readers_read_back_the_generated_rows(blocks: list[pl.DataFrame], tmp_pa
         assert isinstance(frame, pl.DataFrame)
         assert frame.schema == SCHEMA, name
         assert frame.equals(generated), name
-    assert pq.read_schema(path).field("latitude").type == "float"
+    stored = pq.read_schema(path)
+    assert stored.field("latitude").type == "float"
+    assert stored.field("transaction_id").type == "string"  # not large_string (Feast: Json)
+    assert str(stored.field("event_timestamp").type) == "timestamp[us, tz=UTC]"
 
 
 def test_same_frames_same_bytes(blocks: list[pl.DataFrame], tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 The frames come from the caller (the pipeline generates and checks them); this
 module only writes them, and leaves a complete file or none. It writes through
-pyarrow with an explicit Arrow schema in which text columns are `string`, not the
-`large_string` polars would declare (Feast reads `large_string` as Json), and with
-the column encodings the caller passes (the schema's policy).
+pyarrow, with the column encodings the caller passes (the schema's policy), and
+without an embedded Arrow schema: readers then take each column's type from the
+Parquet types, so text is `string`, not the `large_string` polars hands over (Feast
+reads `large_string` as Json), and no column has to be cast (copied) to get there.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def sha256_of(path: Path) -> str:
 
 
 def arrow_schema(schema: pl.Schema) -> pa.Schema:
-    """The file's Arrow schema: polars' own, with 32-bit-offset strings."""
+    """The Arrow schema readers see in the file: polars' own, with `string` for text."""
     fields = pl.DataFrame(schema=schema).to_arrow().schema
     return pa.schema(
         [f.with_type(pa.string()) if f.type == pa.large_string() else f for f in fields]
@@ -84,12 +85,13 @@ def write_parquet(
     calling thread, so the caller keeps control between frames (a signal handler
     runs, a deadline is checked).
     """
-    target = arrow_schema(schema)
+    source = pl.DataFrame(schema=schema).to_arrow().schema  # what frame.to_arrow() gives
     options = writer_options(schema, encodings or {})
     try:
         with pq.ParquetWriter(
             path,
-            target,
+            source,
+            store_schema=False,  # readers see `string` and UTC timestamps from Parquet's types
             compression="none" if compression == "uncompressed" else compression,
             compression_level=DEFAULT_ZSTD_LEVEL if compression == "zstd" else None,
             write_statistics=True,
@@ -98,7 +100,7 @@ def write_parquet(
             group: list[pa.Table] = []  # Arrow copies of the frames of the row group
             held = 0
             for frame in frames:
-                table = frame.to_arrow().cast(target)
+                table = frame.to_arrow()
                 if group and held + table.num_rows > row_group_rows:
                     # Zero-copy concatenation: the frames stay chunks of one table.
                     writer.write_table(pa.concat_tables(group), row_group_rows)
