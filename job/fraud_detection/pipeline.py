@@ -32,7 +32,7 @@ from fraud_detection.errors import (
     ValidationFailed,
 )
 from fraud_detection.manifest import Manifest, PartInfo
-from fraud_detection.schema import SCHEMA
+from fraud_detection.schema import ENCODINGS, SCHEMA
 from fraud_detection.settings import (
     DEFAULT_LEASE_MARGIN_SECONDS,
     DEFAULT_ROW_GROUP_ROWS,
@@ -164,7 +164,7 @@ def generate_slice(
 
     written = write_parquet(
         checked_blocks(), SCHEMA, path, compression=opts.compression,
-        row_group_rows=opts.row_group_rows,
+        row_group_rows=opts.row_group_rows, encodings=ENCODINGS,
     )  # fmt: skip
     log.info(
         "wrote %s (%s rows, %.1f MB, %s) in %.1f s",

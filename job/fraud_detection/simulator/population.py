@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from fraud_detection.simulator.keys import entity_keys
 from fraud_detection.simulator.reference import (
     CARD_BRAND_WEIGHTS,
     CARD_BRANDS,
@@ -26,7 +27,7 @@ from fraud_detection.simulator.reference import (
     ONLINE_ONLY,
 )
 from fraud_detection.simulator.sampling import GuideTable
-from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.vocabulary import Cities, build_cities, merchant_names
 
 
@@ -181,12 +182,9 @@ class Population:
         return len(self.terminal_merchant)
 
 
-def entity_ids(seed: int, kind: str, prefix: str, n: int) -> pl.Series:
-    """Opaque, stable keys: a bijective hash of the index, so never two alike."""
-    mixed = mix64(np.arange(n, dtype=np.uint64), salt_for(seed, "ids", kind))
-    # Decimal formatting is polars-native and several times faster than hex.
-    digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
-    return pl.select(pl.concat_str(pl.lit(prefix), pl.lit(digits))).to_series().alias(f"{kind}_id")
+def entity_ids(seed: int, kind: str, n: int) -> pl.Series:
+    """Opaque, stable keys: a bijection of the index, so never two alike (see keys.py)."""
+    return entity_keys(seed, kind, n)
 
 
 def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
@@ -247,7 +245,7 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         seed=seed,
         sizes=sizes,
         cities=cities,
-        customer_id=entity_ids(seed, "customer", "C", nc),
+        customer_id=entity_ids(seed, "customer", nc),
         home_city=home_city,
         home_lat=home_lat,
         home_lon=home_lon,
@@ -261,11 +259,11 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         customers_by_country=Groups.build(
             cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
         ),
-        card_id=entity_ids(seed, "card", "K", n_cards),
+        card_id=entity_ids(seed, "card", n_cards),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),
         card_type=type_idx.astype(np.int8),
-        merchant_id=entity_ids(seed, "merchant", "M", nm),
+        merchant_id=entity_ids(seed, "merchant", nm),
         merchant_name=merchant_name,
         merchant_category=category.astype(np.int16),
         merchant_city=merchant_city,
@@ -284,6 +282,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
             popularity,
         ),
         merchants_by_category=Groups.build(category, N_CATEGORIES, popularity),
-        terminal_id=entity_ids(seed, "terminal", "T", n_terminals),
+        terminal_id=entity_ids(seed, "terminal", n_terminals),
         terminal_merchant=np.repeat(np.arange(nm), terminal_count),
     )
