@@ -70,8 +70,10 @@ def test_readers_read_back_the_generated_rows(blocks: list[pl.DataFrame], tmp_pa
     generated = pl.concat(blocks)
     by_polars = pl.read_parquet(path)
     by_pyarrow = pl.from_arrow(pq.read_table(path))
+    # A connection of its own: the module-level default one is shared with other tests.
     by_duckdb = (
-        duckdb.read_parquet(str(path))
+        duckdb.connect()
+        .read_parquet(str(path))
         .pl()  # DuckDB names its session zone Etc/UTC: the same instants
         .with_columns(pl.col("event_timestamp").dt.convert_time_zone("UTC"))
     )
