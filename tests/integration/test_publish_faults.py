@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -227,14 +228,22 @@ def start(env: dict[str, str], argv: list[str]) -> subprocess.Popen[str]:
 
 
 def wait_for_line(proc: subprocess.Popen[str], marker: str, lines: list[str]) -> None:
+    """Read stderr until a line holds `marker`; fail after 90 s even if the job is silent."""
     assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    for line in proc.stderr:
-        lines.append(line)
-        if marker in line:
-            return
-        assert time.monotonic() < deadline, "".join(lines)
-    raise AssertionError(f"the job ended before {marker!r}:\n{''.join(lines)}")
+    stream = proc.stderr
+    found = threading.Event()
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            if marker in line:
+                found.set()
+                return
+        found.set()  # the job ended first: the check below says so
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(90), f"no {marker!r} within 90 s:\n{''.join(lines)}"
+    assert lines and marker in lines[-1], f"the job ended before {marker!r}:\n{''.join(lines)}"
 
 
 # The job's own progress lines mark the phase boundaries.
