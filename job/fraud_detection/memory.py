@@ -17,7 +17,8 @@ ADDRESS_SPACE_NEEDED = 4 * 1024**3
 
 
 def memory_needed(rows: int) -> int:
-    return int((330 + 220 * min(rows, 1_000_000) / 1_000_000) * 1024**2)
+    # Imports and populations, then one row group's blocks (default 1,048,576 rows).
+    return int((270 + 540 * min(rows, 1_000_000) / 1_000_000) * 1024**2)
 
 
 def _cgroup_memory_limit() -> int | None:
