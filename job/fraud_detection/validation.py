@@ -22,6 +22,7 @@ from fraud_detection.schema import (
     DEVICE_KEY_PREFIX,
     KEY_LENGTH,
     KEY_PREFIX,
+    REPORT_SCHEMA,
     REPORT_TYPES,
     SCHEMA,
 )
@@ -135,6 +136,23 @@ class ReportsSchema(dy.Schema):
     @dy.rule()
     def report_type_is_known(cls) -> pl.Expr:
         return pl.col("report_type").is_in(REPORT_TYPES)
+
+
+def validate_reports(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The labels feed's day: its schema, its rules, and every report made on `day`."""
+    if frame.schema != REPORT_SCHEMA:
+        raise ValidationFailed(
+            f"fraud_reports schema check failed: {dict(frame.schema)} is not {dict(REPORT_SCHEMA)}"
+        )
+    _, failures = ReportsSchema.filter(frame, cast=False)
+    counts = dict(failures.counts())
+    off_day = frame.height - int((frame["reported_on"] == day).sum())
+    if off_day:
+        counts["reported_on_is_the_day"] = off_day
+    if counts:
+        broken = ", ".join(f"{rule}: {n} rows" for rule, n in sorted(counts.items()))
+        raise ValidationFailed(f"fraud_reports check failed before upload ({broken})")
+    return frame
 
 
 @lru_cache(maxsize=8)

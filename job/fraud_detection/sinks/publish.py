@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 from fraud_detection.deadline import Deadline
@@ -163,3 +164,19 @@ def publish_day(
     publication = DayPublication(dest, layout, deadline)
     publication.publish(parts, manifest_text)
     return publication
+
+
+def publish_file(
+    publication: DayPublication, path: Path, metadata: dict[str, str], manifest_text: str
+) -> None:
+    """One local file as the day's only part: stage it, then publish (lease held by caller).
+
+    `publication.state` tells, also after an exception, what the day was left as.
+    """
+    dest, layout, deadline = publication.dest, publication.layout, publication.deadline
+    staged_key = layout.staged_key(0, 1)
+    deadline.call(f"staging {path.name}", lambda: dest.upload(path, staged_key, metadata))
+    staged = deadline.call("checking the staged file", lambda: dest.head(staged_key))
+    if staged is None:
+        raise DestinationError(f"the staged file {dest.uri(staged_key)} vanished after its upload")
+    publication.publish([StagedPart(staged, layout.part_key(0, 1))], manifest_text)
