@@ -26,7 +26,7 @@ help: ## list the targets
 	.tools/bin/pip install -q "uv==$(UV_VERSION)"
 
 $(BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock

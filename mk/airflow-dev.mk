@@ -5,7 +5,7 @@ DAG_E2E_TESTS := tests/e2e/test_airflow_dag.py tests/e2e/test_airflow_dag_failur
 
 .PHONY: dag-check dag-test
 
-dag-check: dev ## DAG import, integrity and structure tests (no Docker, no database, seconds)
+dag-check: dev ## DAG import, integrity, structure and launcher tests (no Docker, no database, under a minute)
 	$(BIN)/pytest -q $(DAG_UNIT_TESTS)
 
 dag-test: dev docker-engine ## airflow dags test daily_synthetic with the job image and S3 on loopback (~3 min)

@@ -18,7 +18,7 @@ BUILDX = docker buildx build --load --progress=$(BUILD_PROGRESS) $(CA_SECRET)
 # Shell snippet: the base image name (public if present/pullable, else the cached local build).
 ENSURE_BASE = $(or $(BASE_IMAGE),$$(bash scripts/ensure-base-image.sh "$(PYTHON_IMAGE)"))
 # Recursive (=) so that git and sed only run when an image is built.
-IMAGE_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n 1)
+IMAGE_VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' job/fraud_detection/__init__.py | head -n 1)
 IMAGE_REVISION = $(shell git describe --always --dirty --abbrev=12 2>/dev/null)
 IMAGE_SOURCE = $(shell git remote get-url origin 2>/dev/null)
 

@@ -155,9 +155,23 @@ keys = [o["Key"] for p in pages for o in p.get("Contents", []) if o["Key"].endsw
 frame = pl.concat(
     [pl.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
 ).sort("transaction_id")
-rows = frame.hash_rows(seed=1, seed_1=2, seed_2=3, seed_3=4).to_numpy().tobytes()
+rows = frame.hash_rows(seed=1).to_numpy().tobytes()
 print(f"{frame.height} {len(keys)} {hashlib.sha256(rows).hexdigest()[:16]}")
 PY
+}
+
+# run_info RUN_ID state|seconds: a DAG run's state, or its wall time (start to end).
+run_info() {
+  # The CLI may print warnings before its JSON: the JSON is the last line.
+  airflow_exec airflow dags list-runs "$DAG_ID" -o json 2>/dev/null | tail -n 1 | python3 -c "
+import datetime as dt, json, sys
+run = next((r for r in json.load(sys.stdin) if r['run_id'] == sys.argv[1]), {})
+if sys.argv[2] == 'state':
+    print(run.get('state', ''))
+else:
+    start, end = (dt.datetime.fromisoformat(run[k]) for k in ('start_date', 'end_date'))
+    print(f'{(end - start).total_seconds():.1f}')
+" "$1" "$2"
 }
 
 # Run DATE once per slice count K (max_active_runs=1: one after the other) through the
@@ -170,24 +184,22 @@ cmd_scale() {
   [ ${#counts[@]} -gt 0 ] || counts=(1 2 4)
   airflow_exec airflow dags unpause "$DAG_ID" >/dev/null
   printf '| slices | rows | DAG run wall time (s) | objects | fingerprint |\n|---|---|---|---|---|\n'
-  local k run_id state times
+  local k now at run_id state times
   for k in "${counts[@]}"; do
-    run_id="scale_${k}_$(date +%s)"
+    now=$(date +%s)
+    run_id="scale_${k}_$now"
+    # Logical dates are unique per DAG; any time of DATE stands for DATE ({{ ds }}).
+    at=$(printf '%02d:%02d' $((now % 3600 / 60)) $((now % 60)))
     airflow_exec airflow dags trigger "$DAG_ID" --run-id "$run_id" \
-      --logical-date "${day}T02:00:00+00:00" --conf "{\"rows\": $rows, \"shards\": $k}" >/dev/null
+      --logical-date "${day}T02:${at}+00:00" --conf "{\"rows\": $rows, \"shards\": $k}" >/dev/null
     state=""
     for _ in $(seq 1 "${STACK_SCALE_POLLS:-360}"); do
-      state=$(airflow_exec airflow dags list-runs "$DAG_ID" -o json 2>/dev/null |
-        python3 -c "import json,sys; print(next((r['state'] for r in json.load(sys.stdin) if r['run_id']=='$run_id'), ''))")
+      state=$(run_info "$run_id" state)
       [[ $state == success || $state == failed ]] && break
       sleep 5
     done
     [ "$state" = success ] || die "run $run_id ended as '${state:-unknown}'"
-    times=$(airflow_exec airflow dags list-runs "$DAG_ID" -o json 2>/dev/null | python3 -c "
-import datetime as dt, json, sys
-run = next(r for r in json.load(sys.stdin) if r['run_id'] == '$run_id')
-start, end = (dt.datetime.fromisoformat(run[k]) for k in ('start_date', 'end_date'))
-print(f'{(end - start).total_seconds():.1f}')")
+    times=$(run_info "$run_id" seconds)
     read -r frows objects fingerprint < <(day_fingerprint "$day")
     printf '| %s | %s | %s | %s | %s |\n' "$k" "$frows" "$times" "$objects" "$fingerprint"
   done

@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Environment: RAW_BUCKET (default DEST s3://$RAW_BUCKET), AWS_ENDPOINT_URL, "
             "AWS_DEFAULT_REGION and the AWS credential chain; DAILY_SYNTHETIC_SEED, "
-            "DAILY_SYNTHETIC_CUSTOMERS, DAILY_SYNTHETIC_MERCHANTS, DAILY_SYNTHETIC_FRAUD_RATE "
-            "set the defaults of the matching options. Exit codes: 0 ok, 2 bad arguments, "
+            "DAILY_SYNTHETIC_CUSTOMERS, DAILY_SYNTHETIC_MERCHANTS, DAILY_SYNTHETIC_FRAUD_RATE, "
+            "DAILY_SYNTHETIC_PROFILE set the defaults of the matching options. Exit codes: 0 ok, 2 bad arguments, "
             "3 destination error, 4 data check failed, 5 disk full, 6 incomplete day at "
             "--finalize, 7 another run holds the day's lease, 8 deadline passed, 9 out of "
             "memory, 130/143 interrupted. Every error line ends with the state of the day."

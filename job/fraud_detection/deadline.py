@@ -50,7 +50,10 @@ class Deadline:
             finally:
                 done.set()
 
-        threading.Thread(target=target, name=doing[:40], daemon=True).start()
+        try:
+            threading.Thread(target=target, name=doing[:40], daemon=True).start()
+        except RuntimeError:  # no thread to be had (memory or pid limits): run it here, unbounded
+            target()
         wait = self.remaining() if budget is None else min(budget, self.remaining())
         if not done.wait(max(wait, 0.0)):
             self.check(doing)

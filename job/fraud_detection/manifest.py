@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DATASET = "card_payments_raw"
+# The labels feed, a sibling dataset in the sub-folder of the same name (schema.REPORT_COLUMNS).
+REPORTS_DATASET = "fraud_reports"
 TIMESTAMP_FIELD = "event_timestamp"
 # Hive partition columns as a reader should type them (DuckDB: hive_types).
 PARTITION_COLUMNS = {"year": "int32", "month": "int32", "day": "int32"}

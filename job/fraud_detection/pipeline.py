@@ -31,8 +31,9 @@ from fraud_detection.errors import (
     UsageError,
     ValidationFailed,
 )
-from fraud_detection.manifest import Manifest, PartInfo
-from fraud_detection.schema import SCHEMA
+from fraud_detection.manifest import PARTITION_COLUMNS, REPORTS_DATASET, Manifest, PartInfo
+from fraud_detection.memory import check_memory, is_out_of_memory
+from fraud_detection.schema import ENCODINGS, REPORT_SCHEMA, SCHEMA
 from fraud_detection.settings import (
     DEFAULT_LEASE_MARGIN_SECONDS,
     DEFAULT_ROW_GROUP_ROWS,
@@ -42,14 +43,15 @@ from fraud_detection.settings import (
     settings_digest,
 )
 from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_blocks
+from fraud_detection.simulator.dataset import reports_frame
 from fraud_detection.simulator.profiles import PROFILES
 from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
-from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.layout import PARTITION_GLOB, DayLayout
 from fraud_detection.sinks.lease import Lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_type_names, write_parquet
-from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart
+from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
 from fraud_detection.tempfiles import work_dir
-from fraud_detection.validation import SliceStats, Totals, check_totals
+from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ def generate_slice(
 
     written = write_parquet(
         checked_blocks(), SCHEMA, path, compression=opts.compression,
-        row_group_rows=opts.row_group_rows,
+        row_group_rows=opts.row_group_rows, encodings=ENCODINGS,
     )  # fmt: skip
     log.info(
         "wrote %s (%s rows, %.1f MB, %s) in %.1f s",
@@ -209,6 +211,7 @@ class DayRun:
     deadline: Deadline = field(init=False)
     layout: DayLayout = field(init=False)
     publication: DayPublication | None = None
+    reports: DayPublication | None = None  # the labels feed's day, after the payments'
 
     def __post_init__(self) -> None:
         self.deadline = Deadline(
@@ -220,24 +223,34 @@ class DayRun:
     def state(self) -> DayState:
         return self.publication.state if self.publication else DayState.UNTOUCHED
 
+    def explain_state(self) -> str:
+        day = self.opts.spec.day.isoformat()
+        said = self.state.explain(day)
+        if self.reports is not None and self.reports.state != DayState.PUBLISHED:
+            said += f"; its {REPORTS_DATASET}: {self.reports.state.explain(day)}"
+        return said
+
     def reporting_state(self, step: Callable[[], Manifest]) -> Manifest:
         """Run `step`; a failure says what it left of the day."""
         try:
             return step()
         except (JobError, Interrupted) as exc:
-            exc.day_state = self.state.explain(self.opts.spec.day.isoformat())
+            exc.day_state = self.explain_state()
             raise
-        except MemoryError:
+        except BaseException as exc:
+            if not is_out_of_memory(exc):
+                raise
             error = OutOfMemory(
                 f"out of memory at {self.opts.spec.rows:,} rows; give the job more memory "
                 "(see docs/operations.md) or split the day with --shard"
             )
-            error.day_state = self.state.explain(self.opts.spec.day.isoformat())
+            error.day_state = self.explain_state()
             raise error from None
 
     # --- the three kinds of run --------------------------------------------------------
 
     def run(self) -> Manifest:
+        check_memory(self.opts.spec.rows)
         self._call("checking the destination", self.dest.preflight)
         if self.opts.shard.count > 1:
             staged, part = self._generate_and_stage()
@@ -249,7 +262,9 @@ class DayRun:
         with self._lease():
             self._clear_staging()
             staged, part = self._generate_and_stage()
-            return self._publish([StagedPart(staged, part.key)], [part])
+            manifest = self._publish([StagedPart(staged, part.key)], [part])
+            self._publish_reports()
+            return manifest
 
     def finalize(self) -> Manifest:
         self._call("checking the destination", self.dest.preflight)
@@ -263,6 +278,7 @@ class DayRun:
             check_totals(totals, self.opts.spec.rows, self.opts.spec.fraud_rate)
             manifest = self._publish(staged, parts)
             self._clear_staging()
+            self._publish_reports()
             return manifest
 
     # --- steps -------------------------------------------------------------------------
@@ -404,6 +420,41 @@ class DayRun:
             manifest.uri, f"{manifest.rows:,}", 100 * manifest.fraud_rate, manifest.bytes / 1e6, len(parts),
         )  # fmt: skip
         return manifest
+
+    def _publish_reports(self) -> None:
+        """The labels feed: the fraud reports made on the day, published like the payments.
+
+        Once per day (by a whole-day run or by --finalize), under the day's lease: reports
+        made on day D are a function of (seed, D, rows, rate, profile), like its payments.
+        """
+        opts, dest = self.opts, self.dest
+        spec = opts.spec
+        layout = self.layout.beside(REPORTS_DATASET)
+        frame = validate_reports(reports_frame(spec), spec.day)
+        self.reports = DayPublication(dest, layout, self.deadline)
+        with work_dir() as tmp:
+            written = write_parquet(
+                [frame], REPORT_SCHEMA, tmp / "reports.parquet", compression=opts.compression
+            )
+            root = dest.uri(layout.prefix).rstrip("/")
+            settings = opts.row_settings()
+            manifest = {
+                "dataset": REPORTS_DATASET, "date": spec.day.isoformat(), "rows": frame.height,
+                "uri": dest.uri(layout.partition), "keys": [layout.part_key(0, 1)],
+                "bytes": written.bytes, "sha256": written.sha256, "complete": True,
+                "root": root, "glob": f"{root}/{PARTITION_GLOB}", "timestamp_field": "reported_on",
+                "partition_columns": PARTITION_COLUMNS, "schema": arrow_type_names(REPORT_SCHEMA),
+                "generator_version": GENERATOR_VERSION, "settings": settings,
+                "settings_digest": settings_digest(settings), "manifest_key": layout.manifest_key,
+            }  # fmt: skip
+            metadata = {"rows": str(frame.height), "sha256": written.sha256}
+            publish_file(self.reports, written.path, metadata, json.dumps(manifest) + "\n")
+        log.info(
+            "published %s: %s fraud reports made on %s",
+            manifest["uri"],
+            f"{frame.height:,}",
+            spec.day,
+        )
 
     def _manifest(self, parts: list[PartInfo], *, complete: bool) -> Manifest:
         opts, dest, layout = self.opts, self.dest, self.layout

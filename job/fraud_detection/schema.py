@@ -6,14 +6,34 @@ import polars as pl
 
 UTC_MICROS = pl.Datetime("us", "UTC")
 
+# Keys: a kind letter + Crockford base-32 characters (simulator/keys.py makes them).
+# At most 12 bytes, so DuckDB stores them inline (no pointer chase in joins).
+KEY_PREFIX = {
+    "transaction_id": "P",
+    "customer_id": "C",
+    "card_id": "K",
+    "merchant_id": "M",
+    "terminal_id": "T",
+}
+ENTITY_KEY_CHARS = 8  # 40 bits: a trillion keys per kind
+TRANSACTION_KEY_CHARS = 9  # 45 bits = the day since 1970 (19 bits) + the row (26 bits)
+TRANSACTION_DAY_BITS, TRANSACTION_ROW_BITS = 19, 26
+# Device tokens are hashes, not indices: 55 bits (11 characters) keep them at 12 bytes,
+# and ~1.5 M devices collide with odds of about 1 in 30,000.
+DEVICE_KEY_PREFIX, DEVICE_KEY_CHARS = "D", 11
+KEY_LENGTH = {
+    name: len(prefix) + (TRANSACTION_KEY_CHARS if name == "transaction_id" else ENTITY_KEY_CHARS)
+    for name, prefix in KEY_PREFIX.items()
+}
+
 # name -> (dtype, description). The README's schema table is generated from this.
 COLUMNS: dict[str, tuple[pl.DataType, str]] = {
-    "transaction_id": (pl.String(), "Unique payment key: `YYYYMMDD-` + 20 digits; never repeats on another day."),
+    "transaction_id": (pl.String(), "Unique payment key: `P` + 9 base-32 characters; never repeats on another day."),
     "event_timestamp": (UTC_MICROS, "When the payment was authorised (UTC, µs), inside the partition's day."),
-    "customer_id": (pl.String(), "Cardholder key (`C` + 20 digits), stable across days for a seed."),
-    "card_id": (pl.String(), "Card key (`K` + 20 digits); a customer holds 1–3 cards."),
-    "merchant_id": (pl.String(), "Merchant key (`M` + 20 digits)."),
-    "terminal_id": (pl.String(), "Terminal key (`T` + 20 digits); online payments use the merchant's virtual terminal."),
+    "customer_id": (pl.String(), "Cardholder key (`C` + 8 base-32 characters), stable across days for a seed."),
+    "card_id": (pl.String(), "Card key (`K` + 8 base-32 characters); a customer holds 1–3 cards."),
+    "merchant_id": (pl.String(), "Merchant key (`M` + 8 base-32 characters)."),
+    "terminal_id": (pl.String(), "Terminal key (`T` + 8 base-32 characters); online payments use the merchant's virtual terminal."),
     "merchant_name": (pl.String(), "Merchant trading name."),
     "mcc": (pl.String(), "ISO 18245 merchant category code, 4 digits."),
     "merchant_category": (pl.String(), "Name of the MCC."),
@@ -24,15 +44,15 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "channel": (pl.String(), "`chip`, `contactless`, `swipe` (card-present) or `online` (card-not-present)."),
     "card_brand": (pl.String(), "`visa`, `mastercard` or `amex`."),
     "card_type": (pl.String(), "`debit`, `credit` or `prepaid`."),
-    "latitude": (pl.Float64(), "Where the payment was made: the terminal for card-present, the buyer's geolocation online."),
-    "longitude": (pl.Float64(), "See `latitude`."),
+    "latitude": (pl.Float32(), "Where the payment was made (degrees, to 1e-5 ≈ 1 m): the terminal for card-present, the buyer's geolocation online."),
+    "longitude": (pl.Float32(), "See `latitude`."),
     "city": (pl.String(), "City of `latitude`/`longitude`."),
     "country": (pl.String(), "ISO 3166-1 alpha-2 country of `latitude`/`longitude`."),
     "distance_from_home_km": (pl.Float64(), "Great-circle distance from the cardholder's home to where the payment was made."),
     "transaction_type": (pl.String(), "`purchase` or `refund` (money back to the card; `amount` is still positive)."),
     "entry_mode": (pl.String(), "How the card reached the terminal: `chip`, `contactless`, `mobile_wallet`, `magstripe`, `ecommerce` or `credential_on_file`."),
     "sca": (pl.Boolean(), "Strong customer authentication was performed: 3-D Secure online, PIN for chip."),
-    "device_id": (pl.String(), "Token of the device behind an online payment (`D` + 20 digits); null for card-present."),
+    "device_id": (pl.String(), "Token of the device behind an online payment (`D` + 11 base-32 characters); null for card-present."),
     "auth_result": (pl.String(), "`approved` or `declined`; declined attempts stay in the feed, as in an authorisation log."),
     "is_fraud": (pl.Boolean(), "The label (ground truth, known at once; the `fraud_reports` feed says when it became known)."),
     "fraud_scenario": (pl.String(), "Set exactly when `is_fraud`: `compromised_terminal`, `compromised_card`, `card_testing` or `account_takeover`."),
@@ -54,3 +74,13 @@ REPORT_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
 
 REPORT_SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in REPORT_COLUMNS.items()})
 REPORT_TYPES = ("chargeback", "cardholder_report")
+
+
+# How the payments file stores each column; the pipeline hands this to the Parquet writer.
+# A column not named here is dictionary-encoded (repeated values: entities, names, codes).
+ENCODINGS: dict[str, str] = {
+    "transaction_id": "DELTA_LENGTH_BYTE_ARRAY",  # unique per row: a dictionary only adds
+    "event_timestamp": "DELTA_BINARY_PACKED",  # sorted µs: small, positive steps
+    "latitude": "BYTE_STREAM_SPLIT",  # floats: like bytes together, then zstd
+    "longitude": "BYTE_STREAM_SPLIT",
+}

@@ -29,7 +29,9 @@ MAX_SHARDS = 1024
 
 Compression = Literal["zstd", "snappy", "lz4", "gzip", "uncompressed"]
 COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncompressed")
-DEFAULT_ROW_GROUP_ROWS = 250_000
+# 8 full blocks: one dictionary per column over a million rows (about 8 bytes a row less
+# than a row group per block); memory is bounded by it, not by the day.
+DEFAULT_ROW_GROUP_ROWS = 1_048_576
 # The whole run's budget (generation, upload, publishing). The day's lease expires
 # LEASE_MARGIN_SECONDS after it (an allowance for clock skew between hosts), so a run
 # never writes after its lease could be taken over, and a killed run blocks its day

@@ -17,7 +17,15 @@ import numpy as np
 import polars as pl
 
 from fraud_detection.errors import ValidationFailed
-from fraud_detection.schema import REPORT_TYPES, SCHEMA
+from fraud_detection.schema import (
+    DEVICE_KEY_CHARS,
+    DEVICE_KEY_PREFIX,
+    KEY_LENGTH,
+    KEY_PREFIX,
+    REPORT_SCHEMA,
+    REPORT_TYPES,
+    SCHEMA,
+)
 from fraud_detection.simulator.reference import (
     AUTH_RESULTS,
     CHANNELS,
@@ -26,7 +34,13 @@ from fraud_detection.simulator.reference import (
     TRANSACTION_TYPES,
 )
 
-_ID_LENGTH = 21  # one letter + 20 digits
+_DEVICE_LENGTH = len(DEVICE_KEY_PREFIX) + DEVICE_KEY_CHARS
+
+
+def _key(name: str) -> dy.String:
+    """A key column: its fixed width (the prefix is a rule below)."""
+    return dy.String(min_length=KEY_LENGTH[name], max_length=KEY_LENGTH[name])
+
 
 # What the fingerprint hashes: each row's key, time, amount, place and label. The
 # entity-key strings are left out: hashing them cost as much as generating them.
@@ -40,12 +54,12 @@ class PaymentsSchema(dy.Schema):
     # Length and prefix checks, not regexes: regexes cost as much as generating the
     # rows. Uniqueness of transaction_id holds by construction (a bijective hash of
     # the row index) and is covered by the unit tests rather than re-hashed here.
-    transaction_id = dy.String(min_length=29, max_length=29)
+    transaction_id = _key("transaction_id")
     event_timestamp = dy.Datetime(time_zone="UTC", time_unit="us")
-    customer_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
-    card_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
-    merchant_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
-    terminal_id = dy.String(min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    customer_id = _key("customer_id")
+    card_id = _key("card_id")
+    merchant_id = _key("merchant_id")
+    terminal_id = _key("terminal_id")
     merchant_name = dy.String(min_length=1)
     mcc = dy.String(min_length=4, max_length=4)
     merchant_category = dy.String(min_length=1)
@@ -56,26 +70,23 @@ class PaymentsSchema(dy.Schema):
     channel = dy.String(min_length=1)
     card_brand = dy.String(min_length=1)
     card_type = dy.String(min_length=1)
-    latitude = dy.Float64(min=-90.0, max=90.0)
-    longitude = dy.Float64(min=-180.0, max=180.0)
+    latitude = dy.Float32(min=-90.0, max=90.0)
+    longitude = dy.Float32(min=-180.0, max=180.0)
     city = dy.String(min_length=1)
     country = dy.String(min_length=2, max_length=2)
     distance_from_home_km = dy.Float64(min=0.0)
     transaction_type = dy.String(min_length=1)
     entry_mode = dy.String(min_length=1)
     sca = dy.Bool()
-    device_id = dy.String(nullable=True, min_length=_ID_LENGTH, max_length=_ID_LENGTH)
+    device_id = dy.String(nullable=True, min_length=_DEVICE_LENGTH, max_length=_DEVICE_LENGTH)
     auth_result = dy.String(min_length=1)
     is_fraud = dy.Bool()
     fraud_scenario = dy.String(nullable=True)
 
     @dy.rule()
     def ids_carry_their_prefix(cls) -> pl.Expr:
-        return (
-            pl.col("customer_id").str.starts_with("C")
-            & pl.col("card_id").str.starts_with("K")
-            & pl.col("merchant_id").str.starts_with("M")
-            & pl.col("terminal_id").str.starts_with("T")
+        return pl.all_horizontal(
+            pl.col(name).str.starts_with(prefix) for name, prefix in KEY_PREFIX.items()
         )
 
     @dy.rule()
@@ -110,7 +121,7 @@ class PaymentsSchema(dy.Schema):
 class ReportsSchema(dy.Schema):
     """The labels feed: fraud reports made on the partition's day."""
 
-    transaction_id = dy.String(min_length=29, max_length=29)
+    transaction_id = _key("transaction_id")
     payment_date = dy.Date()
     reported_on = dy.Date()
     delay_days = dy.Int32(min=1, max=120)
@@ -125,6 +136,23 @@ class ReportsSchema(dy.Schema):
     @dy.rule()
     def report_type_is_known(cls) -> pl.Expr:
         return pl.col("report_type").is_in(REPORT_TYPES)
+
+
+def validate_reports(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The labels feed's day: its schema, its rules, and every report made on `day`."""
+    if frame.schema != REPORT_SCHEMA:
+        raise ValidationFailed(
+            f"fraud_reports schema check failed: {dict(frame.schema)} is not {dict(REPORT_SCHEMA)}"
+        )
+    _, failures = ReportsSchema.filter(frame, cast=False)
+    counts = dict(failures.counts())
+    off_day = frame.height - int((frame["reported_on"] == day).sum())
+    if off_day:
+        counts["reported_on_is_the_day"] = off_day
+    if counts:
+        broken = ", ".join(f"{rule}: {n} rows" for rule, n in sorted(counts.items()))
+        raise ValidationFailed(f"fraud_reports check failed before upload ({broken})")
+    return frame
 
 
 @lru_cache(maxsize=8)

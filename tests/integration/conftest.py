@@ -14,21 +14,17 @@ import os
 # testcontainers reads this once, at import time: it has to be set before the import below.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from docker.client import DockerClient
 from mypy_boto3_s3 import S3Client
 
-from tests.support.job import JOB_IMAGE, MOTO_IMAGE, JobRunner
+from tests.support.images import ensure_images
+from tests.support.job import JobRunner
 from tests.support.relay import Relay
 from tests.support.s3 import Bucket, Moto, start_moto
 from tests.support.session import SESSION
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -67,28 +63,14 @@ def nothing_left_behind(docker_client: DockerClient) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def images() -> tuple[str, str]:
-    """Build (or find cached) both images through the Makefile, as CI and developers do."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            "make",
-            "-s",
-            "job-image",
-            "moto-image",
-            f"JOB_IMAGE={JOB_IMAGE}",
-            f"MOTO_IMAGE={MOTO_IMAGE}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"make job-image moto-image failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    print(f"images ready in {time.monotonic() - started:.1f} s")
-    return JOB_IMAGE, MOTO_IMAGE
+    """Both images, built once per session through the Makefile (tests/support/images.py)."""
+    try:
+        built = ensure_images()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    if built.build_seconds is not None:
+        print(f"images ready in {built.build_seconds:.1f} s")
+    return built.job, built.moto
 
 
 @pytest.fixture(scope="session")

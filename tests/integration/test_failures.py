@@ -200,3 +200,10 @@ def test_killed_container_publishes_nothing(
     again.assert_ok()
     assert bucket.pending_uploads() == []
     assert [k for k in bucket.listing() if not k.startswith("year=")] == []
+
+
+def test_a_memory_limit_too_small_is_exit_9_before_anything(job: JobRunner, bucket: Bucket) -> None:
+    run = job.run(job_args(bucket, rows=1_000_000), overrides={"mem_limit": "300m"})
+    assert run.exit_code == 9, f"exit {run.exit_code}\n{run.stderr}"
+    assert "the container's memory limit is 300 MB" in run.assert_one_line_error()
+    assert bucket.listing() == []

@@ -15,12 +15,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Action = Literal["fail", "stall", "slow"]
+# fail: 503 SlowDown; stall: hold, never answer; slow: forward after `delay` s;
+# ignore-conditions: forward without If-None-Match/If-Match, as a store that ignores them.
+Action = Literal["fail", "stall", "slow", "ignore-conditions"]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
     b"<Message>injected by the test relay</Message></Error>"
 )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-request (an aborted upload) is expected here."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ class FaultRelay:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -149,12 +156,19 @@ class FaultRelay:
             return
         if rule is not None and rule.action == "slow":
             time.sleep(rule.delay)
-        self._forward(handler, request)
+        self._forward(
+            handler,
+            request,
+            drop_conditions=rule is not None and rule.action == "ignore-conditions",
+        )
 
-    def _forward(self, handler: BaseHTTPRequestHandler, request: Request) -> None:
+    def _forward(
+        self, handler: BaseHTTPRequestHandler, request: Request, *, drop_conditions: bool = False
+    ) -> None:
         target = urlsplit(self.upstream)
         conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        dropped = HOP_BY_HOP | ({"if-none-match", "if-match"} if drop_conditions else set())
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in dropped}
         headers["Content-Length"] = str(len(request.body))
         url = request.path + (f"?{request.query}" if request.query else "")
         conn.request(request.method, url, body=request.body, headers=headers)

@@ -155,3 +155,23 @@ def test_help_documents_environment_and_exit_codes(capsys: pytest.CaptureFixture
     assert code == 0
     for word in ("RAW_BUCKET", "AWS_ENDPOINT_URL", "--shard", "Exit codes", "max 50,000,000"):
         assert word in " ".join(out.split()), word
+
+
+def test_an_address_space_limit_too_small_is_exit_9_before_anything(tmp_path: Path) -> None:
+    import resource
+
+    def limit() -> None:  # what `ulimit -v 2000000` does
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, resource.RLIM_INFINITY))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "fraud_detection", "--date", "2025-06-12", "--rows", "1000",
+         "--dest", str(tmp_path / "raw")],
+        capture_output=True, text=True, timeout=120, preexec_fn=limit,
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "daily-synthetic: error: the address-space limit (ulimit -v) is 2,048 MB"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "raw").exists()

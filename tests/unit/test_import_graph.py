@@ -14,7 +14,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "job" / "fraud_detection"
 # Modules every layer may use: plain data, errors, settings, scratch space.
-BASE = {"fraud_detection", "errors", "schema", "settings", "manifest", "tempfiles", "deadline"}
+BASE = {
+    "fraud_detection",
+    "errors",
+    "schema",
+    "settings",
+    "manifest",
+    "tempfiles",
+    "deadline",
+    "memory",
+}
 # component -> the components it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},

@@ -20,6 +20,7 @@ import pytest
 
 from fraud_detection import GENERATOR_VERSION, pipeline
 from fraud_detection.cli import main
+from fraud_detection.sinks.layout import PARTITION_GLOB as PAYMENTS_GLOB
 from fraud_detection.tempfiles import TEMP_PREFIX
 
 from .conftest import SMALL
@@ -91,14 +92,19 @@ def test_readers_discover_the_partitions(
 ) -> None:
     dest = tmp_path / "raw"
     assert job(capsys, dest, rows=3_000)[0] == 0
-    table = pads.dataset(dest, format="parquet", partitioning="hive").to_table()
+    # The payments are read through the manifest's glob: the labels feed (fraud_reports/)
+    # is a sibling dataset under the same root.
+    files = [str(f) for f in sorted(dest.glob(PAYMENTS_GLOB))]
+    table = pads.dataset(
+        files, format="parquet", partitioning="hive", partition_base_dir=str(dest)
+    ).to_table()
     assert table.num_rows == 3_000
     assert {"year", "month", "day"} <= set(table.column_names)
     query = "select count(*), min(year), min(month::int), min(day::int) from read_parquet(?, hive_partitioning=true)"
-    got = duckdb.execute(query, [f"{dest}/**/*.parquet"]).fetchall()
+    got = duckdb.execute(query, [f"{dest}/{PAYMENTS_GLOB}"]).fetchall()
     assert got == [(3_000, 2025, 6, 12)]
     lazy = (
-        pl.scan_parquet(dest / "**/*.parquet", hive_partitioning=True)
+        pl.scan_parquet(dest / PAYMENTS_GLOB, hive_partitioning=True)
         .select("year", "month", "day")
         .unique()
         .collect()
@@ -190,7 +196,8 @@ def test_partition_folders_hold_only_parquet_and_the_manifest(
     assert list((dest / "_staging").rglob("*.staged")) == []
     assert pl.scan_parquet(dest / DAY_DIR / "*.parquet").select(pl.len()).collect().item() == 20_000
     query = "select count(*) from read_parquet(?)"  # the staging area does not match the glob
-    assert duckdb.execute(query, [f"{dest}/**/*.parquet"]).fetchone() == (20_000,)
+    assert duckdb.execute(query, [f"{dest}/{PAYMENTS_GLOB}"]).fetchone() == (20_000,)
+    assert list(dest.glob("**/*.staged")) == []
 
 
 def test_the_manifest_describes_the_dataset(

@@ -39,10 +39,10 @@ def test_timestamps_are_utc_inside_the_day_and_ordered(day: date) -> None:
     assert ts.is_sorted()
 
 
-def test_transaction_ids_unique_and_dated(day_frame: pl.DataFrame) -> None:
+def test_transaction_ids_unique_and_fixed_width(day_frame: pl.DataFrame) -> None:
     ids = day_frame["transaction_id"]
     assert ids.n_unique() == day_frame.height
-    assert ids.str.starts_with("20250612-").all()
+    assert ids.str.contains(r"^P[0-9A-HJKMNP-TV-Z]{9}$").all()
 
 
 def test_fraud_scenario_set_exactly_when_fraud(day_frame: pl.DataFrame) -> None:
@@ -65,7 +65,7 @@ def test_value_domains(day_frame: pl.DataFrame) -> None:
         ("merchant_id", "M"),
         ("terminal_id", "T"),
     ]:
-        assert df[col].str.contains(rf"^{prefix}\d{{20}}$").all(), col
+        assert df[col].str.contains(rf"^{prefix}[0-9A-HJKMNP-TV-Z]{{8}}$").all(), col
 
 
 def test_fraud_rate_follows_the_setting() -> None:

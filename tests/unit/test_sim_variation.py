@@ -111,3 +111,22 @@ def test_the_calendar_shapes_legit_spending() -> None:
     assert _share(small_day(black_friday(2025)), ["5732"]) > 1.8 * _share(friday, ["5732"])
     first, mid = small_day(date(2025, 9, 1)), small_day(date(2025, 9, 15))  # Mondays
     assert _share(first, ["4899"]) > 1.4 * _share(mid, ["4899"])  # subscriptions renew
+
+
+def test_the_realistic_profile_has_published_rates() -> None:
+    realistic = PROFILES["realistic"]
+    rows = 1_000_000
+    counts = np.array(
+        [
+            fraud_budget(
+                7, date(2025, 3, 1) + timedelta(days=i), rows, realistic.fraud_rate, realistic
+            )
+            for i in range(90)
+        ]
+    )
+    rate = counts.sum() / (90 * rows)
+    assert 0.0001 < rate < 0.0002  # about 0.015 % by count
+    cnp = counts[
+        :, [SCENARIO["compromised_card"], SCENARIO["card_testing"], SCENARIO["account_takeover"]]
+    ]
+    assert cnp.sum() > 0.8 * counts.sum()  # mostly the card-not-present scenarios

@@ -34,7 +34,9 @@ BREAKAGES = {
     "mcc_is_four_digits": lambda df: df.with_columns(pl.lit("abcd").alias("mcc")),
     "ids_carry_their_prefix": lambda df: df.with_columns(pl.col("card_id").str.replace("^K", "X")),
     "nullability": lambda df: df.with_columns(pl.lit(None, pl.String).alias("merchant_name")),
-    "latitude|max": lambda df: df.with_columns(pl.lit(91.0).alias("latitude")),
+    "latitude|max": lambda df: df.with_columns(
+        pl.lit(91.0).cast(df.schema["latitude"]).alias("latitude")
+    ),
     "schema: dtype": lambda df: df.with_columns(pl.col("amount").cast(pl.Float64)),
     "schema: missing": lambda df: df.drop("mcc"),
     "schema: extra": lambda df: df.with_columns(pl.lit(1).alias("leak")),

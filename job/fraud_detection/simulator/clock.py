@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,7 +31,14 @@ _HOUR_EDGES = np.arange(25, dtype=np.float64) * 3600.0
 _HOURS = np.arange(24)
 
 
-_ZONES = tuple(ZoneInfo(c.tz) for c in COUNTRIES)  # ZoneInfo's own cache holds only 8
+def _zone(key: str) -> ZoneInfo:
+    # From the tzdata package, not the host's /usr/share/zoneinfo: the same rules in the
+    # venv and the image, so the rows are the same too.
+    with files("tzdata").joinpath("zoneinfo", *key.split("/")).open("rb") as f:
+        return ZoneInfo.from_file(f, key=key)
+
+
+_ZONES = tuple(_zone(c.tz) for c in COUNTRIES)
 
 
 @lru_cache(maxsize=256)
@@ -83,10 +91,13 @@ class DayClock:
 
     def countries(self, hour: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Whose payment each row is, by the countries' shares of its UTC hour."""
-        # One searchsorted over the 24 per-hour CDFs laid end to end (hour h at h + cdf).
-        flat = (self.country_cdf + _HOURS[:, None]).ravel()
-        idx = np.searchsorted(flat, hour + u, side="right") - hour * N_COUNTRIES
-        return np.clip(idx, 0, N_COUNTRIES - 1)
+        # Rows are in time order, so each hour is one contiguous run.
+        out = np.empty(len(hour), dtype=np.int64)
+        bounds = np.searchsorted(hour, np.arange(25))
+        for h in range(24):
+            lo, hi = bounds[h], bounds[h + 1]
+            out[lo:hi] = np.searchsorted(self.country_cdf[h], u[lo:hi], side="right")
+        return np.minimum(out, N_COUNTRIES - 1)
 
     def local_hour(self, country: np.ndarray, hour: np.ndarray) -> np.ndarray:
         return (hour + self.offsets[country, hour]) % 24

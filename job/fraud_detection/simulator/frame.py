@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import polars as pl
 
-from fraud_detection.schema import SCHEMA
+from fraud_detection.schema import DEVICE_KEY_CHARS, DEVICE_KEY_PREFIX, SCHEMA
 from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.keys import base32_keys, transaction_keys
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import (
     AUTH_RESULTS,
@@ -22,7 +21,7 @@ from fraud_detection.simulator.reference import (
     FRAUD_SCENARIOS,
     TRANSACTION_TYPES,
 )
-from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.transactions import Draft
 
 _MCC = pl.Series([c.mcc for c in CATEGORIES])
@@ -48,26 +47,18 @@ def haversine_km(
     return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
-def transaction_salt(seed: int, day: date) -> int:
-    return salt_for(seed, "transaction-id", day)
-
-
 def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
-    # A bijective hash of the row index, prefixed with the date: unique within the
-    # day and across days, and no hint of the row's position (or label).
-    mixed = mix64(rows.astype(np.uint64), transaction_salt(seed, clock.day))
-    digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
-    return pl.select(
-        pl.concat_str(pl.lit(clock.day.strftime("%Y%m%d-")), pl.lit(digits))
-    ).to_series()
+    # A bijection of (day, row): unique within the day and across days, and no hint
+    # of the row's position (or label). See keys.py.
+    return transaction_keys(seed, clock.day, rows)
 
 
 def device_ids(device: np.ndarray) -> pl.Series:
-    """`D` + 20 digits, null where there is no device (0)."""
-    digits = pl.Series(device).cast(pl.String).str.zfill(20)
-    return pl.select(
-        pl.when(pl.lit(pl.Series(device)) != 0).then(pl.concat_str(pl.lit("D"), pl.lit(digits)))
-    ).to_series()
+    """`D` + 11 base-32 characters of the token, null where there is no device (0)."""
+    has = np.flatnonzero(device)  # online rows only: format just those
+    low_bits = device[has].astype(np.uint64) & np.uint64((1 << (5 * DEVICE_KEY_CHARS)) - 1)
+    ids = base32_keys(low_bits, DEVICE_KEY_PREFIX, DEVICE_KEY_CHARS)
+    return pl.Series("device_id", [None] * len(device), dtype=pl.String).scatter(has, ids)
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
@@ -107,8 +98,9 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "channel": _CHANNEL.gather(d.channel),
             "card_brand": _CARD_BRAND.gather(pop.card_brand[d.card]),
             "card_type": _CARD_TYPE.gather(pop.card_type[d.card]),
-            "latitude": np.round(d.loc_lat, 5),
-            "longitude": np.round(d.loc_lon, 5),
+            # 1e-5 degrees is about 1 m: the precision the places have; float32 keeps it.
+            "latitude": np.round(d.loc_lat, 5).astype(np.float32),
+            "longitude": np.round(d.loc_lon, 5).astype(np.float32),
             "city": pop.cities.name.gather(d.loc_city),
             "country": _COUNTRY.gather(pop.cities.country[d.loc_city]),
             "distance_from_home_km": np.round(distance, 2),

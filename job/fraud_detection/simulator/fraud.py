@@ -25,6 +25,7 @@ import numpy as np
 from fraud_detection.simulator.clock import SECONDS_PER_DAY, DayClock
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.profiles import Profile
+from fraud_detection.simulator.recurring import renewals
 from fraud_detection.simulator.reference import (
     CATEGORIES,
     CATEGORY_ONLINE,
@@ -32,7 +33,6 @@ from fraud_detection.simulator.reference import (
     CHIP,
     FRAUD_SCENARIOS,
     ONLINE,
-    ONLINE_ONLY,
     SWIPE,
 )
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
@@ -126,12 +126,8 @@ def _window_draws(
     return out
 
 
-def _card_present_terminals(pop: Population) -> np.ndarray:
-    return np.flatnonzero(~ONLINE_ONLY[pop.merchant_category[pop.terminal_merchant]])
-
-
 def compromised_terminals(pop: Population, seed: int, day: date) -> np.ndarray:
-    card_present = _card_present_terminals(pop)
+    card_present = pop.card_present_terminals
     u = _window_draws(
         seed, "terminal-compromise", day, len(card_present), TERMINAL_COMPROMISE_RATE,
         TERMINAL_WINDOW_DAYS,
@@ -509,7 +505,7 @@ def _takeover_fraud(pop: Population, seed: int, clock: DayClock, place: Placemen
 def plan_fraud(
     pop: Population, seed: int, clock: DayClock, fraud_rate: float, profile: Profile
 ) -> FraudPlan:
-    """The day's planned rows: its fraud, then the genuine payments that skim cards."""
+    """The day's planned rows: its fraud, then genuine skimmed payments and subscriptions."""
     budget = fraud_budget(seed, clock.day, clock.rows, fraud_rate, profile)
     places = [_place(s, seed, clock, int(budget[s])) for s in range(len(budget))]
     cashout = live_tested_cards(pop, seed, clock.day, clock.rows, fraud_rate, profile)
@@ -519,6 +515,7 @@ def plan_fraud(
         _testing_fraud(pop, seed, clock, places[TESTING]),
         _takeover_fraud(pop, seed, clock, places[TAKEOVER]),
         _skims(pop, seed, clock),
+        renewals(pop, seed, clock),
     ]
     merged = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Draft)}
     # One payment per row: where two plans chose the same row, the first keeps it.

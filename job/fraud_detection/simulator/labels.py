@@ -19,10 +19,10 @@ import polars as pl
 
 from fraud_detection.schema import REPORT_SCHEMA, REPORT_TYPES
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.frame import transaction_salt
 from fraud_detection.simulator.fraud import fraud_rows
+from fraud_detection.simulator.keys import transaction_keys
 from fraud_detection.simulator.profiles import Profile
-from fraud_detection.simulator.seeding import mix64, rng
+from fraud_detection.simulator.seeding import rng
 
 REPORT_HORIZON_DAYS = 120
 # Per scenario (FRAUD_SCENARIOS order): share never reported, median delay in days.
@@ -66,7 +66,7 @@ def reported_rows(
 
 def reports_on(seed: int, day: date, rows: int, rate: float, profile: Profile) -> pl.DataFrame:
     """The reports made on `day`, ordered by the payment's day and row."""
-    ids: list[np.ndarray] = []
+    ids: list[pl.Series] = []
     payment_day: list[np.ndarray] = []
     delays: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
@@ -75,20 +75,18 @@ def reports_on(seed: int, day: date, rows: int, rate: float, profile: Profile) -
         row, delay, kind = reported_rows(seed, clock, rate, profile)
         due = np.flatnonzero(delay == back)
         order = due[np.argsort(row[due])]
-        ids.append(mix64(row[order].astype(np.uint64), transaction_salt(seed, clock.day)))
+        ids.append(transaction_keys(seed, clock.day, row[order]))
         payment_day.append(np.full(len(order), clock.day.toordinal() - _EPOCH_ORDINAL))
         delays.append(np.full(len(order), back, dtype=np.int32))
         kinds.append(kind[order])
     paid = pl.Series("payment_date", np.concatenate(payment_day), dtype=pl.Int32).cast(pl.Date)
     frame = pl.DataFrame(
         {
-            "digits": pl.Series(np.concatenate(ids)).cast(pl.String).str.zfill(20),
+            "transaction_id": pl.concat(ids),
             "payment_date": paid,
             "reported_on": pl.Series([day], dtype=pl.Date).new_from_index(0, len(paid)),
             "delay_days": pl.Series(np.concatenate(delays), dtype=pl.Int32),
             "report_type": pl.Series(list(REPORT_TYPES)).gather(np.concatenate(kinds)),
         }
     )
-    return frame.with_columns(
-        transaction_id=pl.concat_str(pl.col("payment_date").dt.strftime("%Y%m%d-"), "digits")
-    ).select(list(REPORT_SCHEMA))
+    return frame.select(list(REPORT_SCHEMA))

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from fraud_detection.simulator.keys import entity_keys
 from fraud_detection.simulator.reference import (
     CARD_BRAND_WEIGHTS,
     CARD_BRANDS,
@@ -26,7 +27,7 @@ from fraud_detection.simulator.reference import (
     ONLINE_ONLY,
 )
 from fraud_detection.simulator.sampling import GuideTable
-from fraud_detection.simulator.seeding import mix64, rng, salt_for
+from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.vocabulary import Cities, build_cities, merchant_names
 
 
@@ -79,7 +80,7 @@ class Population:
     home_city: np.ndarray
     home_lat: np.ndarray
     home_lon: np.ndarray
-    activity: GuideTable  # for drawing who pays: a few pay often, most rarely
+    activity_weight: np.ndarray  # how often each customer pays: a few often, most rarely
     amount_scale: np.ndarray  # the customer's spending level
     online_affinity: np.ndarray
     favourite_categories: np.ndarray  # (customers, 2)
@@ -126,9 +127,18 @@ class Population:
         return self.cities.country[self.merchant_city].astype(np.int64)
 
     @cached_property
+    def activity(self) -> GuideTable:
+        """For drawing who pays over the whole population (customers_by_country is by country)."""
+        return GuideTable(np.cumsum(self.activity_weight))
+
+    @cached_property
     def card_risk(self) -> GuideTable:
         """Cards weighted by how often fraudsters get hold of them (credit above debit)."""
-        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]))
+        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]), buckets_per_entry=1)
+
+    @cached_property
+    def card_present_terminals(self) -> np.ndarray:
+        return np.flatnonzero(~ONLINE_ONLY[self.merchant_category[self.terminal_merchant]])
 
     @cached_property
     def nearest_city_with(self) -> np.ndarray:
@@ -172,12 +182,9 @@ class Population:
         return len(self.terminal_merchant)
 
 
-def entity_ids(seed: int, kind: str, prefix: str, n: int) -> pl.Series:
-    """Opaque, stable keys: a bijective hash of the index, so never two alike."""
-    mixed = mix64(np.arange(n, dtype=np.uint64), salt_for(seed, "ids", kind))
-    # Decimal formatting is polars-native and several times faster than hex.
-    digits = pl.Series(mixed).cast(pl.String).str.zfill(20)
-    return pl.select(pl.concat_str(pl.lit(prefix), pl.lit(digits))).to_series().alias(f"{kind}_id")
+def entity_ids(seed: int, kind: str, n: int) -> pl.Series:
+    """Opaque, stable keys: a bijection of the index, so never two alike (see keys.py)."""
+    return entity_keys(seed, kind, n)
 
 
 def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
@@ -202,7 +209,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
     home_lat = cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04)
     home_lon = cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06)
     activity = rng(seed, "customer", "activity").lognormal(0.0, 1.1, nc)
-    activity_cdf = np.cumsum(activity)
     amount_scale = rng(seed, "customer", "amount").lognormal(0.0, 0.35, nc)
     online_affinity = 0.4 + 1.4 * rng(seed, "customer", "online").beta(2.0, 3.0, nc)
     fav_cdf = np.cumsum(CATEGORY_WEIGHTS)
@@ -239,11 +245,11 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         seed=seed,
         sizes=sizes,
         cities=cities,
-        customer_id=entity_ids(seed, "customer", "C", nc),
+        customer_id=entity_ids(seed, "customer", nc),
         home_city=home_city,
         home_lat=home_lat,
         home_lon=home_lon,
-        activity=GuideTable(activity_cdf),
+        activity_weight=activity,
         amount_scale=amount_scale,
         online_affinity=online_affinity,
         favourite_categories=favourites,
@@ -253,11 +259,11 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         customers_by_country=Groups.build(
             cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
         ),
-        card_id=entity_ids(seed, "card", "K", n_cards),
+        card_id=entity_ids(seed, "card", n_cards),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),
         card_type=type_idx.astype(np.int8),
-        merchant_id=entity_ids(seed, "merchant", "M", nm),
+        merchant_id=entity_ids(seed, "merchant", nm),
         merchant_name=merchant_name,
         merchant_category=category.astype(np.int16),
         merchant_city=merchant_city,
@@ -276,6 +282,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
             popularity,
         ),
         merchants_by_category=Groups.build(category, N_CATEGORIES, popularity),
-        terminal_id=entity_ids(seed, "terminal", "T", n_terminals),
+        terminal_id=entity_ids(seed, "terminal", n_terminals),
         terminal_merchant=np.repeat(np.arange(nm), terminal_count),
     )

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from fraud_detection.simulator.travel import Trips
 
 FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
+REGULAR_ONLINE = 0.6  # online purchases from the customer's usual merchant of the category
 LEGIT_ON_FILE = 0.2  # online payments with a card stored at the merchant
 LEGIT_NEW_DEVICE = 0.18  # online payments from a new browser, cleared cookies, a new phone
 WALLET_SHARE = 0.35  # taps made with a phone wallet rather than the card
@@ -223,7 +224,13 @@ def legit_block(
     # Online shopping is mostly domestic (the home market), some cross-border.
     home_country = pop.home_country[customer]
     market = np.where(g.random(n) < DOMESTIC_ONLINE, home_country, -1)
-    merchant = pick_merchant(pop, category, city, online, g.random(n), online_country=market)
+    # Online, people mostly go back to the shops they know: a fixed draw per
+    # (customer, category) picks the same merchant every time.
+    u_merchant = g.random(n)
+    regular = np.flatnonzero(online & (g.random(n) < REGULAR_ONLINE))
+    u_merchant[regular] = regular_draw(pop.seed, customer[regular], category[regular])
+    market[regular] = home_country[regular]
+    merchant = pick_merchant(pop, category, city, online, u_merchant, online_country=market)
     terminal = pick_terminal(pop, merchant, online, g.random(n))
     amount_eur = shape.amount_factor * category_amount_eur(
         category, pop.amount_scale[customer], g.standard_normal(n)
@@ -247,9 +254,10 @@ def legit_block(
     sca = np.where(online, (g.random(n) < sca_p) & (entry != E_ON_FILE), channel == CHIP).astype(
         np.int8
     )
-    own = customer_devices(pop.seed, customer, g.random(n))
-    fresh = mix64(row.astype(np.uint64), salt_for(seed, "new-device", day, clock.rows))
-    device = np.where(online, np.where(g.random(n) < LEGIT_NEW_DEVICE, fresh, own), 0)
+    device = np.zeros(n, dtype=np.uint64)
+    own = customer_devices(pop.seed, customer[web], g.random(len(web)))
+    fresh = mix64(row[web].astype(np.uint64), salt_for(seed, "new-device", day, clock.rows))
+    device[web] = np.where(g.random(len(web)) < LEGIT_NEW_DEVICE, fresh, own)
     return Draft(
         row=row,
         seconds=seconds,
@@ -268,8 +276,14 @@ def legit_block(
         sca=sca,
         declined=(g.random(n) < shape.decline_rate).astype(np.int8),
         refund=(g.random(n) < REFUND_SHARE[category]).astype(np.int8),
-        device=device.astype(np.uint64),
+        device=device,
     )
+
+
+def regular_draw(seed: int, customer: np.ndarray, category: np.ndarray) -> np.ndarray:
+    """A uniform in [0, 1) fixed for each (customer, category): their usual merchant."""
+    key = customer.astype(np.uint64) * np.uint64(N_CATEGORIES) + category.astype(np.uint64)
+    return (mix64(key, salt_for(seed, "regular-merchant")) >> np.uint64(11)) * (1.0 / (1 << 53))
 
 
 def entry_modes(channel: np.ndarray, u: np.ndarray, on_file: np.ndarray) -> np.ndarray:

@@ -23,21 +23,32 @@ TRANSIT_S = 7_200.0
 
 @dataclass(frozen=True)
 class Trips:
-    """Per customer, for one day: where they are away, and when."""
+    """For one day: which customers are on a trip (slot), and where and when they are away."""
 
-    city: np.ndarray  # destination city, -1 when home all day
-    away_from: np.ndarray  # seconds of the day [away_from, away_until) spent at the destination
+    slot: np.ndarray  # per customer: index into the arrays below, -1 when home all day
+    city: np.ndarray  # per trip: the destination city
+    away_from: np.ndarray  # per trip: seconds [away_from, away_until) spent at the destination
     away_until: np.ndarray
-    transit_from: np.ndarray  # seconds of the day [transit_from, transit_until) on the way
+    transit_from: np.ndarray  # per trip: seconds [transit_from, transit_until) on the way
     transit_until: np.ndarray
 
     def away(self, customer: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-        city = self.city[customer]
-        at = (self.away_from[customer] <= seconds) & (seconds < self.away_until[customer])
-        return np.where(at & (city >= 0), city, -1)
+        """The destination city of each payer who is away at that second, else -1."""
+        out = np.full(len(customer), -1, dtype=np.int64)
+        slot = self.slot[customer]
+        on_trip = np.flatnonzero(slot >= 0)  # a few per cent: look only at those
+        s, t = slot[on_trip], seconds[on_trip]
+        at = (self.away_from[s] <= t) & (t < self.away_until[s])
+        out[on_trip[at]] = self.city[s[at]]
+        return out
 
     def in_transit(self, customer: np.ndarray, seconds: np.ndarray) -> np.ndarray:
-        return (self.transit_from[customer] <= seconds) & (seconds < self.transit_until[customer])
+        slot = self.slot[customer]
+        on_trip = np.flatnonzero(slot >= 0)
+        s, t = slot[on_trip], seconds[on_trip]
+        out = np.zeros(len(customer), dtype=bool)
+        out[on_trip] = (self.transit_from[s] <= t) & (t < self.transit_until[s])
+        return out
 
 
 def trips_on(pop: Population, seed: int, day: date) -> Trips:
@@ -70,4 +81,14 @@ def trips_on(pop: Population, seed: int, day: date) -> Trips:
         transit_until[who] = np.where(
             first, depart + TRANSIT_S, np.where(last, back_home + TRANSIT_S, 0.0)
         )
-    return Trips(city, away_from, away_until, transit_from, transit_until)
+    travellers = np.flatnonzero(city >= 0)
+    slot = np.full(n, -1, dtype=np.int32)
+    slot[travellers] = np.arange(len(travellers), dtype=np.int32)
+    return Trips(
+        slot=slot,
+        city=city[travellers],
+        away_from=away_from[travellers],
+        away_until=away_until[travellers],
+        transit_from=transit_from[travellers],
+        transit_until=transit_until[travellers],
+    )

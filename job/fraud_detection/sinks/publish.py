@@ -2,9 +2,14 @@
 
 API, for any dataset laid out by `DayLayout` (raw payments, fraud reports, features):
 
-    publication = DayPublication(dest, layout, deadline)
-    publication.publish(parts, manifest_text)   # parts: list[StagedPart]
-    publication.state                            # a DayState, also after an exception
+    layout = DayLayout("features", day)                      # keys under <root>/features/
+    with_lease = Lease.acquire(dest, layout.lease_key, "features of " + day, ttl)  # sinks.lease
+    dest.upload(local_file, layout.staged_key(0, 1), metadata)
+    staged = [StagedPart(dest.head(layout.staged_key(0, 1)), layout.part_key(0, 1))]
+    publication = publish_day(dest, layout, staged, manifest_text, Deadline(600))
+    publication.state        # DayState; on failure: DayPublication(...).publish(...) and
+                             # read .state in the except block
+    with_lease.release()
 
 `parts` are objects already uploaded to the staging area (`layout.staged_key`), each
 with the key it must take in the day folder. The caller holds the day's lease
@@ -29,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 from fraud_detection.deadline import Deadline
@@ -145,3 +151,32 @@ class DayPublication:
 
 def _copier(dest: Destination, part: StagedPart) -> Callable[[], None]:
     return lambda: dest.copy(part.staged, part.key)
+
+
+def publish_day(
+    dest: Destination,
+    layout: DayLayout,
+    parts: Sequence[StagedPart],
+    manifest_text: str,
+    deadline: Deadline,
+) -> DayPublication:
+    """Publish staged `parts` as `layout`'s day (the caller holds the day's lease)."""
+    publication = DayPublication(dest, layout, deadline)
+    publication.publish(parts, manifest_text)
+    return publication
+
+
+def publish_file(
+    publication: DayPublication, path: Path, metadata: dict[str, str], manifest_text: str
+) -> None:
+    """One local file as the day's only part: stage it, then publish (lease held by caller).
+
+    `publication.state` tells, also after an exception, what the day was left as.
+    """
+    dest, layout, deadline = publication.dest, publication.layout, publication.deadline
+    staged_key = layout.staged_key(0, 1)
+    deadline.call(f"staging {path.name}", lambda: dest.upload(path, staged_key, metadata))
+    staged = deadline.call("checking the staged file", lambda: dest.head(staged_key))
+    if staged is None:
+        raise DestinationError(f"the staged file {dest.uri(staged_key)} vanished after its upload")
+    publication.publish([StagedPart(staged, layout.part_key(0, 1))], manifest_text)

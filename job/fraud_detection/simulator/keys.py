@@ -1,0 +1,92 @@
+"""Compact, opaque keys: a letter and a fixed number of Crockford base-32 characters.
+
+A key is a keyed bijection of a small integer (an entity's index; a payment's day
+and row), written in base 32. A bijection never maps two inputs to one output, so
+keys are unique by construction, with no lookup and no retry; the key (seeded)
+hides the index, so a key says nothing about an entity's age or a row's position.
+Everything is vectorised numpy: no Python code runs per key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from fraud_detection.schema import (
+    ENTITY_KEY_CHARS,
+    KEY_PREFIX,
+    TRANSACTION_DAY_BITS,
+    TRANSACTION_KEY_CHARS,
+    TRANSACTION_ROW_BITS,
+)
+from fraud_detection.simulator.seeding import salt_for
+
+# Crockford's alphabet: digits and capitals without I, L, O, U (no 0/O or 1/I/L mix-ups).
+CROCKFORD = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ALPHABET = np.frombuffer(CROCKFORD, dtype=np.uint8)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Odd multipliers (invertible modulo any power of two) from SplitMix64/Murmur3.
+_MULTIPLIERS = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def permute(values: np.ndarray, bits: int, salt: int) -> np.ndarray:
+    """A keyed bijection on [0, 2**bits): add, xorshift and odd-multiply, all mod 2**bits.
+
+    Each step is invertible on `bits`-bit words (uint64 products wrap mod 2**64,
+    which 2**bits divides), so distinct inputs give distinct outputs.
+    """
+    if not 8 <= bits <= 64:
+        raise ValueError(f"bits must be in [8, 64], got {bits}")
+    mask = np.uint64((1 << bits) - 1)
+    half, third = np.uint64(bits // 2), np.uint64(bits // 3 + 1)
+    with np.errstate(over="ignore"):
+        z = (values.astype(np.uint64) + np.uint64(salt & ((1 << bits) - 1))) & mask
+        z ^= z >> half
+        z = (z * _MULTIPLIERS[0]) & mask
+        z ^= z >> third
+        z = (z * _MULTIPLIERS[1]) & mask
+        z ^= z >> half
+    return z
+
+
+def base32_keys(values: np.ndarray, prefix: str, chars: int) -> pl.Series:
+    """`prefix` + `chars` Crockford characters of each value (most significant first)."""
+    head = prefix.encode("ascii")
+    width = len(head) + chars
+    out = np.empty((len(values), width), dtype=np.uint8)
+    out[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
+    v = values.astype(np.uint64)
+    for i in range(chars):  # one vectorised step per character, not per key
+        shift = np.uint64(5 * (chars - 1 - i))
+        out[:, len(head) + i] = _ALPHABET[(v >> shift) & np.uint64(31)]
+    return pl.Series(out.view(f"S{width}").ravel()).cast(pl.String)
+
+
+def entity_keys(seed: int, kind: str, n: int) -> pl.Series:
+    """Keys of entities 0..n-1 of `kind` (`customer`, `card`, `merchant`, `terminal`).
+
+    A function of (seed, kind, index) only: the same entity has the same key on every
+    day, and growing a population keeps the existing keys.
+    """
+    bits = 5 * ENTITY_KEY_CHARS
+    if n > 1 << bits:
+        raise ValueError(f"{n:,} {kind}s do not fit {ENTITY_KEY_CHARS}-character keys")
+    mixed = permute(np.arange(n, dtype=np.uint64), bits, salt_for(seed, "keys", kind))
+    return base32_keys(mixed, KEY_PREFIX[f"{kind}_id"], ENTITY_KEY_CHARS).alias(f"{kind}_id")
+
+
+def transaction_keys(seed: int, day: date, rows: np.ndarray) -> pl.Series:
+    """Keys of a day's payments: the day and row go in together, so no two days share one."""
+    day_index = day.toordinal() - _EPOCH_ORDINAL
+    if not 0 <= day_index < 1 << TRANSACTION_DAY_BITS:
+        raise ValueError(f"{day} is outside the days transaction keys can encode")
+    if len(rows) and int(rows.max()) >= 1 << TRANSACTION_ROW_BITS:
+        raise ValueError(f"row {int(rows.max()):,} does not fit a transaction key")
+    packed = (np.uint64(day_index) << np.uint64(TRANSACTION_ROW_BITS)) | rows.astype(np.uint64)
+    bits = 5 * TRANSACTION_KEY_CHARS
+    mixed = permute(packed, bits, salt_for(seed, "keys", "transaction"))
+    return base32_keys(mixed, KEY_PREFIX["transaction_id"], TRANSACTION_KEY_CHARS).alias(
+        "transaction_id"
+    )
