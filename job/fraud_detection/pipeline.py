@@ -47,7 +47,7 @@ from fraud_detection.simulator.dataset import reports_frame
 from fraud_detection.simulator.profiles import PROFILES
 from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
 from fraud_detection.sinks.layout import PARTITION_GLOB, DayLayout
-from fraud_detection.sinks.lease import Lease
+from fraud_detection.sinks.lease import Lease, held_lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
 from fraud_detection.tempfiles import work_dir
@@ -297,20 +297,8 @@ class DayRun:
             )  # fmt: skip
         ttl = self.deadline.seconds + self.opts.lease_margin_seconds
         what = f"day {layout.day} at {dest.uri(layout.partition)}"
-        lease = self.deadline.call(
-            "taking the day's lease", lambda: Lease.acquire(dest, layout.lease_key, what, ttl)
-        )
-        try:
+        with held_lease(dest, layout.lease_key, what, ttl, self.deadline) as lease:
             yield lease
-        finally:
-            try:
-                Deadline(0.8).call("releasing the lease", lease.release)
-            except Exception as exc:  # expires on its own; say so, do not mask the outcome
-                log.warning(
-                    "could not release the lease %s (it expires by itself): %s",
-                    layout.lease_key,
-                    exc,
-                )
 
     def _clear_staging(self) -> None:
         """Leftovers of earlier runs of the day: unfinished uploads, staged objects."""

@@ -19,7 +19,7 @@ import polars as pl
 
 from fraud_detection import GENERATOR_VERSION
 from fraud_detection.deadline import Deadline
-from fraud_detection.errors import DestinationError, IncompleteDay
+from fraud_detection.errors import IncompleteDay
 from fraud_detection.features.compute import (
     DEFAULT_LABEL_DELAY_DAYS,
     INPUT_COLUMNS,
@@ -31,9 +31,9 @@ from fraud_detection.features.compute import (
 from fraud_detection.features.source import RawFeed
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
-from fraud_detection.sinks.lease import Lease
+from fraud_detection.sinks.lease import held_lease
 from fraud_detection.sinks.parquet import write_parquet
-from fraud_detection.sinks.publish import DayPublication, StagedPart
+from fraud_detection.sinks.publish import DayPublication, publish_file
 from fraud_detection.tempfiles import work_dir
 
 log = logging.getLogger(__name__)
@@ -58,29 +58,14 @@ def _publish(
     dest: Destination,
     layout: DayLayout,
     path: Path,
-    key: str,
     metadata: dict[str, str],
     manifest_text: str,
 ) -> None:
-    """The raw feed's publishing, for one part: stage, then DayPublication under the lease."""
+    """The raw feed's publishing, for one part: stage, then promote, under the day's lease."""
     deadline = Deadline(PUBLISH_DEADLINE_SECONDS)
     what = f"features of {layout.day} at {dest.uri(layout.partition)}"
-    lease = deadline.call(
-        "taking the day's lease",
-        lambda: Lease.acquire(dest, layout.lease_key, what, PUBLISH_DEADLINE_SECONDS),
-    )
-    try:
-        staged_key = layout.staged_key(0, 1)
-        deadline.call("staging the file", lambda: dest.upload(path, staged_key, metadata))
-        staged = deadline.call("checking the staged file", lambda: dest.head(staged_key))
-        if staged is None:
-            raise DestinationError(f"the staged file {dest.uri(staged_key)} vanished")
-        DayPublication(dest, layout, deadline).publish([StagedPart(staged, key)], manifest_text)
-    finally:
-        try:
-            Deadline(0.8).call("releasing the lease", lease.release)
-        except Exception as exc:  # it expires by itself; do not mask the outcome
-            log.warning("could not release the lease %s: %s", layout.lease_key, exc)
+    with held_lease(dest, layout.lease_key, what, PUBLISH_DEADLINE_SECONDS, deadline):
+        publish_file(DayPublication(dest, layout, deadline), path, metadata, manifest_text)
 
 
 def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
@@ -187,6 +172,6 @@ def _run(
         "manifest_key": layout.manifest_key,
         "seconds": round(time.monotonic() - started, 2),
     }
-    _publish(dest, layout, path, key, metadata, json.dumps(manifest))
+    _publish(dest, layout, path, metadata, json.dumps(manifest))
     log.info("published %s rows of features for %s at %s", f"{rows:,}", opts.day, manifest["uri"])
     return manifest

@@ -14,9 +14,12 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
+from fraud_detection.deadline import Deadline
 from fraud_detection.errors import LeaseHeld
 from fraud_detection.sinks.destination import Destination
 
@@ -101,3 +104,24 @@ class Lease:
         current = self.dest.get_text(self.key)
         holder = LeaseInfo.parse(current) if current else None
         return holder is not None and holder.run_id == self.info.run_id
+
+
+@contextmanager
+def held_lease(
+    dest: Destination, key: str, what: str, ttl_seconds: float, deadline: Deadline
+) -> Iterator[Lease]:
+    """The lease on `key` for the block; released after it, within 0.8 s, whatever happened.
+
+    A release that fails is only logged: the lease expires by itself, and the outcome of
+    the block (its exception or result) is what the caller must see.
+    """
+    lease = deadline.call(
+        "taking the day's lease", lambda: Lease.acquire(dest, key, what, ttl_seconds)
+    )
+    try:
+        yield lease
+    finally:
+        try:
+            Deadline(0.8).call("releasing the lease", lease.release)
+        except Exception as exc:
+            log.warning("could not release the lease %s (it expires by itself): %s", key, exc)
