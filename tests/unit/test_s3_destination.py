@@ -203,3 +203,46 @@ def test_no_credentials_at_all(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(DestinationError, match="no AWS credentials found"):
         S3Destination("raw").preflight()
+
+
+def _stubbed(dest: S3Destination) -> Any:
+    from botocore.stub import Stubber
+
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    dest._client = client
+    return Stubber(client)
+
+
+def test_a_store_that_cannot_list_uploads_has_none_to_abort() -> None:
+    """rclone serve s3 answers ListMultipartUploads with NoSuchUpload: nothing to abort."""
+    dest = S3Destination(bucket="bucket1")
+    stub = _stubbed(dest)
+    stub.add_client_error("list_multipart_uploads", "NoSuchUpload", http_status_code=404)
+    with stub:
+        assert dest.abort_uploads("_staging/2025-06-13/") == 0
+    stub.assert_no_pending_responses()
+
+
+def test_an_upload_gone_meanwhile_is_skipped_and_others_still_aborted() -> None:
+    dest = S3Destination(bucket="bucket1")
+    stub = _stubbed(dest)
+    uploads = [
+        {"Key": "_staging/a.staged", "UploadId": "1"},
+        {"Key": "_staging/b.staged", "UploadId": "2"},
+    ]
+    stub.add_response("list_multipart_uploads", {"Uploads": uploads})
+    stub.add_client_error("abort_multipart_upload", "NoSuchUpload", http_status_code=404)
+    stub.add_response("abort_multipart_upload", {})
+    with stub:
+        assert dest.abort_uploads("_staging/") == 1
+    stub.assert_no_pending_responses()
+
+
+def test_other_errors_while_aborting_uploads_are_destination_errors() -> None:
+    dest = S3Destination(bucket="bucket1")
+    stub = _stubbed(dest)
+    stub.add_client_error("list_multipart_uploads", "AccessDenied", http_status_code=403)
+    with stub, pytest.raises(DestinationError, match="access denied"):
+        dest.abort_uploads("_staging/")

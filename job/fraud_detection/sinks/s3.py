@@ -283,11 +283,23 @@ class S3Destination:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix
             )
-            for upload in (u for page in pages for u in page.get("Uploads", [])):
-                self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                aborted += 1
+            try:
+                for upload in (u for page in pages for u in page.get("Uploads", [])):
+                    try:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    except ClientError as exc:
+                        if not _upload_gone(exc):
+                            raise
+                        continue  # finished or aborted meanwhile: nothing left to abort
+                    aborted += 1
+            except ClientError as exc:
+                # Some S3-compatible stores (rclone serve s3) answer the listing itself
+                # with NoSuchUpload or NotImplemented when they keep no uploads to list.
+                if not (_upload_gone(exc) or _error_code(exc) == "NotImplemented"):
+                    raise
+                log.debug("the store lists no multipart uploads under %s: %s", prefix, exc)
         return aborted
 
     def _conditional_put(self, key: str, text: str, **condition: str) -> bool:
@@ -315,15 +327,21 @@ class S3Destination:
             raise DestinationError(message) from None
 
 
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def is_precondition_failed(exc: ClientError) -> bool:
     """412, or 409 when two conditional writes of one key race (AWS)."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict")
+    return _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
 def is_not_found(exc: ClientError) -> bool:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    return code in ("404", "NoSuchKey", "NotFound")
+    return _error_code(exc) in ("404", "NoSuchKey", "NotFound")
+
+
+def _upload_gone(exc: ClientError) -> bool:
+    return _error_code(exc) == "NoSuchUpload"
 
 
 _BAD_CREDENTIALS = frozenset(
