@@ -12,6 +12,8 @@ BIN := $(VENV)/bin
 DATE ?= 2025-06-12
 ROWS ?= 1000000
 DEST ?= data/raw
+# The labels feed (fraud_reports) has a root of its own, beside the payments'.
+LABELS_DEST ?= data/fraud_reports
 SEED ?= 42
 
 export TESTCONTAINERS_RYUK_DISABLED := true
@@ -31,8 +33,8 @@ $(BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
 
 dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock
 
-run: dev ## generate one day to a local folder (DATE, ROWS, DEST, SEED)
-	$(BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --seed $(SEED)
+run: dev ## generate one day to a local folder (DATE, ROWS, DEST, LABELS_DEST, SEED)
+	$(BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --labels-dest $(LABELS_DEST) --seed $(SEED)
 
 lint: dev ## ruff check and ruff format --check
 	$(BIN)/ruff check .

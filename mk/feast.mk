@@ -3,12 +3,12 @@
 #                                  Feast online store, and the busiest card looked up online.
 
 FEAST_IMAGE ?= daily-synthetic-feast:dev
-# The raw feed's root (where `make run` writes) and the features dataset beside it.
-FEATURES_DEST ?= $(DEST)/features
+# The raw feed's root (where `make run` writes) and the features dataset beside it: a root
+# of its own, so that a `**/*.parquet` reader of DEST reads payments only.
+FEATURES_DEST ?= $(patsubst %/,%,$(dir $(patsubst %/,%,$(DEST))))/features
 LABEL_DELAY_DAYS ?= 7
 FEAST_ENV = DAILY_SYNTHETIC_DATA="$(abspath $(DEST))" DAILY_SYNTHETIC_FEATURES="$(abspath $(FEATURES_DEST))"
 # Published raw days under DEST, oldest first (a day is published once its manifest exists).
-# Depth 4 only: sibling datasets (features/, fraud_reports/) have their own year= folders deeper.
 RAW_DAYS = $(shell find "$(DEST)" -mindepth 4 -maxdepth 4 -path '*/year=*/month=*/day=*/_manifest.json' 2>/dev/null \
 	| sed -E 's|.*year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/.*|\1-\2-\3|' | sort)
 

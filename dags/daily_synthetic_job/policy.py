@@ -43,7 +43,9 @@ DEADLINE_MARGIN = dt.timedelta(minutes=1)
 # Where a given day landed is in each event's extra["uri"].
 RAW_FEED = Asset(name="daily_synthetic_raw")
 
-PUBLIC_ENV = ("RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+PUBLIC_ENV = (
+    "RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "DAILY_SYNTHETIC_LABELS_DEST",
+)  # fmt: skip
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEADLINE_ENV = "DAILY_SYNTHETIC_DEADLINE"
 MANIFEST_KEYS = frozenset({"rows", "uri", "date"})

@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="local directory or s3://BUCKET[/PREFIX] (default: s3://$RAW_BUCKET)",
     )  # fmt: skip
     p.add_argument(
+        "--labels-dest", default=os.environ.get("DAILY_SYNTHETIC_LABELS_DEST") or None,
+        help="where to publish the labels feed (fraud_reports: the fraud reports made on the "
+        "day), a local directory or s3://BUCKET[/PREFIX] outside DEST; default "
+        "$DAILY_SYNTHETIC_LABELS_DEST, else not published",
+    )  # fmt: skip
+    p.add_argument(
         "--seed", type=_int_in("--seed", 0, 2**63 - 1),
         default=_env_int("DAILY_SYNTHETIC_SEED", DEFAULT_SEED),
         help=f"world seed: same seed, same entities and rows (default {DEFAULT_SEED})",
@@ -311,7 +317,8 @@ def _run(args: argparse.Namespace) -> Manifest:
         raise UsageError("--finalize and --shard are separate steps; use one or the other")
     index, count = (0, args.shards) if args.finalize else args.shard
     job = JobSettings(
-        day=args.date, rows=args.rows, dest=args.dest, seed=args.seed,
+        day=args.date, rows=args.rows, dest=args.dest, labels_dest=args.labels_dest,
+        seed=args.seed,
         fraud_rate=args.fraud_rate, profile=args.profile, customers=args.customers,
         merchants=args.merchants,
         shard_index=index, shard_count=count, finalize=args.finalize,

@@ -76,6 +76,7 @@ class Manifest:
     schema: dict[str, str] = field(default_factory=dict)  # column -> Arrow type
     settings: dict[str, str] = field(default_factory=dict)
     settings_digest: str = ""
+    labels_root: str | None = None  # the fraud_reports feed of the same run, if published
 
     @classmethod
     def from_parts(cls, parts: list[PartInfo], **kw: Any) -> Manifest:

@@ -86,6 +86,7 @@ class RunOptions:
 def run_job(job: JobSettings) -> Manifest:
     """The command line's one entry: a slice (or whole day), or --finalize."""
     dest = parse_destination(job.dest)
+    labels = _labels_destination(job.labels_dest, dest)
     spec = DaySpec(
         day=job.day,
         rows=job.rows,
@@ -102,24 +103,42 @@ def run_job(job: JobSettings) -> Manifest:
         spec, shard, job.compression, job.row_group_rows, job.deadline_seconds,
         job.lease_margin_seconds,
     )  # fmt: skip
-    return finalize(opts, dest) if job.finalize else run(opts, dest)
+    return finalize(opts, dest, labels) if job.finalize else run(opts, dest, labels)
 
 
-def run(opts: RunOptions, dest: Destination) -> Manifest:
+def _labels_destination(labels_dest: str | None, dest: Destination) -> Destination | None:
+    """The labels feed's own root: never inside the payments' root, nor around it.
+
+    Readers glob the payments' root (`**/*.parquet` included); another dataset's Parquet
+    there would be read as payments.
+    """
+    if not labels_dest:
+        return None
+    labels = parse_destination(labels_dest)
+    root, other = dest.uri(dest.prefix).rstrip("/"), labels.uri(labels.prefix).rstrip("/")
+    if root == other or other.startswith(root + "/") or root.startswith(other + "/"):
+        raise UsageError(
+            f"--labels-dest {labels_dest!r} overlaps the payments' destination {root}: give "
+            "the labels feed a root of its own (e.g. a sibling folder or another prefix)"
+        )
+    return labels
+
+
+def run(opts: RunOptions, dest: Destination, labels: Destination | None = None) -> Manifest:
     """Generate and stage one slice; with a single slice, also publish the day."""
     spec, shard = opts.spec, opts.shard
     log.info(
         "daily-synthetic %s: date=%s rows=%s seed=%s fraud-rate=%s shard=%s dest=%s",
         GENERATOR_VERSION, spec.day, f"{spec.rows:,}", spec.seed, spec.fraud_rate, shard, dest.describe(),
     )  # fmt: skip
-    day_run = DayRun(opts, dest)
+    day_run = DayRun(opts, dest, labels)
     return day_run.reporting_state(day_run.run)
 
 
-def finalize(opts: RunOptions, dest: Destination) -> Manifest:
+def finalize(opts: RunOptions, dest: Destination, labels: Destination | None = None) -> Manifest:
     """After K slices were staged: check them all, then publish the day."""
     log.info("finalising %s from %d staged slices", opts.spec.day, opts.shard.count)
-    day_run = DayRun(opts, dest)
+    day_run = DayRun(opts, dest, labels)
     return day_run.reporting_state(day_run.finalize)
 
 
@@ -208,6 +227,7 @@ def settings_differences(expected: dict[str, str], metadata: dict[str, str]) -> 
 class DayRun:
     opts: RunOptions
     dest: Destination
+    labels: Destination | None = None  # the fraud_reports feed's root; None: not published
     deadline: Deadline = field(init=False)
     layout: DayLayout = field(init=False)
     publication: DayPublication | None = None
@@ -415,9 +435,16 @@ class DayRun:
         Once per day (by a whole-day run or by --finalize), under the day's lease: reports
         made on day D are a function of (seed, D, rows, rate, profile), like its payments.
         """
-        opts, dest = self.opts, self.dest
+        opts, dest = self.opts, self.labels
         spec = opts.spec
-        layout = self.layout.beside(REPORTS_DATASET)
+        if dest is None:
+            log.info(
+                "the labels feed (%s) is not published: pass --labels-dest or set "
+                "DAILY_SYNTHETIC_LABELS_DEST", REPORTS_DATASET,
+            )  # fmt: skip
+            return
+        self._call("checking the labels destination", dest.preflight)
+        layout = DayLayout(dest.prefix, spec.day)
         frame = validate_reports(reports_frame(spec), spec.day)
         self.reports = DayPublication(dest, layout, self.deadline)
         with work_dir() as tmp:
@@ -468,6 +495,7 @@ class DayRun:
             schema=arrow_type_names(SCHEMA),
             settings=settings,
             settings_digest=settings_digest(settings),
+            labels_root=self.labels.uri(self.labels.prefix).rstrip("/") if self.labels else None,
         )
 
 

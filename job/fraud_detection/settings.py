@@ -52,6 +52,7 @@ class JobSettings:
     day: date
     rows: int = DEFAULT_ROWS
     dest: str | None = None
+    labels_dest: str | None = None  # where the fraud_reports feed goes; None: not published
     seed: int = DEFAULT_SEED
     fraud_rate: float | None = None  # None: the profile's rate
     profile: str = DEFAULT_PROFILE

@@ -21,9 +21,13 @@ ROWS = 4_000
 
 
 def run(dest: Path, day: date, *extra: str) -> int:
+    """Payments into dest/raw, the labels feed into dest/fraud_reports (its own root)."""
     return main(
-        ["--date", day.isoformat(), "--rows", str(ROWS), "--dest", str(dest), "-q", *POP, *extra]
-    )
+        [
+            "--date", day.isoformat(), "--rows", str(ROWS), "--dest", str(dest / "raw"),
+            "--labels-dest", str(dest / "fraud_reports"), "-q", *POP, *extra,
+        ]
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def test_each_day_publishes_its_reports_with_a_manifest(feed: Path) -> None:
 
 def test_reports_point_at_payments_that_were_fraud_or_disputed(feed: Path) -> None:
     """Every report on a payment of a generated day joins that payment; most were fraud."""
-    payments = pl.read_parquet(feed / PARTITION_GLOB).select("transaction_id", "is_fraud")
+    payments = pl.read_parquet(feed / "raw" / PARTITION_GLOB).select("transaction_id", "is_fraud")
     reports = pl.read_parquet(feed / "fraud_reports" / PARTITION_GLOB)
     covered = reports.filter(pl.col("payment_date") >= DAYS[0])
     assert covered.height > 20
@@ -60,9 +64,34 @@ def test_reports_point_at_payments_that_were_fraud_or_disputed(feed: Path) -> No
     assert 0.0 <= 1 - joined["is_fraud"].mean() < 0.2  # type: ignore[operator]
 
 
-def test_payments_glob_never_reads_the_labels(feed: Path) -> None:
-    frame = pl.scan_parquet(feed / PARTITION_GLOB).collect_schema()
-    assert "is_fraud" in frame and "reported_on" not in frame
+def test_the_payments_root_holds_payments_only(feed: Path) -> None:
+    """Readers may glob the payments' root with **: only payments are there."""
+    files = sorted((feed / "raw").rglob("*.parquet"))
+    assert len(files) == len(DAYS)
+    assert all("reported_on" not in pl.read_parquet_schema(f) for f in files)
+    manifest = json.loads(next((feed / "raw").rglob("_manifest.json")).read_text())
+    assert manifest["labels_root"] == f"file://{(feed / 'fraud_reports').resolve()}"
+
+
+def test_without_a_labels_destination_only_payments_are_published(tmp_path: Path) -> None:
+    code = main(
+        ["--date", LAST.isoformat(), "--rows", str(ROWS), "--dest", str(tmp_path), "-q", *POP]
+    )
+    assert code == 0
+    assert [p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*.parquet")] == ["year=2025"]
+    assert json.loads(next(tmp_path.rglob("_manifest.json")).read_text())["labels_root"] is None
+
+
+@pytest.mark.parametrize("inside", ["fraud_reports", ""])
+def test_a_labels_destination_overlapping_the_payments_is_refused(
+    tmp_path: Path, inside: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / inside if inside else tmp_path
+    args = ["--date", LAST.isoformat(), "--rows", str(ROWS), "--dest", str(tmp_path), *POP]
+    assert main([*args, "--labels-dest", str(labels)]) == 2
+    err = capsys.readouterr().err
+    assert "overlaps the payments' destination" in err and "Traceback" not in err
+    assert list(tmp_path.rglob("*.parquet")) == []
 
 
 def test_a_sharded_day_publishes_its_reports_at_finalize(tmp_path: Path) -> None:

@@ -27,10 +27,6 @@ class DayLayout:
     def _under(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
-    def beside(self, dataset: str) -> DayLayout:
-        """The same day of a sibling dataset in the sub-folder `dataset` of this prefix."""
-        return DayLayout(self._under(dataset), self.day)
-
     @property
     def partition(self) -> str:
         d = self.day
