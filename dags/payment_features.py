@@ -27,7 +27,6 @@ credentials (only through `private_environment`).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +35,8 @@ from typing import Any
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Asset, task
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from daily_synthetic_job.policy import last_json_object
 
 DAG_ID = "payment_features"
 RAW_FEED_NAME = "daily_synthetic_raw"
@@ -89,18 +90,6 @@ def materialize_command(days: Sequence[str]) -> list[str]:
     return ["materialize", "--date", last.isoformat(), "--days", str((last - first).days + 1)]
 
 
-def last_json_line(output: Sequence[str] | str | None) -> dict[str, Any]:
-    lines = [output] if isinstance(output, str) else list(output or [])
-    for line in reversed(lines):
-        try:
-            candidate = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(candidate, dict):
-            return candidate
-    raise AirflowException(f"the container printed no JSON summary; last line {lines[-1:]!r}")
-
-
 class DailyContainerOperator(DockerOperator):
     """DockerOperator whose image, network, memory, Docker host, data and credentials come from
     the worker's environment when the task runs; its XCom is the last JSON line it printed."""
@@ -139,7 +128,7 @@ class DailyContainerOperator(DockerOperator):
             "container: image=%s network=%s env=%s credentials=%s",
             self.image, self.network_mode or "default", sorted(self.environment), sorted(secrets),
         )  # fmt: skip
-        return last_json_line(super().execute(context))
+        return last_json_object(super().execute(context), what="JSON summary")
 
 
 CONTAINER: dict[str, Any] = {

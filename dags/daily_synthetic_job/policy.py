@@ -198,11 +198,15 @@ def day_of(command: Sequence[str]) -> str:
     return value
 
 
-def parse_manifest(output: Sequence[str] | str | None) -> dict[str, Any]:
-    """The job's manifest: the last output line that is a JSON object with rows, uri, date.
+def last_json_object(
+    output: Sequence[str] | str | None,
+    keys: frozenset[str] = frozenset(),
+    what: str = "JSON object",
+) -> dict[str, Any]:
+    """The last output line that is a JSON object holding `keys`.
 
-    stdout (the manifest is its last line) and stderr (logs) reach us as one stream, so
-    scanning from the end also copes with a log line that overtakes the manifest.
+    stdout (the summary is its last line) and stderr (logs) reach us as one stream, so
+    scanning from the end also copes with a log line that overtakes it.
     """
     lines = [output] if isinstance(output, str) else list(output or [])
     for line in reversed(lines):
@@ -210,10 +214,15 @@ def parse_manifest(output: Sequence[str] | str | None) -> dict[str, Any]:
             candidate = json.loads(line)
         except ValueError:
             continue
-        if isinstance(candidate, dict) and candidate.keys() >= MANIFEST_KEYS:
+        if isinstance(candidate, dict) and candidate.keys() >= keys:
             return candidate
     tail = lines[-1] if lines else "<no output>"
-    raise AirflowException(f"the job printed no JSON manifest; its last line was {tail!r}")
+    raise AirflowException(f"the container printed no {what}; its last line was {tail!r}")
+
+
+def parse_manifest(output: Sequence[str] | str | None) -> dict[str, Any]:
+    """The job's manifest: the last output line that is a JSON object with rows, uri, date."""
+    return last_json_object(output, MANIFEST_KEYS, "JSON manifest")
 
 
 def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) -> AirflowException:
