@@ -25,12 +25,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from mypy_boto3_s3 import S3Client
 
 from fraud_detection.cli import main
 from tests.support.day import DayView, keys_under, pending_uploads
 from tests.support.faults import Action, FaultRelay
+from tests.support.s3 import threaded_moto
 
 pytestmark = pytest.mark.integration
 
@@ -51,11 +51,8 @@ STATE = {
 def moto_endpoint() -> Iterator[str]:
     # Its per-request log lines would otherwise land in the job's captured stderr.
     logging.getLogger("werkzeug").disabled = True
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

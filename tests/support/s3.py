@@ -6,7 +6,8 @@ import io
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
@@ -16,6 +17,20 @@ from mypy_boto3_s3 import S3Client
 from testcontainers.core.container import DockerContainer
 
 from tests.support.session import AWS_ENV, LABELS
+
+
+@contextmanager
+def threaded_moto() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, in a thread of this process: its endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 def free_port() -> int:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from fraud_detection.deadline import Deadline
 from fraud_detection.errors import DeadlineExceeded, LeaseHeld
@@ -20,17 +19,15 @@ from fraud_detection.sinks.lease import Lease, LeaseInfo
 from fraud_detection.sinks.local import LocalDestination
 from fraud_detection.sinks.publish import DayState, StagedPart, publish_day
 from fraud_detection.sinks.s3 import S3Destination
+from tests.support.s3 import threaded_moto
 
 DAY = date(2025, 6, 12)
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -17,12 +17,12 @@ import polars as pl
 import pytest
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
-from moto.server import ThreadedMotoServer
 
 from fraud_detection.cli import main
 from fraud_detection.errors import DestinationError
 from fraud_detection.sinks import s3 as s3_module
 from fraud_detection.sinks.s3 import PARQUET_CONTENT_TYPE, S3Destination
+from tests.support.s3 import threaded_moto
 
 from .conftest import SMALL
 
@@ -32,11 +32,8 @@ PREFIX = "year=2025/month=06/day=12/"
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with threaded_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
