@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-# ~28 MB of Parquet: above the job's 16 MiB multipart threshold, so the upload has parts.
-ROWS = 400_000
+# About 25 MB of Parquet (about 40 bytes a row): above the job's 16 MiB multipart threshold,
+# so the upload has parts.
+ROWS = 600_000
 # Act well inside the body: the preflight and listing requests before it are a few KB.
 ACT_AFTER_BYTES = 8 * 1024 * 1024
 # Bounded waits on a frozen server (the job's own knobs), so the test stays short.
