@@ -6,6 +6,21 @@ import polars as pl
 
 UTC_MICROS = pl.Datetime("us", "UTC")
 
+# The values each coded column may take (validation checks them; the simulator indexes
+# them in this order).
+CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
+# How the card details reached the terminal (finer than the channel).
+ENTRY_MODES: tuple[str, ...] = (
+    "chip", "contactless", "mobile_wallet", "magstripe", "ecommerce", "credential_on_file",
+)  # fmt: skip
+AUTH_RESULTS: tuple[str, ...] = ("approved", "declined")
+TRANSACTION_TYPES: tuple[str, ...] = ("purchase", "refund")
+CARD_BRANDS: tuple[str, ...] = ("visa", "mastercard", "amex")
+CARD_TYPES: tuple[str, ...] = ("debit", "credit", "prepaid")
+FRAUD_SCENARIOS: tuple[str, ...] = (
+    "compromised_terminal", "compromised_card", "card_testing", "account_takeover",
+)  # fmt: skip
+
 # Keys: a kind letter + Crockford base-32 characters (simulator/keys.py makes them).
 # At most 12 bytes, so DuckDB stores them inline (no pointer chase in joins).
 KEY_PREFIX = {

@@ -18,19 +18,17 @@ import polars as pl
 
 from fraud_detection.errors import ValidationFailed
 from fraud_detection.schema import (
+    AUTH_RESULTS,
+    CHANNELS,
     DEVICE_KEY_CHARS,
     DEVICE_KEY_PREFIX,
+    ENTRY_MODES,
+    FRAUD_SCENARIOS,
     KEY_LENGTH,
     KEY_PREFIX,
     REPORT_SCHEMA,
     REPORT_TYPES,
     SCHEMA,
-)
-from fraud_detection.simulator.reference import (
-    AUTH_RESULTS,
-    CHANNELS,
-    ENTRY_MODES,
-    FRAUD_SCENARIOS,
     TRANSACTION_TYPES,
 )
 

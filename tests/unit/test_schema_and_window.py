@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from fraud_detection.schema import COLUMNS, NULLABLE, SCHEMA
-from fraud_detection.simulator.reference import CHANNELS, FRAUD_SCENARIOS
+from fraud_detection.schema import CHANNELS, COLUMNS, FRAUD_SCENARIOS, NULLABLE, SCHEMA
 
 from .conftest import small_day
 

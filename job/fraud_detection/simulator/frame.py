@@ -5,22 +5,22 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from fraud_detection.schema import DEVICE_KEY_CHARS, DEVICE_KEY_PREFIX, SCHEMA
-from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.keys import base32_keys, transaction_keys
-from fraud_detection.simulator.population import Population
-from fraud_detection.simulator.reference import (
+from fraud_detection.schema import (
     AUTH_RESULTS,
     CARD_BRANDS,
     CARD_TYPES,
-    CATEGORIES,
     CHANNELS,
-    COUNTRIES,
+    DEVICE_KEY_CHARS,
+    DEVICE_KEY_PREFIX,
     ENTRY_MODES,
-    EUR_RATE,
     FRAUD_SCENARIOS,
+    SCHEMA,
     TRANSACTION_TYPES,
 )
+from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.keys import base32_keys, transaction_keys
+from fraud_detection.simulator.population import Population
+from fraud_detection.simulator.reference import CATEGORIES, COUNTRIES, EUR_RATE
 from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.transactions import Draft
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from fraud_detection.schema import FRAUD_SCENARIOS
 from fraud_detection.simulator.clock import SECONDS_PER_DAY, DayClock
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.profiles import Profile
@@ -31,7 +32,6 @@ from fraud_detection.simulator.reference import (
     CATEGORY_ONLINE,
     CATEGORY_WEIGHTS,
     CHIP,
-    FRAUD_SCENARIOS,
     ONLINE,
     SWIPE,
 )

@@ -13,13 +13,12 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from fraud_detection.schema import CARD_BRANDS, CARD_TYPES
 from fraud_detection.simulator.keys import entity_keys
 from fraud_detection.simulator.reference import (
     CARD_BRAND_WEIGHTS,
-    CARD_BRANDS,
     CARD_TYPE_RISK,
     CARD_TYPE_WEIGHTS,
-    CARD_TYPES,
     CATEGORY_WEIGHTS,
     COUNTRIES,
     N_CATEGORIES,

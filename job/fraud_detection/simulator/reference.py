@@ -90,31 +90,17 @@ CATEGORY_ONLINE = np.array([c.online for c in CATEGORIES])
 ONLINE_ONLY = CATEGORY_ONLINE >= 0.95
 EUR_RATE = np.array([c.eur_rate for c in COUNTRIES])
 
-CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
+# Indices into schema.CHANNELS and schema.ENTRY_MODES (the order the contract lists them).
 CHIP, CONTACTLESS, ONLINE, SWIPE = range(4)
-# How the card details reached the terminal (finer than the channel).
-ENTRY_MODES: tuple[str, ...] = (
-    "chip", "contactless", "mobile_wallet", "magstripe", "ecommerce", "credential_on_file",
-)  # fmt: skip
 E_CHIP, E_CONTACTLESS, E_WALLET, E_MAGSTRIPE, E_ECOMMERCE, E_ON_FILE = range(6)
-AUTH_RESULTS: tuple[str, ...] = ("approved", "declined")
-TRANSACTION_TYPES: tuple[str, ...] = ("purchase", "refund")
 COUNTRY_EEA = np.array([c.eea for c in COUNTRIES])
 
-CARD_BRANDS: tuple[str, ...] = ("visa", "mastercard", "amex")
 CARD_BRAND_WEIGHTS = np.array([0.58, 0.36, 0.06])
-CARD_TYPES: tuple[str, ...] = ("debit", "credit", "prepaid")
 CARD_TYPE_WEIGHTS = np.array([0.62, 0.33, 0.05])
 # Relative odds that a card of each type is compromised: credit cards are worth more
 # to fraudsters and are used more online; prepaid cards are cheap to test.
 CARD_TYPE_RISK = np.array([1.0, 2.2, 1.6])
 
-FRAUD_SCENARIOS: tuple[str, ...] = (
-    "compromised_terminal",
-    "compromised_card",
-    "card_testing",
-    "account_takeover",
-)
 # Share of the day's fraud rows each scenario gets.
 FRAUD_SCENARIO_SHARES = np.array([0.25, 0.35, 0.22, 0.18])
 
