@@ -46,6 +46,24 @@ airflow_exec() { # run an airflow CLI command in the task-running container
   compose exec -T "$service" "$@"
 }
 
+# The minimal profile's metadata DB is SQLite: a CLI write that meets the scheduler's
+# write fails with "database is locked". Such a command is tried again (5 tries, 2 s apart).
+airflow_exec_retrying() {
+  local out attempt
+  for attempt in 1 2 3 4 5; do
+    if out=$(airflow_exec "$@" 2>&1); then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    if [[ $out != *"database is locked"* ]] || ((attempt == 5)); then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    log "the metadata DB is busy (SQLite: database is locked); trying again in 2 s"
+    sleep 2
+  done
+}
+
 cmd_up() {
   local profile=${1:?full or minimal} other start line
   case "$profile" in
@@ -128,8 +146,8 @@ cmd_trigger() {
   # Day D's run has logical date D 02:00 (the cron time): a day's range is its whole day.
   [[ $from == *T* ]] || from="${from}T00:00:00+00:00"
   [[ $to == *T* ]] || to="${to}T23:59:59+00:00"
-  airflow_exec airflow dags unpause "$DAG_ID" >/dev/null
-  airflow_exec airflow backfill create --dag-id "$DAG_ID" \
+  airflow_exec_retrying airflow dags unpause "$DAG_ID" >/dev/null
+  airflow_exec_retrying airflow backfill create --dag-id "$DAG_ID" \
     --from-date "$from" --to-date "$to" --max-active-runs 1 \
     --reprocess-behavior completed --dag-run-conf "{\"rows\": $rows}"
   log "follow it at http://127.0.0.1:${AIRFLOW_PORT}/dags/$DAG_ID"
