@@ -110,18 +110,26 @@ class Lease:
 def held_lease(
     dest: Destination, key: str, what: str, ttl_seconds: float, deadline: Deadline
 ) -> Iterator[Lease]:
-    """The lease on `key` for the block; released after it, within 0.8 s, whatever happened.
+    """The lease on `key` for the block, released after it whatever happened.
 
-    A release that fails is only logged: the lease expires by itself, and the outcome of
-    the block (its exception or result) is what the caller must see.
+    After a failure or a signal the release gets 0.8 s (a SIGTERM ends the run within 2 s);
+    after success, up to 10 s, so that a slow store still sees the lease go. A release that
+    fails is only logged: the lease expires by itself, and the outcome of the block (its
+    exception or result) is what the caller must see.
     """
     lease = deadline.call(
         "taking the day's lease", lambda: Lease.acquire(dest, key, what, ttl_seconds)
     )
     try:
         yield lease
-    finally:
-        try:
-            Deadline(0.8).call("releasing the lease", lease.release)
-        except Exception as exc:
-            log.warning("could not release the lease %s (it expires by itself): %s", key, exc)
+    except BaseException:
+        _release(lease, 0.8)
+        raise
+    _release(lease, 10.0)
+
+
+def _release(lease: Lease, seconds: float) -> None:
+    try:
+        Deadline(seconds).call("releasing the lease", lease.release)
+    except Exception as exc:
+        log.warning("could not release the lease %s (it expires by itself): %s", lease.key, exc)
