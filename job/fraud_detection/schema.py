@@ -31,8 +31,11 @@ KEY_PREFIX = {
     "terminal_id": "T",
 }
 ENTITY_KEY_CHARS = 8  # 40 bits: a trillion keys per kind
-TRANSACTION_KEY_CHARS = 9  # 45 bits = the day since 1970 (19 bits) + the row (26 bits)
-TRANSACTION_DAY_BITS, TRANSACTION_ROW_BITS = 19, 26
+# 50 bits: 4 characters for the day (20 bits, salted), then 6 for the row (30 bits, a
+# bijection salted per day). A day's keys share their first 5 characters, so the
+# column compresses to the row's 30 random bits (about 4 bytes instead of 6).
+TRANSACTION_KEY_CHARS = 10
+TRANSACTION_DAY_BITS, TRANSACTION_ROW_BITS = 20, 30
 # Device tokens are hashes, not indices: 55 bits (11 characters) keep them at 12 bytes,
 # and ~1.5 M devices collide with odds of about 1 in 30,000.
 DEVICE_KEY_PREFIX, DEVICE_KEY_CHARS = "D", 11
@@ -43,7 +46,7 @@ KEY_LENGTH = {
 
 # name -> (dtype, description). The README's schema table is generated from this.
 COLUMNS: dict[str, tuple[pl.DataType, str]] = {
-    "transaction_id": (pl.String(), "Unique payment key: `P` + 9 base-32 characters; never repeats on another day."),
+    "transaction_id": (pl.String(), "Unique payment key: `P` + 10 base-32 characters, 4 for the day and 6 for the payment; never repeats on another day."),
     "event_timestamp": (UTC_MICROS, "When the payment was authorised (UTC, µs), inside the partition's day."),
     "customer_id": (pl.String(), "Cardholder key (`C` + 8 base-32 characters), stable across days for a seed."),
     "card_id": (pl.String(), "Card key (`K` + 8 base-32 characters); a customer holds 1–3 cards."),
@@ -63,7 +66,7 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "longitude": (pl.Float32(), "See `latitude`."),
     "city": (pl.String(), "City of `latitude`/`longitude`."),
     "country": (pl.String(), "ISO 3166-1 alpha-2 country of `latitude`/`longitude`."),
-    "distance_from_home_km": (pl.Float64(), "Great-circle distance from the cardholder's home to where the payment was made."),
+    "distance_from_home_km": (pl.Float64(), "Great-circle distance (km, to 0.1 km) from the cardholder's home to where the payment was made."),
     "transaction_type": (pl.String(), "`purchase` or `refund` (money back to the card; `amount` is still positive)."),
     "entry_mode": (pl.String(), "How the card reached the terminal: `chip`, `contactless`, `mobile_wallet`, `magstripe`, `ecommerce` or `credential_on_file`."),
     "sca": (pl.Boolean(), "Strong customer authentication was performed: 3-D Secure online, PIN for chip."),

@@ -41,7 +41,7 @@ def test_timestamps_are_utc_inside_the_day_and_ordered(day: date) -> None:
 def test_transaction_ids_unique_and_fixed_width(day_frame: pl.DataFrame) -> None:
     ids = day_frame["transaction_id"]
     assert ids.n_unique() == day_frame.height
-    assert ids.str.contains(r"^P[0-9A-HJKMNP-TV-Z]{9}$").all()
+    assert ids.str.contains(r"^P[0-9A-HJKMNP-TV-Z]{10}$").all()
 
 
 def test_fraud_scenario_set_exactly_when_fraud(day_frame: pl.DataFrame) -> None:

@@ -78,15 +78,20 @@ def entity_keys(seed: int, kind: str, n: int) -> pl.Series:
 
 
 def transaction_keys(seed: int, day: date, rows: np.ndarray) -> pl.Series:
-    """Keys of a day's payments: the day and row go in together, so no two days share one."""
+    """Keys of a day's payments: a day part, then a row part, so no two days share one.
+
+    The day part is the day's index plus a seeded offset (a bijection on 20 bits); the
+    row part is a bijection of the row salted per day, so a key hides its row's position
+    and row r gets a different tail every day.
+    """
     day_index = day.toordinal() - _EPOCH_ORDINAL
     if not 0 <= day_index < 1 << TRANSACTION_DAY_BITS:
         raise ValueError(f"{day} is outside the days transaction keys can encode")
     if len(rows) and int(rows.max()) >= 1 << TRANSACTION_ROW_BITS:
         raise ValueError(f"row {int(rows.max()):,} does not fit a transaction key")
-    packed = (np.uint64(day_index) << np.uint64(TRANSACTION_ROW_BITS)) | rows.astype(np.uint64)
-    bits = 5 * TRANSACTION_KEY_CHARS
-    mixed = permute(packed, bits, salt_for(seed, "keys", "transaction"))
-    return base32_keys(mixed, KEY_PREFIX["transaction_id"], TRANSACTION_KEY_CHARS).alias(
+    day_part = (day_index + salt_for(seed, "keys", "transaction-day")) % (1 << TRANSACTION_DAY_BITS)
+    row_part = permute(rows, TRANSACTION_ROW_BITS, salt_for(seed, "keys", "transaction", day))
+    packed = (np.uint64(day_part) << np.uint64(TRANSACTION_ROW_BITS)) | row_part
+    return base32_keys(packed, KEY_PREFIX["transaction_id"], TRANSACTION_KEY_CHARS).alias(
         "transaction_id"
     )
