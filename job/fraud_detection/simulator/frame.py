@@ -103,7 +103,8 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "longitude": np.round(d.loc_lon, 5).astype(np.float32),
             "city": pop.cities.name.gather(d.loc_city),
             "country": _COUNTRY.gather(pop.cities.country[d.loc_city]),
-            "distance_from_home_km": np.round(distance, 1),  # 100 m: finer than a home is known; 0.01 km cost 0.5 B/row
+            # 100 m: finer than a home is known (city + jitter); 10 m cost 0.5 B/row more.
+            "distance_from_home_km": np.round(distance, 1),
             "transaction_type": _TRANSACTION_TYPE.gather(d.refund),
             "entry_mode": _ENTRY_MODE.gather(d.entry),
             "sca": d.sca.astype(bool),
