@@ -131,7 +131,9 @@ def read_back(dest: Path) -> pl.DataFrame:
 
 def encode_floor(dest: Path, rows: int, tmp: Path, runs: int) -> tuple[Timing, pl.Schema]:
     """Time writing the table a run wrote, from memory, with the job's writer settings."""
-    table = read_back(dest)
+    from fraud_detection.schema import SCHEMA
+
+    table = read_back(dest).cast(SCHEMA)  # the job's own table: coded columns are Enums
     if table.height != rows:
         raise SystemExit(f"bench: read back {table.height:,} rows, expected {rows:,}")
     timing = time_in_process(lambda i: encode_floor_write(table, tmp / f"floor{i}.parquet"), runs)
@@ -363,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tiny file. CPU is the child's user + system time: on a shared machine it moves "
             "less than the wall time does.",
             f"- Encode floor: the {small:,}-row Parquet written by the run is read back into "
-            f"memory and written again with the job's own writer and encoding policy, "
+            "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer and encoding policy, "
             f"`{ENCODE_FLOOR_CALL}`. No generation, no checks: the least a run could take to "
             "write that table.",
             "- Row-by-row baseline (`bench/baseline_row_by_row.py`): one Python dict per "

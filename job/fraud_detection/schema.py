@@ -6,8 +6,9 @@ import polars as pl
 
 UTC_MICROS = pl.Datetime("us", "UTC")
 
-# The values each coded column may take (validation checks them; the simulator indexes
-# them in this order).
+# The values each coded column may take. In memory these columns are polars Enums of
+# exactly these values (the simulator indexes them in this order, and the type itself
+# refuses anything else); in the files they are plain strings, dictionary-encoded.
 CHANNELS: tuple[str, ...] = ("chip", "contactless", "online", "swipe")
 # How the card details reached the terminal (finer than the channel).
 ENTRY_MODES: tuple[str, ...] = (
@@ -59,24 +60,28 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "amount": (pl.Int64(), "Amount in minor units (cents) of `currency`; always > 0."),
     "currency": (pl.String(), "ISO 4217 code of the merchant's currency."),
     "amount_eur": (pl.Float64(), "The amount converted to euros at a fixed rate, for comparing across currencies."),
-    "channel": (pl.String(), "`chip`, `contactless`, `swipe` (card-present) or `online` (card-not-present)."),
-    "card_brand": (pl.String(), "`visa`, `mastercard` or `amex`."),
-    "card_type": (pl.String(), "`debit`, `credit` or `prepaid`."),
+    "channel": (pl.Enum(CHANNELS), "`chip`, `contactless`, `swipe` (card-present) or `online` (card-not-present)."),
+    "card_brand": (pl.Enum(CARD_BRANDS), "`visa`, `mastercard` or `amex`."),
+    "card_type": (pl.Enum(CARD_TYPES), "`debit`, `credit` or `prepaid`."),
     "latitude": (pl.Float32(), "Where the payment was made (degrees, to 1e-5 ≈ 1 m): the terminal for card-present, the buyer's geolocation online."),
     "longitude": (pl.Float32(), "See `latitude`."),
     "city": (pl.String(), "City of `latitude`/`longitude`."),
     "country": (pl.String(), "ISO 3166-1 alpha-2 country of `latitude`/`longitude`."),
     "distance_from_home_km": (pl.Float64(), "Great-circle distance (km, to 0.1 km) from the cardholder's home to where the payment was made."),
-    "transaction_type": (pl.String(), "`purchase` or `refund` (money back to the card; `amount` is still positive)."),
-    "entry_mode": (pl.String(), "How the card reached the terminal: `chip`, `contactless`, `mobile_wallet`, `magstripe`, `ecommerce` or `credential_on_file`."),
+    "transaction_type": (pl.Enum(TRANSACTION_TYPES), "`purchase` or `refund` (money back to the card; `amount` is still positive)."),
+    "entry_mode": (pl.Enum(ENTRY_MODES), "How the card reached the terminal: `chip`, `contactless`, `mobile_wallet`, `magstripe`, `ecommerce` or `credential_on_file`."),
     "sca": (pl.Boolean(), "Strong customer authentication was performed: 3-D Secure online, PIN for chip."),
     "device_id": (pl.String(), "Token of the device behind an online payment (`D` + 11 base-32 characters); null for card-present."),
-    "auth_result": (pl.String(), "`approved` or `declined`; declined attempts stay in the feed, as in an authorisation log."),
+    "auth_result": (pl.Enum(AUTH_RESULTS), "`approved` or `declined`; declined attempts stay in the feed, as in an authorisation log."),
     "is_fraud": (pl.Boolean(), "The label (ground truth, known at once; the `fraud_reports` feed says when it became known)."),
-    "fraud_scenario": (pl.String(), "Set exactly when `is_fraud`: `compromised_terminal`, `compromised_card`, `card_testing` or `account_takeover`."),
+    "fraud_scenario": (pl.Enum(FRAUD_SCENARIOS), "Set exactly when `is_fraud`: `compromised_terminal`, `compromised_card`, `card_testing` or `account_takeover`."),
 }  # fmt: skip
 
 SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in COLUMNS.items()})
+# What readers of the files see: Enums are stored, and read back, as strings.
+FILE_SCHEMA = pl.Schema(
+    {name: pl.String() if isinstance(dtype, pl.Enum) else dtype for name, dtype in SCHEMA.items()}
+)
 NULLABLE = frozenset({"fraud_scenario", "device_id"})
 
 

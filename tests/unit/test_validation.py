@@ -30,7 +30,8 @@ BREAKAGES = {
     "amount|min": lambda df: df.with_columns(pl.lit(0, pl.Int64).alias("amount")),
     "time window": lambda df: df.with_columns(pl.col("event_timestamp") + timedelta(days=1)),
     "scenario_set_exactly_when_fraud": lambda df: df.with_columns(pl.lit(True).alias("is_fraud")),
-    "channel_is_known": lambda df: df.with_columns(pl.lit("telepathy").alias("channel")),
+    # A coded column is an Enum: an unknown code can only come as another type.
+    "schema: unknown code": lambda df: df.with_columns(pl.lit("telepathy").alias("channel")),
     "mcc_is_four_digits": lambda df: df.with_columns(pl.lit("abcd").alias("mcc")),
     "ids_carry_their_prefix": lambda df: df.with_columns(pl.col("card_id").str.replace("^K", "X")),
     "nullability": lambda df: df.with_columns(pl.lit(None, pl.String).alias("merchant_name")),

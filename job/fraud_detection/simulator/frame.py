@@ -28,13 +28,14 @@ _MCC = pl.Series([c.mcc for c in CATEGORIES])
 _CATEGORY = pl.Series([c.name for c in CATEGORIES])
 _COUNTRY = pl.Series([c.code for c in COUNTRIES])
 _CURRENCY = pl.Series([c.currency for c in COUNTRIES])
-_CHANNEL = pl.Series(CHANNELS)
-_SCENARIO = pl.Series(FRAUD_SCENARIOS)
-_CARD_BRAND = pl.Series(CARD_BRANDS)
-_CARD_TYPE = pl.Series(CARD_TYPES)
-_ENTRY_MODE = pl.Series(ENTRY_MODES)
-_AUTH_RESULT = pl.Series(AUTH_RESULTS)
-_TRANSACTION_TYPE = pl.Series(TRANSACTION_TYPES)
+# Coded columns are gathered as Enums (schema.py): integer codes, no string copies.
+_CHANNEL = pl.Series(CHANNELS, dtype=SCHEMA["channel"])
+_SCENARIO = pl.Series(FRAUD_SCENARIOS, dtype=SCHEMA["fraud_scenario"])
+_CARD_BRAND = pl.Series(CARD_BRANDS, dtype=SCHEMA["card_brand"])
+_CARD_TYPE = pl.Series(CARD_TYPES, dtype=SCHEMA["card_type"])
+_ENTRY_MODE = pl.Series(ENTRY_MODES, dtype=SCHEMA["entry_mode"])
+_AUTH_RESULT = pl.Series(AUTH_RESULTS, dtype=SCHEMA["auth_result"])
+_TRANSACTION_TYPE = pl.Series(TRANSACTION_TYPES, dtype=SCHEMA["transaction_type"])
 _EARTH_RADIUS_KM = 6371.0088
 
 

@@ -47,7 +47,9 @@ class Groups:
 
     @staticmethod
     def build(keys: np.ndarray, n_groups: int, weight: np.ndarray | None = None) -> Groups:
-        order = np.argsort(keys, kind="stable")
+        # Small unsigned keys sort by radix (linear time); the order is the same.
+        small = np.uint8 if n_groups <= 1 << 8 else np.uint16 if n_groups <= 1 << 16 else None
+        order = np.argsort(keys.astype(small) if small else keys, kind="stable")
         count = np.bincount(keys, minlength=n_groups)
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
         cum = None if weight is None else GuideTable(np.cumsum(weight[order]))
@@ -187,10 +189,8 @@ def entity_ids(seed: int, kind: str, n: int) -> pl.Series:
 
 
 def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
-    cdf = np.cumsum(cities.weight)
-    return np.searchsorted(cdf, rng(seed, kind, "city").random(n) * cdf[-1], side="right").astype(
-        np.int32
-    )
+    cities_by_weight = GuideTable(np.cumsum(cities.weight))  # = searchsorted, side="right"
+    return cities_by_weight.draw(rng(seed, kind, "city").random(n)).astype(np.int32)
 
 
 def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray:

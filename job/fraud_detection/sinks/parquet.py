@@ -6,6 +6,8 @@ pyarrow, with the column encodings the caller passes (the schema's policy), and
 without an embedded Arrow schema: readers then take each column's type from the
 Parquet types, so text is `string`, not the `large_string` polars hands over (Feast
 reads `large_string` as Json), and no column has to be cast (copied) to get there.
+Enum columns reach the writer as Arrow dictionaries, which it writes as they are
+(no hashing of the values): readers see strings.
 """
 
 from __future__ import annotations
@@ -41,12 +43,17 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def _as_read(t: pa.DataType) -> pa.DataType:
+    # Parquet stores an Enum as its values, and polars' large_string as string.
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.string() if t == pa.large_string() else t
+
+
 def arrow_schema(schema: pl.Schema) -> pa.Schema:
-    """The Arrow schema readers see in the file: polars' own, with `string` for text."""
+    """The Arrow schema readers see in the file: text (Enums included) is `string`."""
     fields = pl.DataFrame(schema=schema).to_arrow().schema
-    return pa.schema(
-        [f.with_type(pa.string()) if f.type == pa.large_string() else f for f in fields]
-    )
+    return pa.schema([f.with_type(_as_read(f.type)) for f in fields])
 
 
 def arrow_type_names(schema: pl.Schema) -> dict[str, str]:
