@@ -79,11 +79,45 @@ def test_an_unpublished_day_fails_in_one_line_and_publishes_nothing(
     assert not dest.exists() or not any(p.is_file() for p in dest.rglob("*"))
 
 
-def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["--date", "2025-06-31"])
-    assert exc.value.code == 2
-    assert "payment-features: error: argument --date" in capsys.readouterr().err
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's own exit
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# The job's --date rules (fraud_detection.arguments): the same days as the raw feed's.
+BAD_ARGS = [
+    (["--date", "2025-06-31"], "is not a real day"),
+    (["--date", ""], "--date is empty"),
+    (["--date", "20250612"], "is not in YYYY-MM-DD form"),
+    (["--date", "2025-W24-4"], "is not in YYYY-MM-DD form"),
+    (["--date", "1969-12-31"], "--date must be between 1970-01-01 and 2999-12-31"),
+    (["--date", "3000-01-01"], "--date must be between 1970-01-01 and 2999-12-31"),
+    (["--source", "raw"], "the following arguments are required: --date"),
+    (["--date", "2025-06-12", "--label-delay-days", "91"], "--label-delay-days must be"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGS)
+def test_bad_arguments(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv, "--dest", str(tmp_path / "features"))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("payment-features: error:")
+    assert message in err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
 
 
 def test_without_source_the_feed_and_features_are_in_raw_bucket(
