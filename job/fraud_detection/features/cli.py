@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
             "that manifest."
         ),
         epilog=(
-            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET). Exit codes: 0 ok, "
+            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET, a bucket root: pass "
+            "--dest with it). Exit codes: 0 ok, "
             "2 bad arguments, 3 destination error, 5 disk full, 6 the day is not published, "
             "130/143 interrupted."
         ),
@@ -42,11 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=day, required=True, help="the day to compute, YYYY-MM-DD")
     p.add_argument(
         "--source", default=None,
-        help="root of the raw feed: local directory (default: s3://$RAW_BUCKET)",
+        help="root of the raw feed: local directory or s3://BUCKET[/PREFIX] "
+        "(default: s3://$RAW_BUCKET)",
     )  # fmt: skip
     p.add_argument(
-        "--dest", default=None, help="root of the features dataset (default: SOURCE/features)"
-    )
+        "--dest", default=None,
+        help="root of the features dataset (default: a 'features' folder beside SOURCE, not "
+        "inside it, e.g. data/raw -> data/features; required when SOURCE is a bucket root)",
+    )  # fmt: skip
     p.add_argument(
         "--label-delay-days", type=_delay, default=DEFAULT_LABEL_DELAY_DAYS,
         help=f"a fraud label is known this many days after its payment (default {DEFAULT_LABEL_DELAY_DAYS})",
