@@ -47,6 +47,7 @@ DEFAULT_FEAST_VOLUME = "daily-synthetic-feast"
 # 37 days of 1 M payments go through the features step: a cap, not a reservation.
 DEFAULT_MEM_LIMIT = "8g"
 LOCAL_DATA_MOUNT = "/data"  # where DAILY_SYNTHETIC_LOCAL_DATA appears in the containers
+FEATURES_DIR = "features"  # the features' root under the feed's root (the raw days' glob skips it)
 FEAST_DATA_MOUNT = "/feature_repo/data"  # the Feast image's registry + online store folder
 PUBLIC_ENV = ("RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -80,8 +81,16 @@ def days_to_process(
 
 
 def features_command(day: str) -> list[str]:
-    local = bool(os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"))
-    return ["--date", day, "-q", *(["--source", LOCAL_DATA_MOUNT] if local else [])]
+    """payment-features' arguments, with the features' root always named: `features/` under
+    the feed's root, where the Feast image reads them (feature_repo's default). The command's
+    own default would fail beside a bucket root, and beside /data be outside the mount."""
+    if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
+        roots = ["--source", LOCAL_DATA_MOUNT, "--dest", f"{LOCAL_DATA_MOUNT}/{FEATURES_DIR}"]
+    else:
+        bucket = os.environ.get("RAW_BUCKET", "").strip()
+        # Without RAW_BUCKET the command fails as before, saying what to set.
+        roots = ["--dest", f"s3://{bucket}/{FEATURES_DIR}"] if bucket else []
+    return ["--date", day, "-q", *roots]
 
 
 def materialize_command(days: Sequence[str]) -> list[str]:

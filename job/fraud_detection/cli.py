@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
-import signal
 import sys
 from collections.abc import Sequence
-from datetime import date
-from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from fraud_detection import GENERATOR_VERSION
+from fraud_detection.arguments import OneLineParser, day, stop_on_signals
 from fraud_detection.errors import Interrupted, JobError, UsageError
 from fraud_detection.settings import (
     COMPRESSIONS,
@@ -44,12 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("fraud_detection")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: it lands in Airflow's task log.
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _int_in(name: str, low: int, high: int) -> type[int]:
     def parse(text: str) -> int:
         try:
@@ -66,28 +57,6 @@ def _int_in(name: str, low: int, high: int) -> type[int]:
 
     parse.__name__ = name
     return parse  # type: ignore[return-value]
-
-
-# Days the generator supports: timestamps are µs since 1970, and the day after must exist.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-_DAY_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _date(text: str) -> date:
-    text = text.strip()
-    if not text:
-        raise argparse.ArgumentTypeError("--date is empty; pass the day as YYYY-MM-DD")
-    if not _DAY_FORM.fullmatch(text):  # fromisoformat also takes 20250612 and 2025-W24-4
-        raise argparse.ArgumentTypeError(f"--date {text!r} is not in YYYY-MM-DD form")
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--date {text!r} is not a real day") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise argparse.ArgumentTypeError(
-            f"--date must be between {FIRST_DAY} and {LAST_DAY}, got {day}"
-        )
-    return day
 
 
 def _rate(text: str) -> float:
@@ -144,7 +113,7 @@ def _env_int(name: str, default: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="daily-synthetic",
         description=(
             "Generate one day of synthetic, labelled card payments and publish it as Parquet "
@@ -160,9 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
             "memory, 130/143 interrupted. Every error line ends with the state of the day."
         ),
     )
-    p.add_argument(
-        "--date", type=_date, required=True, help="the day to generate, YYYY-MM-DD (UTC)"
-    )
+    p.add_argument("--date", type=day, required=True, help="the day to generate, YYYY-MM-DD (UTC)")
     p.add_argument(
         "--rows", type=_int_in("--rows", 1, MAX_ROWS), default=DEFAULT_ROWS,
         help=f"payments in the day (default {DEFAULT_ROWS:,}; max {MAX_ROWS:,})",
@@ -250,10 +217,6 @@ def _setup_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
-
-
 def _error_line(message: str, day_state: str | None) -> str:
     return f"daily-synthetic: error: {message}" + (f"; {day_state}" if day_state else "")
 
@@ -262,8 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_joined_values(sys.argv[1:] if argv is None else argv))
     _setup_logging(quiet=args.quiet)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop_on_signals()
     try:
         manifest = _run(args)
     except Interrupted as exc:

@@ -64,19 +64,26 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
         assert code == 0
     repo_path = data / "feature_repo"
     shutil.copytree(REPO / "feature_repo", repo_path, ignore=shutil.ignore_patterns("data"))
-    env = {**os.environ, "DAILY_SYNTHETIC_DATA": str(raw_root)}
+    # The features are in data/features, payment-features' default beside data/raw (as with
+    # `make features`); Feast is told so.
+    roots = {
+        "DAILY_SYNTHETIC_DATA": str(raw_root),
+        "DAILY_SYNTHETIC_FEATURES": str(data / "features"),
+    }
+    env = {**os.environ, **roots}
     _feast(repo_path, env, "apply")
     views = [arg for view in ENTITY_VIEWS for arg in ("--views", view)]
     _feast(repo_path, env, "materialize", "2025-06-10T00:00:00", "2025-06-13T00:00:00", *views)
 
-    os.environ["DAILY_SYNTHETIC_DATA"] = str(raw_root)
+    os.environ.update(roots)
     try:
         from feast import FeatureStore
 
         raw = pl.read_parquet(raw_root / "year=*/month=*/day=*/*.parquet")
         yield Repo(path=repo_path, raw=raw, store=FeatureStore(repo_path=str(repo_path)))
     finally:
-        os.environ.pop("DAILY_SYNTHETIC_DATA", None)
+        for name in roots:
+            os.environ.pop(name, None)
 
 
 def recompute(raw: pl.DataFrame, targets: pl.DataFrame, entity: str) -> pl.DataFrame:

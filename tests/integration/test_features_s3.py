@@ -22,10 +22,12 @@ WORLD = ["--customers", "2000", "--merchants", "200"]
 def test_features_of_an_s3_day_are_published_beside_the_feed(
     job: JobRunner, bucket: Bucket
 ) -> None:
+    raw_root = f"{bucket.uri}/raw"
     for day in DAYS:
-        job.run(["--date", day, "--rows", "5000", "--dest", bucket.uri, *WORLD]).assert_ok()
+        job.run(["--date", day, "--rows", "5000", "--dest", raw_root, *WORLD]).assert_ok()
+    # no --dest: the default is features/ beside raw/
     run = job.run(
-        ["--date", DAYS[-1], "--source", bucket.uri, "--label-delay-days", "1"],
+        ["--date", DAYS[-1], "--source", raw_root, "--label-delay-days", "1"],
         entrypoint=["payment-features"],
     )
     run.assert_ok()
@@ -37,7 +39,7 @@ def test_features_of_an_s3_day_are_published_beside_the_feed(
     assert json.loads(bucket.get(prefix + "_manifest.json")) == manifest
 
     # The same computation in the test process, from the raw objects, gives the same rows.
-    raw_keys = [k for k in bucket.listing("year=") if k.endswith(".parquet")]
+    raw_keys = [k for k in bucket.listing("raw/year=") if k.endswith(".parquet")]
     raw = pl.concat([pl.read_parquet(io.BytesIO(bucket.get(k))) for k in raw_keys])
     want = add_features(raw.lazy(), date(2025, 6, 12), 1).collect()
     got = pl.read_parquet(io.BytesIO(bucket.get(manifest["keys"][0])))
@@ -46,7 +48,9 @@ def test_features_of_an_s3_day_are_published_beside_the_feed(
 
 
 def test_an_unpublished_s3_day_fails_in_one_line(job: JobRunner, bucket: Bucket) -> None:
-    run = job.run(["--date", "2025-06-12", "--source", bucket.uri], entrypoint=["payment-features"])
+    run = job.run(
+        ["--date", "2025-06-12", "--source", f"{bucket.uri}/raw"], entrypoint=["payment-features"]
+    )
     assert run.exit_code == 6
     assert "Traceback" not in run.stderr
     assert run.stderr_lines[-1].startswith(

@@ -62,9 +62,59 @@ def test_default_dest_is_beside_the_raw_feed_and_out_of_its_glob(
 ) -> None:
     assert cli.main(["--date", DAYS[0], "--source", str(raw_root), "-q"]) == 0
     manifest = _last_json(capsys.readouterr().out)
-    assert manifest["uri"].startswith(f"file://{raw_root.resolve()}/features/year=2025/")
-    raw_files = list(raw_root.glob("year=*/month=*/day=*/*.parquet"))
-    assert len(raw_files) == len(DAYS)
+    beside = raw_root.resolve().parent / "features"
+    assert manifest["uri"].startswith(f"file://{beside}/year=2025/")
+    # a reader of every Parquet file under the raw root reads payments only
+    assert len(list(raw_root.rglob("*.parquet"))) == len(DAYS)
+
+
+@pytest.mark.parametrize(
+    ("source", "dest"),
+    [
+        ("data/raw", "data/features"),
+        ("data/raw/", "data/features"),
+        ("raw", "features"),
+        ("data/raw/..", "features"),
+        ("s3://bucket/raw", "s3://bucket/features"),
+        ("s3://bucket/feeds/raw/", "s3://bucket/feeds/features"),
+        ("s3a://bucket/raw", "s3a://bucket/features"),
+    ],
+)
+def test_default_dest_is_a_folder_beside_the_source(
+    source: str, dest: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraud_detection.features.pipeline import default_dest
+
+    monkeypatch.chdir(tmp_path)
+    want = dest if "://" in dest else str(tmp_path / dest)
+    assert default_dest(source) == want
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("s3://bucket", "is a bucket root"),
+        ("s3://bucket/", "is a bucket root"),
+        ("/", "is a filesystem root"),
+        ("s3://bucket/features", "is the raw feed's root s3://bucket/features itself"),
+        ("data/features", "is the raw feed's root data/features itself"),
+    ],
+)
+def test_a_source_with_no_folder_beside_it_needs_dest(
+    source: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
+    code, out, err = run_cli(capsys, "--date", "2025-06-12", "--source", source)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("payment-features: error:"), err
+    assert message in err and "pass --dest" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unpublished_day_fails_in_one_line_and_publishes_nothing(
@@ -79,17 +129,50 @@ def test_an_unpublished_day_fails_in_one_line_and_publishes_nothing(
     assert not dest.exists() or not any(p.is_file() for p in dest.rglob("*"))
 
 
-def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["--date", "2025-06-31"])
-    assert exc.value.code == 2
-    assert "payment-features: error: argument --date" in capsys.readouterr().err
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's own exit
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_without_source_the_feed_and_features_are_in_raw_bucket(
+# The job's --date rules (fraud_detection.arguments): the same days as the raw feed's.
+BAD_ARGS = [
+    (["--date", "2025-06-31"], "is not a real day"),
+    (["--date", ""], "--date is empty"),
+    (["--date", "20250612"], "is not in YYYY-MM-DD form"),
+    (["--date", "2025-W24-4"], "is not in YYYY-MM-DD form"),
+    (["--date", "1969-12-31"], "--date must be between 1970-01-01 and 2999-12-31"),
+    (["--date", "3000-01-01"], "--date must be between 1970-01-01 and 2999-12-31"),
+    (["--source", "raw"], "the following arguments are required: --date"),
+    (["--date", "2025-06-12", "--label-delay-days", "91"], "--label-delay-days must be"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGS)
+def test_bad_arguments(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from fraud_detection.features.pipeline import default_dest
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv, "--dest", str(tmp_path / "features"))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("payment-features: error:")
+    assert message in err
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
+
+
+def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from fraud_detection.sinks.destination import parse_destination
 
     seen: dict[str, object] = {}
@@ -101,7 +184,10 @@ def test_without_source_the_feed_and_features_are_in_raw_bucket(
     monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # describe() names it
     monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
-    assert cli.main(["--date", "2025-06-12", "-q"]) == 0
+    # s3://$RAW_BUCKET is a bucket root: no default beside it
+    code, _, err = run_cli(capsys, "--date", "2025-06-12", "-q")
+    assert code == 2 and "s3://feed-bucket is a bucket root" in err and "pass --dest" in err
+    assert seen == {}
+    assert cli.main(["--date", "2025-06-12", "--dest", "s3://features-bucket", "-q"]) == 0
     assert seen["source"] == parse_destination("s3://feed-bucket")
-    assert seen["dest"] == parse_destination(default_dest("s3://feed-bucket"))
-    assert getattr(seen["dest"], "prefix", None) == "features"
+    assert seen["dest"] == parse_destination("s3://features-bucket")

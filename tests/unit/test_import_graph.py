@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "job" / "fraud_detection"
-# Modules every layer may use: plain data, errors, settings, scratch space.
+# Modules every layer may use: plain data, errors, settings, argument parsing, scratch space.
 BASE = {
     "fraud_detection",
     "errors",
+    "arguments",
     "schema",
     "settings",
     "manifest",
@@ -27,7 +28,7 @@ BASE = {
 # component -> the components it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"pipeline", "fraud_detection", "errors", "settings", "manifest"},
+    "cli": {"pipeline", "fraud_detection", "arguments", "errors", "settings", "manifest"},
     "pipeline": {"simulator", "validation", "sinks"} | BASE,
     "validation": BASE,
     "sinks": BASE,
@@ -103,10 +104,27 @@ def test_every_import_goes_one_way() -> None:
         ("fraud_detection.validation", "fraud_detection.simulator.dataset"),
         ("fraud_detection.sinks.s3", "fraud_detection.pipeline"),
         ("fraud_detection.schema", "fraud_detection.cli"),
+        ("fraud_detection.arguments", "fraud_detection.cli"),
+        ("fraud_detection.arguments", "fraud_detection.features.cli"),
+        ("fraud_detection.arguments", "fraud_detection.sinks.destination"),
     ],
 )
 def test_the_check_catches_a_wrong_way(importer: str, imported: str) -> None:
     assert not allowed(importer, imported)
+
+
+def test_the_argument_helpers_use_the_standard_library_and_errors_only() -> None:
+    # The job's --help imports them: a third-party import here would slow it down.
+    path = PACKAGE / "arguments.py"
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    packages = {name.split(".")[0] for name in names}
+    assert packages - set(sys.stdlib_module_names) == {"fraud_detection"}
+    assert imports_of(path) == {"fraud_detection.errors"}
 
 
 def test_help_loads_no_heavy_library() -> None:

@@ -6,31 +6,14 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
-from datetime import date
-from types import FrameType
-from typing import NoReturn
 
+from fraud_detection.arguments import OneLineParser, day, stop_on_signals
 from fraud_detection.errors import Interrupted, JobError
 from fraud_detection.features.compute import DEFAULT_LABEL_DELAY_DAYS
 
 PROG = "payment-features"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--date {text!r} is not a real day in YYYY-MM-DD form"
-        ) from None
 
 
 def _delay(text: str) -> int:
@@ -42,7 +25,7 @@ def _delay(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog=PROG,
         description=(
             "Compute the card, customer and terminal features of every payment of one published "
@@ -51,29 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
             "that manifest."
         ),
         epilog=(
-            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET). Exit codes: 0 ok, "
+            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET, a bucket root: pass "
+            "--dest with it). Exit codes: 0 ok, "
             "2 bad arguments, 3 destination error, 5 disk full, 6 the day is not published, "
             "130/143 interrupted."
         ),
     )
-    p.add_argument("--date", type=_date, required=True, help="the day to compute, YYYY-MM-DD")
+    p.add_argument("--date", type=day, required=True, help="the day to compute, YYYY-MM-DD")
     p.add_argument(
         "--source", default=None,
-        help="root of the raw feed: local directory (default: s3://$RAW_BUCKET)",
+        help="root of the raw feed: local directory or s3://BUCKET[/PREFIX] "
+        "(default: s3://$RAW_BUCKET)",
     )  # fmt: skip
     p.add_argument(
-        "--dest", default=None, help="root of the features dataset (default: SOURCE/features)"
-    )
+        "--dest", default=None,
+        help="root of the features dataset (default: a 'features' folder beside SOURCE, not "
+        "inside it, e.g. data/raw -> data/features; required when SOURCE is a bucket root)",
+    )  # fmt: skip
     p.add_argument(
         "--label-delay-days", type=_delay, default=DEFAULT_LABEL_DELAY_DAYS,
         help=f"a fraud label is known this many days after its payment (default {DEFAULT_LABEL_DELAY_DAYS})",
     )  # fmt: skip
     p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors on stderr")
     return p
-
-
-def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop_on_signals()
     try:
         manifest = _run(args)
     except Interrupted as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,7 +20,7 @@ import polars as pl
 
 from fraud_detection import GENERATOR_VERSION
 from fraud_detection.deadline import Deadline
-from fraud_detection.errors import IncompleteDay
+from fraud_detection.errors import IncompleteDay, UsageError
 from fraud_detection.features.compute import (
     DEFAULT_LABEL_DELAY_DAYS,
     INPUT_COLUMNS,
@@ -50,8 +51,38 @@ class FeaturesOptions:
 
 
 def default_dest(source: str) -> str:
-    """The features dataset beside the raw feed: `<source>/features` (raw globs skip it)."""
-    return f"{source.rstrip('/')}/{FEATURES_SUBDIR}"
+    """The features' root beside the raw feed's root, never inside it.
+
+    `data/raw` → `<cwd>/data/features`, `s3://bucket/raw` → `s3://bucket/features`. Inside the
+    raw root, a reader that globs `**/*.parquet` there would take features for payments. A
+    bucket or filesystem root has no folder beside it: then --dest must be given.
+    """
+    if "://" in source:
+        scheme, _, rest = source.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        parts = [part for part in prefix.split("/") if part]
+        if not parts:
+            raise UsageError(
+                f"the raw feed's root {source} is a bucket root, so the features have no "
+                "default root beside it; pass --dest (a root outside the raw feed)"
+            )
+        dest = f"{scheme}://{'/'.join([bucket, *parts[:-1], FEATURES_SUBDIR])}"
+        name = parts[-1]
+    else:
+        # abspath, not resolve(): `..` goes, but a symlinked root gets its folder beside the link
+        path = Path(os.path.abspath(source))  # noqa: PTH100
+        if path.parent == path:
+            raise UsageError(
+                f"the raw feed's root {source} is a filesystem root, so the features have no "
+                "default root beside it; pass --dest (a root outside the raw feed)"
+            )
+        dest, name = str(path.parent / FEATURES_SUBDIR), path.name
+    if name == FEATURES_SUBDIR:
+        raise UsageError(
+            f"the features' default root {dest} is the raw feed's root {source} itself; "
+            "pass --dest (a root outside the raw feed)"
+        )
+    return dest
 
 
 def _publish(

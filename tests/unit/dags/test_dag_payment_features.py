@@ -56,9 +56,18 @@ def test_features_read_a_local_folder_only_when_configured(
 ) -> None:
     module = _module()
     monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA", raising=False)
-    assert module.features_command("2025-06-12") == ["--date", "2025-06-12", "-q"]
+    monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    assert module.features_command("2025-06-12") == [
+        "--date", "2025-06-12", "-q", "--dest", "s3://feed-bucket/features",
+    ]  # fmt: skip
     monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_DATA", "/srv/feed")
-    assert module.features_command("2025-06-12")[-2:] == ["--source", "/data"]
+    assert module.features_command("2025-06-12")[-4:] == [
+        "--source", "/data", "--dest", "/data/features",
+    ]  # fmt: skip
+    # no RAW_BUCKET: the command's own error says what to set
+    monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA")
+    monkeypatch.delenv("RAW_BUCKET")
+    assert module.features_command("2025-06-12") == ["--date", "2025-06-12", "-q"]
 
 
 def test_dag_shape(dag_bag: Any) -> None:  # noqa: F811
