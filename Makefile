@@ -8,6 +8,9 @@ UV_VERSION ?= 0.13.8
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
+# The job's runtime dependencies only, as in its image: what `make run` and the bench run.
+JOB_VENV := .venv-job
+JOB_BIN := $(JOB_VENV)/bin
 
 DATE ?= 2025-06-12
 ROWS ?= 1000000
@@ -18,7 +21,7 @@ SEED ?= 42
 
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help dev run test lint typecheck unit bench clean docker-engine
+.PHONY: help dev job-venv run test lint typecheck unit bench clean docker-engine
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -33,8 +36,14 @@ $(BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
 
 dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock
 
-run: dev ## generate one day to a local folder (DATE, ROWS, DEST, LABELS_DEST, SEED)
-	$(BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --labels-dest $(LABELS_DEST) --seed $(SEED)
+$(JOB_BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(JOB_VENV) $(UV) sync --frozen --no-default-groups --compile-bytecode --python $(PYTHON)
+	@touch $@
+
+job-venv: $(JOB_BIN)/daily-synthetic ## create .venv-job: the job (editable) and its runtime dependencies only
+
+run: job-venv ## generate one day to a local folder (DATE, ROWS, DEST, LABELS_DEST, SEED)
+	$(JOB_BIN)/daily-synthetic --date $(DATE) --rows $(ROWS) --dest $(DEST) --labels-dest $(LABELS_DEST) --seed $(SEED)
 
 lint: dev ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -49,13 +58,13 @@ unit: dev ## unit tests only (no Docker)
 test: lint typecheck docker-engine ## ruff, mypy and every test (unit, integration, e2e)
 	$(BIN)/pytest
 
-bench: dev ## rows/s, peak memory and the ratio against a row-by-row baseline
-	$(BIN)/python -m bench.run
+bench: dev job-venv ## rows/s, peak memory and the ratio against a row-by-row baseline
+	BENCH_CLI=$(JOB_BIN)/daily-synthetic $(BIN)/python -m bench.run
 
 docker-engine: ## make sure a Docker engine with compose v2 and buildx answers
 	@bash scripts/ensure-docker.sh
 
-clean: ## remove generated data and tool caches (keeps .venv and images)
+clean: ## remove generated data and tool caches (keeps the venvs and images)
 	rm -rf data build .mypy_cache .ruff_cache .pytest_cache
 
 include mk/*.mk

@@ -75,7 +75,12 @@ class Timing:
 
 
 def cli_command() -> list[str]:
-    """The installed console script beside this interpreter, else `python -m`."""
+    """BENCH_CLI (`make bench`: the job-only venv's script), else the one beside this Python."""
+    chosen = os.environ.get("BENCH_CLI")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise SystemExit(f"bench: BENCH_CLI={chosen} is not an executable")
+        return [chosen]
     script = shutil.which("daily-synthetic", path=str(Path(sys.executable).parent))
     return [script] if script else [sys.executable, "-m", "fraud_detection"]
 
@@ -363,7 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "the default zstd codec; peak RSS is the child's own maximum resident set "
             "(`wait4`). The 1,000-row run is the start-up cost: imports, populations, one "
             "tiny file. CPU is the child's user + system time: on a shared machine it moves "
-            "less than the wall time does.",
+            "less than the wall time does. `make bench` runs the job from `.venv-job`, which "
+            "holds only the job's runtime dependencies, as its image does (the dev venv also "
+            "holds Airflow, whose SQLAlchemy dataframely would import at start-up).",
             f"- Encode floor: the {small:,}-row Parquet written by the run is read back into "
             "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer and encoding policy, "
             f"`{ENCODE_FLOOR_CALL}`. No generation, no checks: the least a run could take to "
