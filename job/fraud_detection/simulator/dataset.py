@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ DEFAULT_FRAUD_RATE = 0.005
 MIN_BLOCK_ROWS = 1_000
 MAX_BLOCK_ROWS = 131_072
 BLOCKS_PER_DAY = 8  # fewer, larger blocks: less per-call overhead in polars
+AHEAD = 2  # blocks generated ahead, each on its own worker thread
 
 
 @dataclass(frozen=True)
@@ -118,19 +120,21 @@ def iter_blocks(
     if not prefetch or len(blocks) < 2:
         yield from (make(b) for b in blocks)
         return
-    # One block ahead on a worker thread: numpy and polars release the GIL, so the next
-    # block is generated while this one is validated and encoded.
-    # Blocks are independent, so the rows are the same either way.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-block") as pool:
-        pending = pool.submit(make, blocks[0])
+    # Blocks ahead on worker threads: numpy and polars release the GIL, so the next blocks
+    # are generated while this one is validated and encoded. Blocks are independent, so
+    # the rows are the same either way; results are taken in block order.
+    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="next-block") as pool:
+        pending = deque(pool.submit(make, b) for b in blocks[:AHEAD])
         try:
-            for block in blocks[1:]:
-                frame = pending.result()
-                pending = pool.submit(make, block)
+            for block in blocks[AHEAD:]:
+                frame = pending.popleft().result()
+                pending.append(pool.submit(make, block))
                 yield frame
-            yield pending.result()
+            while pending:
+                yield pending.popleft().result()
         finally:
-            pending.cancel()
+            for future in pending:
+                future.cancel()
 
 
 def generate_dataset(

@@ -7,6 +7,7 @@ so growing a population keeps the existing entities unchanged.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -189,8 +190,9 @@ def entity_ids(seed: int, kind: str, n: int) -> pl.Series:
 
 
 def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
-    cities_by_weight = GuideTable(np.cumsum(cities.weight))  # = searchsorted, side="right"
-    return cities_by_weight.draw(rng(seed, kind, "city").random(n)).astype(np.int32)
+    cdf = np.cumsum(cities.weight)
+    u = rng(seed, kind, "city").random(n)
+    return np.searchsorted(cdf, u * cdf[-1], side="right").astype(np.int32)
 
 
 def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray:
@@ -199,11 +201,20 @@ def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray
 
 def build_population(seed: int, sizes: PopulationSizes | None = None) -> Population:
     sizes = sizes or PopulationSizes()
+    # Keys and merchant names depend on counts only: a second thread builds them while
+    # this one draws the attributes (numpy releases the GIL). Same result either way.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="population") as pool:
+        return _build_population(seed, sizes, pool)
+
+
+def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecutor) -> Population:
+    nc, nm = sizes.customers, sizes.merchants
+    customer_id = pool.submit(entity_ids, seed, "customer", nc)
+    merchant_id = pool.submit(entity_ids, seed, "merchant", nm)
     cities = build_cities(seed)
     n_city = len(cities)
 
     # --- customers
-    nc = sizes.customers
     home_city = _draw_city(seed, "customer", cities, nc)
     home_lat = cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04)
     home_lon = cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06)
@@ -218,12 +229,12 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
 
     # --- cards
     n_cards = int(card_count.sum())
+    card_id = pool.submit(entity_ids, seed, "card", n_cards)
     card_customer = np.repeat(np.arange(nc), card_count)
     brand_idx = rng(seed, "card", "brand").choice(len(CARD_BRANDS), n_cards, p=CARD_BRAND_WEIGHTS)
     type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
 
     # --- merchants
-    nm = sizes.merchants
     category = rng(seed, "merchant", "category").choice(N_CATEGORIES, nm, p=CATEGORY_WEIGHTS)
     merchant_city = _draw_city(seed, "merchant", cities, nm)
     merchant_lat = cities.lat[merchant_city] + _jitter(seed, "merchant", "lat", nm, 0.04)
@@ -236,15 +247,15 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
     )
     terminal_start = np.concatenate([[0], np.cumsum(terminal_count)[:-1]])
     n_terminals = int(terminal_count.sum())
-
-    merchant_name = merchant_names(seed, merchant_country, category)
+    terminal_id = pool.submit(entity_ids, seed, "terminal", n_terminals)
+    merchant_name = pool.submit(merchant_names, seed, merchant_country, category)
 
     n_country = len(COUNTRIES)
     return Population(
         seed=seed,
         sizes=sizes,
         cities=cities,
-        customer_id=entity_ids(seed, "customer", nc),
+        customer_id=customer_id.result(),
         home_city=home_city,
         home_lat=home_lat,
         home_lon=home_lon,
@@ -258,12 +269,12 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
         customers_by_country=Groups.build(
             cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
         ),
-        card_id=entity_ids(seed, "card", n_cards),
+        card_id=card_id.result(),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),
         card_type=type_idx.astype(np.int8),
-        merchant_id=entity_ids(seed, "merchant", nm),
-        merchant_name=merchant_name,
+        merchant_id=merchant_id.result(),
+        merchant_name=merchant_name.result(),
         merchant_category=category.astype(np.int16),
         merchant_city=merchant_city,
         merchant_lat=merchant_lat,
@@ -281,6 +292,6 @@ def build_population(seed: int, sizes: PopulationSizes | None = None) -> Populat
             popularity,
         ),
         merchants_by_category=Groups.build(category, N_CATEGORIES, popularity),
-        terminal_id=entity_ids(seed, "terminal", n_terminals),
+        terminal_id=terminal_id.result(),
         terminal_merchant=np.repeat(np.arange(nm), terminal_count),
     )
