@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -108,27 +108,29 @@ def iter_blocks(
     """The slice's rows block by block, in row (and so time) order."""
     pop = population_for(spec.seed, spec.population)
     clock = DayClock.for_day(spec.day, spec.rows)
-    plan = _plan_for(spec)
     trips = _trips_for(spec)
 
-    def make(block: int) -> pl.DataFrame:
+    def make(block: int, plan: Callable[[], FraudPlan]) -> pl.DataFrame:
         start, stop = spec.block_bounds(block)
-        draft = inject(legit_block(pop, clock, trips, spec.seed, block, start, stop), plan)
-        return to_frame(pop, clock, spec.seed, draft)
+        legit = legit_block(pop, clock, trips, spec.seed, block, start, stop)
+        return to_frame(pop, clock, spec.seed, inject(legit, plan()))
 
     blocks = list(spec.blocks(shard))
     if not prefetch or len(blocks) < 2:
-        yield from (make(b) for b in blocks)
+        plan = _plan_for(spec)
+        yield from (make(b, lambda: plan) for b in blocks)
         return
     # Blocks ahead on worker threads: numpy and polars release the GIL, so the next blocks
     # are generated while this one is validated and encoded. Blocks are independent, so
-    # the rows are the same either way; results are taken in block order.
+    # the rows are the same either way; results are taken in block order. The fraud plan
+    # is drawn beside the first block's legit payments, which do not need it.
     with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="next-block") as pool:
-        pending = deque(pool.submit(make, b) for b in blocks[:AHEAD])
+        planned = pool.submit(_plan_for, spec)
+        pending = deque(pool.submit(make, b, planned.result) for b in blocks[:AHEAD])
         try:
             for block in blocks[AHEAD:]:
                 frame = pending.popleft().result()
-                pending.append(pool.submit(make, block))
+                pending.append(pool.submit(make, block, planned.result))
                 yield frame
             while pending:
                 yield pending.popleft().result()
