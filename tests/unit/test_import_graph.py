@@ -137,3 +137,15 @@ def test_help_loads_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_local_run_loads_no_s3_library(tmp_path: Path) -> None:
+    # A local run has no S3 client to build: boto3 and botocore cost start-up for nothing.
+    code = (
+        "import sys\n"
+        "from fraud_detection.cli import main\n"
+        f"code = main(['--date', '2025-06-12', '--rows', '1000', '--dest', {str(tmp_path)!r}, '-q'])\n"
+        "print(code, sorted({'boto3', 'botocore', 's3transfer'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
