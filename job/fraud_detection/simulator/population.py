@@ -157,18 +157,23 @@ class Population:
         c = self.cities
         has = np.zeros((len(c), N_CATEGORIES), dtype=bool)
         has[self.merchant_city, self.merchant_category] = True
-        # Equirectangular distances between city centres: plenty for ranking neighbours.
+        # Equirectangular distances between city centres: plenty for ranking neighbours,
+        # in float32 (half the memory to touch); the kilometres are float64, below.
         lat, lon = np.radians(c.lat), np.radians(c.lon)
-        x = (lon[:, None] - lon[None, :]) * np.cos(0.5 * (lat[:, None] + lat[None, :]))
-        dist = x**2 + (lat[:, None] - lat[None, :]) ** 2
+        lat32, lon32 = lat.astype(np.float32), lon.astype(np.float32)
+        x = (lon32[:, None] - lon32[None, :]) * np.cos(
+            np.float32(0.5) * (lat32[:, None] + lat32[None, :])
+        )
+        dist = x**2 + (lat32[:, None] - lat32[None, :]) ** 2
         out = np.full((len(c), N_CATEGORIES), -1, dtype=np.int64)
-        km = np.full((len(c), N_CATEGORIES), np.inf)
         for cat in range(N_CATEGORIES):
             candidates = np.flatnonzero(has[:, cat])
             if len(candidates):
-                best = np.argmin(dist[:, candidates], axis=1)
-                out[:, cat] = candidates[best]
-                km[:, cat] = 6371.0 * np.sqrt(dist[np.arange(len(c)), candidates[best]])
+                out[:, cat] = candidates[np.argmin(dist[:, candidates], axis=1)]
+        found = out >= 0
+        to = np.where(found, out, 0)
+        x64 = (lon[to] - lon[:, None]) * np.cos(0.5 * (lat[to] + lat[:, None]))
+        km = np.where(found, 6371.0 * np.sqrt(x64**2 + (lat[to] - lat[:, None]) ** 2), np.inf)
         return out, km
 
     @property
