@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 
@@ -14,24 +16,31 @@ class GuideTable:
     path of drawing customers and merchants by weight.
     """
 
-    def __init__(self, cdf: np.ndarray, buckets_per_entry: int = 2) -> None:
+    def __init__(
+        self, cdf: np.ndarray, buckets_per_entry: int = 2, side: Literal["left", "right"] = "right"
+    ) -> None:
         self.cdf = np.ascontiguousarray(cdf, dtype=np.float64)
         self.total = float(self.cdf[-1]) if len(self.cdf) else 0.0
         self.m = max(1, buckets_per_entry * len(self.cdf))
+        self.side = side
         edges = np.arange(self.m, dtype=np.float64) * (self.total / self.m)
-        self.guide = np.searchsorted(self.cdf, edges, side="right").astype(np.int64)
+        self.guide = np.searchsorted(self.cdf, edges, side=side).astype(np.int64)
 
     def find(self, targets: np.ndarray) -> np.ndarray:
-        """Index of the first cdf entry > target, for targets in [0, total)."""
+        """searchsorted(cdf, targets, side), capped at the last index; targets >= 0.
+
+        side="right": the first cdf entry > target; side="left": the first >= target.
+        """
         n = len(self.cdf)
         bucket = np.minimum((targets * (self.m / self.total)).astype(np.int64), self.m - 1)
         idx = np.minimum(self.guide[bucket], n - 1) if n else self.guide[bucket]
-        # Step forward where the guess is still at or below the target.
-        pending = np.flatnonzero(self.cdf[idx] <= targets)
+        behind = np.less_equal if self.side == "right" else np.less
+        # Step forward where the guess is still behind the target.
+        pending = np.flatnonzero(behind(self.cdf[idx], targets))
         while len(pending):
             idx[pending] += 1
             np.minimum(idx, n - 1, out=idx)
-            still = self.cdf[idx[pending]] <= targets[pending]
+            still = behind(self.cdf[idx[pending]], targets[pending])
             still &= idx[pending] < n - 1
             pending = pending[still]
         return idx

@@ -1,0 +1,34 @@
+"""GuideTable answers exactly what numpy's searchsorted answers, on either side."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pytest
+
+from fraud_detection.simulator.sampling import GuideTable
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_guide_table_is_searchsorted(side: Literal["left", "right"]) -> None:
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n = int(rng.integers(1, 300))
+        weights = rng.lognormal(0.0, 2.0, n)
+        if trial % 3 == 0:
+            weights[rng.integers(0, n, n // 2)] = 0.0  # empty entries: equal cdf values
+        weights[0] += 1e-9
+        cdf = np.cumsum(weights)
+        targets = rng.random(2_000) * cdf[-1] * rng.uniform(0.5, 1.2)
+        targets = np.concatenate([targets, cdf, np.nextafter(cdf, 0.0)])  # exact hits
+        table = GuideTable(cdf, int(rng.integers(1, 20)), side=side)
+        expected = np.minimum(np.searchsorted(cdf, targets, side=side), n - 1)
+        assert np.array_equal(table.find(targets), expected), trial
+
+
+def test_draw_is_proportional_to_the_weights() -> None:
+    table = GuideTable(np.cumsum([1.0, 0.0, 3.0]))
+    drawn = np.bincount(table.draw(np.random.default_rng(0).random(40_000)), minlength=3)
+    assert drawn[1] == 0
+    assert drawn[2] / drawn[0] == pytest.approx(3.0, rel=0.05)
