@@ -11,15 +11,11 @@ import pytest
 
 from fraud_detection.cli import main
 from fraud_detection.settings import MAX_ROWS
+from tests.support.cli import assert_usage_error, run_main
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own exit
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(main, capsys, *argv)
 
 
 BAD_ARGS = [
@@ -80,13 +76,7 @@ def test_bad_arguments(
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("RAW_BUCKET", "raw")  # so only the argument under test is wrong
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, *argv)
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1, err
-    assert err.startswith("daily-synthetic: error:")
-    assert message in err
-    assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
+    assert_usage_error(run_cli(capsys, *argv), "daily-synthetic", message, tmp_path)
 
 
 @pytest.mark.parametrize(("env", "message"), BAD_ENV)
@@ -102,11 +92,8 @@ def test_bad_environment(
     monkeypatch.chdir(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    code, out, err = run_cli(capsys, "--date", "2025-06-12", "--rows", "1000")
-    assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and err.startswith("daily-synthetic: error:"), err
-    assert message in err
-    assert list(tmp_path.iterdir()) == []
+    result = run_cli(capsys, "--date", "2025-06-12", "--rows", "1000")
+    assert_usage_error(result, "daily-synthetic", message, tmp_path)
 
 
 def test_a_day_without_fraud_is_accepted(

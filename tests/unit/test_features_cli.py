@@ -12,6 +12,7 @@ import pytest
 from fraud_detection import cli as job_cli
 from fraud_detection.features import cli
 from fraud_detection.features.compute import feature_columns
+from tests.support.cli import assert_usage_error, run_main
 
 DAYS = ("2025-06-10", "2025-06-11", "2025-06-12")
 
@@ -110,11 +111,9 @@ def test_a_source_with_no_folder_beside_it_needs_dest(
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
-    code, out, err = run_cli(capsys, "--date", "2025-06-12", "--source", source)
-    assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and err.startswith("payment-features: error:"), err
-    assert message in err and "pass --dest" in err
-    assert list(tmp_path.iterdir()) == []
+    result = run_cli(capsys, "--date", "2025-06-12", "--source", source)
+    assert_usage_error(result, "payment-features", message, tmp_path)
+    assert "pass --dest" in result[2]
 
 
 def test_an_unpublished_day_fails_in_one_line_and_publishes_nothing(
@@ -130,12 +129,7 @@ def test_an_unpublished_day_fails_in_one_line_and_publishes_nothing(
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as exc:  # argparse's own exit
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(cli.main, capsys, *argv)
 
 
 # The job's --date rules (fraud_detection.arguments): the same days as the raw feed's.
@@ -161,13 +155,8 @@ def test_bad_arguments(
 ) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, *argv, "--dest", str(tmp_path / "features"))
-    assert code == 2
-    assert out == ""
-    assert err.count("\n") == 1, err
-    assert err.startswith("payment-features: error:")
-    assert message in err
-    assert list(tmp_path.iterdir()) == []  # nothing written, no temp dir
+    result = run_cli(capsys, *argv, "--dest", str(tmp_path / "features"))
+    assert_usage_error(result, "payment-features", message, tmp_path)
 
 
 def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
