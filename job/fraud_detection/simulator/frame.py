@@ -6,16 +6,9 @@ import numpy as np
 import polars as pl
 
 from fraud_detection.schema import (
-    AUTH_RESULTS,
-    CARD_BRANDS,
-    CARD_TYPES,
-    CHANNELS,
     DEVICE_KEY_CHARS,
     DEVICE_KEY_PREFIX,
-    ENTRY_MODES,
-    FRAUD_SCENARIOS,
     SCHEMA,
-    TRANSACTION_TYPES,
 )
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.keys import base32_keys, transaction_keys
@@ -28,14 +21,13 @@ _MCC = pl.Series([c.mcc for c in CATEGORIES])
 _CATEGORY = pl.Series([c.name for c in CATEGORIES])
 _COUNTRY = pl.Series([c.code for c in COUNTRIES])
 _CURRENCY = pl.Series([c.currency for c in COUNTRIES])
-# Coded columns are gathered as Enums (schema.py): integer codes, no string copies.
-_CHANNEL = pl.Series(CHANNELS, dtype=SCHEMA["channel"])
-_SCENARIO = pl.Series(FRAUD_SCENARIOS, dtype=SCHEMA["fraud_scenario"])
-_CARD_BRAND = pl.Series(CARD_BRANDS, dtype=SCHEMA["card_brand"])
-_CARD_TYPE = pl.Series(CARD_TYPES, dtype=SCHEMA["card_type"])
-_ENTRY_MODE = pl.Series(ENTRY_MODES, dtype=SCHEMA["entry_mode"])
-_AUTH_RESULT = pl.Series(AUTH_RESULTS, dtype=SCHEMA["auth_result"])
-_TRANSACTION_TYPE = pl.Series(TRANSACTION_TYPES, dtype=SCHEMA["transaction_type"])
+# Each coded column's values as an Enum Series (schema.py): rows gather integer codes,
+# with no string copies.
+_CODES = {
+    name: pl.Series(name, dtype.categories, dtype=dtype)
+    for name, dtype in SCHEMA.items()
+    if isinstance(dtype, pl.Enum)
+}
 _EARTH_RADIUS_KM = 6371.0088
 
 
@@ -96,9 +88,9 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "amount": minor,
             "currency": _CURRENCY.gather(merchant_country),
             "amount_eur": amount_eur,
-            "channel": _CHANNEL.gather(d.channel),
-            "card_brand": _CARD_BRAND.gather(pop.card_brand[d.card]),
-            "card_type": _CARD_TYPE.gather(pop.card_type[d.card]),
+            "channel": _CODES["channel"].gather(d.channel),
+            "card_brand": _CODES["card_brand"].gather(pop.card_brand[d.card]),
+            "card_type": _CODES["card_type"].gather(pop.card_type[d.card]),
             # 1e-5 degrees is about 1 m: the precision the places have; float32 keeps it.
             "latitude": np.round(d.loc_lat, 5).astype(np.float32),
             "longitude": np.round(d.loc_lon, 5).astype(np.float32),
@@ -106,13 +98,13 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "country": _COUNTRY.gather(pop.cities.country[d.loc_city]),
             # 100 m: finer than a home is known (city + jitter); 10 m cost 0.5 B/row more.
             "distance_from_home_km": np.round(distance, 1),
-            "transaction_type": _TRANSACTION_TYPE.gather(d.refund),
-            "entry_mode": _ENTRY_MODE.gather(d.entry),
+            "transaction_type": _CODES["transaction_type"].gather(d.refund),
+            "entry_mode": _CODES["entry_mode"].gather(d.entry),
             "sca": d.sca.astype(bool),
             "device_id": device_ids(d.device),
-            "auth_result": _AUTH_RESULT.gather(d.declined),
+            "auth_result": _CODES["auth_result"].gather(d.declined),
             "is_fraud": is_fraud,
-            "fraud_scenario": _SCENARIO.gather(np.maximum(d.scenario, 0)),
+            "fraud_scenario": _CODES["fraud_scenario"].gather(np.maximum(d.scenario, 0)),
         }
     )
     return frame.with_columns(
