@@ -161,10 +161,7 @@ class Population:
         # in float32 (half the memory to touch); the kilometres are float64, below.
         lat, lon = np.radians(c.lat), np.radians(c.lon)
         lat32, lon32 = lat.astype(np.float32), lon.astype(np.float32)
-        x = (lon32[:, None] - lon32[None, :]) * np.cos(
-            np.float32(0.5) * (lat32[:, None] + lat32[None, :])
-        )
-        dist = x**2 + (lat32[:, None] - lat32[None, :]) ** 2
+        dist = _squared_radians(lat32[:, None], lon32[:, None], lat32[None, :], lon32[None, :])
         out = np.full((len(c), N_CATEGORIES), -1, dtype=np.int64)
         for cat in range(N_CATEGORIES):
             candidates = np.flatnonzero(has[:, cat])
@@ -172,8 +169,8 @@ class Population:
                 out[:, cat] = candidates[np.argmin(dist[:, candidates], axis=1)]
         found = out >= 0
         to = np.where(found, out, 0)
-        x64 = (lon[to] - lon[:, None]) * np.cos(0.5 * (lat[to] + lat[:, None]))
-        km = np.where(found, 6371.0 * np.sqrt(x64**2 + (lat[to] - lat[:, None]) ** 2), np.inf)
+        km = 6371.0 * np.sqrt(_squared_radians(lat[:, None], lon[:, None], lat[to], lon[to]))
+        km[~found] = np.inf
         return out, km
 
     @property
@@ -187,6 +184,14 @@ class Population:
     @property
     def n_terminals(self) -> int:
         return len(self.terminal_merchant)
+
+
+def _squared_radians(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Equirectangular squared distance in radians², in the inputs' float type."""
+    x = (lon1 - lon2) * np.cos(0.5 * (lat1 + lat2))
+    return x**2 + (lat1 - lat2) ** 2
 
 
 def entity_ids(seed: int, kind: str, n: int) -> pl.Series:
