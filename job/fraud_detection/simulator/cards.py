@@ -95,6 +95,12 @@ class Lifecycle:
         )
 
 
+def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The slot, or the customer's first card where the slot's card is not issued yet."""
+    early = pop.card_first_issue[slot] > day_ordinal(t)
+    return np.where(early, pop.card_start[pop.card_customer[slot]], slot)
+
+
 def _month_start(ordinal: np.ndarray) -> np.ndarray:
     """The first day of each ordinal's month (vectorised through numpy's datetime64)."""
     days = (ordinal - date(1970, 1, 1).toordinal()).astype("datetime64[D]")

@@ -21,7 +21,7 @@ from fraud_detection.simulator.fraud import FraudPlan, inject, plan_day
 from fraud_detection.simulator.labels import reports_on
 from fraud_detection.simulator.population import Groups, PopulationSizes
 from fraud_detection.simulator.portfolio import Portfolio, population_for, portfolio_for
-from fraud_detection.simulator.profiles import DEFAULT_PROFILE
+from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from fraud_detection.simulator.transactions import legit_block
 from fraud_detection.simulator.travel import Trips, trips_on
 
@@ -160,7 +160,7 @@ def generate_dataset(
     rows: int,
     *,
     seed: int = DEFAULT_SEED,
-    fraud_rate: float = DEFAULT_FRAUD_RATE,
+    fraud_rate: float | None = None,
     population: PopulationSizes | None = None,
     shard: Shard | None = None,
     profile: str = DEFAULT_PROFILE,
@@ -173,7 +173,8 @@ def generate_dataset(
     generated until the frame is collected or sunk (e.g. `.sink_parquet(...)`),
     and then block by block, so memory stays flat as `rows` grows.
     """
-    spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes(), profile)
+    rate = PROFILES[profile].fraud_rate if fraud_rate is None else fraud_rate
+    spec = DaySpec(day, rows, seed, rate, population or PopulationSizes(), profile)
     return lazy_blocks(spec, shard or Shard())
 
 

@@ -35,12 +35,12 @@ N_SCENARIOS = len(FRAUD_SCENARIOS)
 EPISODE_DAYS = 21  # attempts later than this after the start are never made
 
 # Per scenario (FRAUD_SCENARIOS order). Attempts: a base plus a Poisson number more.
-BASE_ATTEMPTS = np.array([2, 2, 3, 1, 2])
-EXTRA_ATTEMPTS = np.array([3.0, 4.0, 5.0, 2.5, 3.0])
+BASE_ATTEMPTS = np.array([2, 2, 2, 1, 2])
+EXTRA_ATTEMPTS = np.array([3.0, 4.0, 3.0, 2.5, 3.0])
 MEAN_GAP_S = np.array([9_000.0, 10_800.0, 45.0, 2_700.0, 1_800.0])
 # Expected fraud rows an episode leaves (attempts before the block, a few after it):
 # turns the profile's fraud rate (per payment) into an episode rate (per card and day).
-ROWS_PER_EPISODE = 5.2
+ROWS_PER_EPISODE = 4.6
 TEST_PASS_SHARE = 0.5  # tested cards that are live: cashed out 1–4 days later
 CASHOUT_ATTEMPTS = (2, 3.0)  # base, Poisson extra
 # How an episode ends: P(issuer alert), P(cardholder notices soon), P(never detected);
@@ -278,7 +278,7 @@ def month_attempts(reg: Regime, month: int) -> Attempts:
     tests = np.where(eps.passed, 1 + g("tests").integers(0, 3, n), tests)
     per = tests + cash
     episode = np.repeat(np.arange(n), per)
-    first = np.concatenate([[0], np.cumsum(per)[:-1]])
+    first = np.cumsum(per) - per
     seq = np.arange(len(episode)) - first[episode]
     cashout = seq >= tests[episode]
     gaps = g("gap")
@@ -317,5 +317,10 @@ def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
     att = Attempts(
         **{f.name: np.concatenate([getattr(a, f.name) for a in att_parts]) for f in fields(Attempts)}
     )
+    eps = Episodes.concat(eps_parts)
+    # An account opened after the day has nothing to steal yet.
+    pop = portfolio_for(reg.seed, reg.population, reg.rows).pop
+    opened = pop.account_opened[pop.card_customer[eps.slot[att.episode]]] <= day.toordinal()
+    att = att.take(np.flatnonzero(opened))
     order = np.argsort(att.time, kind="stable")
-    return Episodes.concat(eps_parts), att.take(order)
+    return eps, att.take(order)

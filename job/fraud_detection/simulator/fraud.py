@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from fraud_detection.simulator.cards import DAY_S, T0, Lifecycle, abs_seconds
+from fraud_detection.simulator.cards import DAY_S, T0, Lifecycle, abs_seconds, issued_slot
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.episodes import (
     CARD,
@@ -78,11 +78,12 @@ _TILT = {
     LOST: _categories({"5411": 3, "5499": 3, "5541": 2, "5912": 1, "5814": 1, "5732": 1}),
 }
 _WAVE_TESTING = _categories({"4899": 4, "5816": 3, "5815": 1})
-TILT_SHARE = np.array([0.35, 0.35, 1.0, 0.4, 0.35])  # the rest: the victim's own mix
-ONLINE_SHARE = np.array([0.1, 0.9, 1.0, 1.0, 0.2])
+TILT_SHARE = np.array([0.25, 0.25, 1.0, 0.3, 0.25])  # the rest: the victim's own mix
+ONLINE_SHARE = np.array([0.1, 0.8, 1.0, 1.0, 0.15])
 # Log-amount shift per scenario, and per attempt as a spree escalates.
 AMOUNT_SHIFT = np.array([0.25, 0.15, 0.0, 0.3, 0.0])
 ESCALATION = 0.08
+MAGSTRIPE_FALLBACK = 0.15  # clones forced through the stripe when the chip fails
 CONTACTLESS_LIMIT_EUR = 50.0  # taps above this need the PIN, which a thief lacks
 FRAUD_MOBILE = 0.25
 _TYPICAL = np.cumsum(CATEGORY_WEIGHTS)
@@ -134,16 +135,17 @@ def _fraud_city(pf: Portfolio, att: Attempts, home: np.ndarray, day: date) -> np
     """Where the fraudster is: near the victim (a thief, a local proxy) or elsewhere."""
     pop = pf.pop
     sc = att.scenario
+    t = tactics(day)
     local = np.select(
         [sc == LOST, sc == TERMINAL, sc == TAKEOVER],
-        [0.85, 0.35, tactics(day).takeover_local],
-        tactics(day).card_local,
+        [0.9, 0.6, 0.3 + 0.6 * t.takeover_local],
+        0.3 + 0.6 * t.card_local,
     )
     u = att.draw("city")
     same_country = pop.cities_by_country.pick(pop.home_country_of_city(home), att.draw("region"))
     anywhere = pop.cities.table.draw(att.draw("abroad"))
     return np.where(
-        u < local, home, np.where(u < local + (1 - local) * 0.75, same_country, anywhere)
+        u < local, home, np.where(u < local + (1 - local) * 0.85, same_country, anywhere)
     ).astype(np.int64)
 
 
@@ -159,7 +161,7 @@ def render_attempts(
     d.row = clock.rows_at(seconds)
     sc = att.scenario.astype(np.int64)
     ep = att.episode
-    d.card = eps.slot[ep]
+    d.card = issued_slot(pop, eps.slot[ep], eps.start[ep])
     d.customer = pop.card_customer[d.card]
     # The fraudster holds the plastic that was live when the episode started.
     held = np.minimum(att.time, eps.block[ep] - 1.0)
@@ -181,9 +183,9 @@ def render_attempts(
     ) * np.exp(shift)
     d.amount_eur = np.where(sc == TESTING, 0.5 + 2.5 * att.draw("entry"), d.amount_eur)
     u_ch = att.draw("entry")
-    clone = np.where(u_ch < 0.25, SWIPE, CHIP)  # a counterfeit cannot tap
+    clone = np.where(u_ch < MAGSTRIPE_FALLBACK, SWIPE, CHIP)  # a counterfeit cannot tap
     stolen = np.where(d.amount_eur <= CONTACTLESS_LIMIT_EUR, CONTACTLESS, CHIP)
-    present = np.where(sc == LOST, stolen, np.where(u_ch < 0.5, CHIP, clone))
+    present = np.where(sc == LOST, stolen, clone)
     d.channel = np.where(online, ONLINE, present).astype(np.int8)
     d.loc_city = pop.merchant_city[d.merchant].astype(np.int64)
     d.loc_lat, d.loc_lon = pop.merchant_lat[d.merchant], pop.merchant_lon[d.merchant]
@@ -201,7 +203,7 @@ def render_attempts(
     eea = COUNTRY_EEA[pop.merchant_country[d.merchant]]
     required = sca_required(online, eea, d.amount_eur, att.draw("sca"))
     # Inside the account a SIM swap passes SCA; elsewhere the challenge mostly stops them.
-    passes = np.where(sc == TAKEOVER, 0.2 + 0.6 * tactics(day).takeover_local, 0.25)
+    passes = np.where(sc == TAKEOVER, 0.4 + 0.5 * tactics(day).takeover_local, 0.5)
     failed = required & (att.draw("sca-pass") >= passes)
     d.sca = np.where(online, required & ~failed, d.channel == CHIP).astype(np.int8)
     d.device = _devices(pf, eps, att, online)
@@ -243,7 +245,7 @@ def _responses(eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray) -> np
     rules = np.where(v < 0.6, R["59"], R["05"])  # the issuer's risk rules catch some
     pin = (sc == LOST) & (d.channel == CHIP)  # a thief guessing the PIN
     return np.select(
-        [att.after_block, dead_test & (u < 0.85), pin & (u < 0.9), failed, u < 0.08],
+        [att.after_block, dead_test & (u < 0.85), pin & (u < 0.9), failed, u < 0.05],
         [blocked, dead, R["55"], R["05"], rules],
         R["00"],
     ).astype(np.int8)
@@ -264,7 +266,7 @@ def disputes(pf: Portfolio, clock: DayClock) -> Draft:
     g = rng(seed, "disputes", clock.day, clock.rows)
     k = g.poisson(DISPUTE_RATE * pf.n_covered_cards)
     everyone = np.arange(pop.n_customers)
-    disputer = pf.covered & (unit(seed, "disputer", everyone) < DISPUTER_SHARE)
+    disputer = pf.live(clock.day) & (unit(seed, "disputer", everyone) < DISPUTER_SHARE)
     pool = np.flatnonzero(disputer)
     d = Draft.empty(k if len(pool) else 0)
     if not len(d):

@@ -283,9 +283,11 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
     type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
     program = (rng(seed, "card", "bin").random(n_cards) * BINS_PER_PRODUCT).astype(np.int64)
     bin_idx = (brand_idx * len(CARD_TYPES) + type_idx) * BINS_PER_PRODUCT + program
-    first_issue = opened[card_customer] + (
-        rng(seed, "card", "issued").random(n_cards) * CARD_ISSUE_LAG_DAYS
-    ).astype(np.int64)
+    # The first card comes with the account; further cards within three years.
+    later = (rng(seed, "card", "issued").random(n_cards) * CARD_ISSUE_LAG_DAYS).astype(np.int64)
+    first_issue = opened[card_customer] + np.where(
+        np.arange(n_cards) == card_start[card_customer], 0, later
+    )
     # Limits follow spending, in steps of 500 euros.
     limit = 500 * np.ceil(
         amount_scale[card_customer] * rng(seed, "card", "limit").lognormal(1.6, 0.5, n_cards)

@@ -80,14 +80,17 @@ class Portfolio:
         weight = CARD_TYPE_RISK[pop.card_type] * self.covered[pop.card_customer]
         return GuideTable(np.cumsum(weight), buckets_per_entry=1)
 
+    def live(self, day: date) -> np.ndarray:
+        """Per customer: covered, with an account open on `day`."""
+        return self.covered & (self.pop.account_opened <= day.toordinal())
+
     def payers(self, day: date) -> Groups:
         """Covered customers by home country, weighted by how much each pays on `day`."""
         pop = self.pop
         shock = rng(pop.seed, "day-activity", day).gamma(
             DAY_ACTIVITY_SHAPE, 1.0 / DAY_ACTIVITY_SHAPE, pop.n_customers
         )
-        live = self.covered & (pop.account_opened <= day.toordinal())
-        weight = pop.activity_weight * shock * live
+        weight = pop.activity_weight * shock * self.live(day)
         return Groups.build(pop.home_country, N_COUNTRIES, weight)
 
 

@@ -35,7 +35,7 @@ def renewals(pf: Portfolio, clock: DayClock) -> Draft:
     pop, seed = pf.pop, pf.pop.seed
     everyone = np.arange(pop.n_customers)
     # Only the feed's own customers (the same ones every month).
-    subscribes = pf.covered & (_unit(seed, "who", everyone) < SUBSCRIBER_SHARE)
+    subscribes = pf.live(clock.day) & (_unit(seed, "who", everyone) < SUBSCRIBER_SHARE)
     day_of_month = 1 + (_unit(seed, "day", everyone) * 28).astype(np.int64)
     customer = np.flatnonzero(subscribes & (day_of_month == clock.day.day))
     n = len(customer)

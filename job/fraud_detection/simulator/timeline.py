@@ -140,7 +140,7 @@ def tactics(day: date) -> Tactics:
     slow = _ramp(day, LOW_AND_SLOW_FROM)
     return Tactics(
         takeover_local=0.3 + 0.5 * ato,
-        takeover_night=0.7 - 0.5 * ato,
+        takeover_night=0.3 - 0.2 * ato,
         card_amount=(1.2 - 0.3 * slow, 3.5 - 2.2 * slow),
         card_typical=0.45 + 0.45 * slow,
         card_local=0.4 + 0.4 * slow,
