@@ -8,9 +8,10 @@ import polars as pl
 import pytest
 
 from fraud_detection.simulator import PopulationSizes, Shard, generate_dataset
-from fraud_detection.simulator.dataset import DaySpec, population_for
+from fraud_detection.simulator.dataset import DaySpec
 from fraud_detection.simulator.episodes import attempts_on
 from fraud_detection.simulator.population import build_population
+from fraud_detection.simulator.portfolio import population_for
 
 from .conftest import DAY, SMALL, small_day
 

@@ -59,7 +59,7 @@ def test_amounts_are_heavy_tailed_and_priced_per_trade(day_frame: pl.DataFrame) 
     assert share_99("5651") > 0.3  # shelf prices in clothing
     assert share_99("5541") < 0.05  # fuel: any cent
     bets = cents.filter(pl.col("mcc").is_in(["7995", "6051"]))["cents"]
-    assert bets.eq(0).mean() > 0.95  # top-ups and bets in round sums  # type: ignore[operator]
+    assert float(bets.eq(0).mean()) > 0.95  # type: ignore[arg-type]  # top-ups, bets: round sums
 
 
 def test_a_payment_rules_combination_is_never_fraud_only(weeks: pl.DataFrame) -> None:
@@ -156,13 +156,15 @@ def test_cases_are_reported_once_and_chargebacks_only_on_cleared_payments(
         weeks.select("transaction_id", "card_id", "auth_result", "is_fraud"), on="transaction_id"
     )
     assert joined.filter(pl.col("report_type") == "chargeback")["auth_result"].eq("approved").all()
-    assert joined.filter(pl.col("report_type") == "fraud_report")["auth_result"].eq("declined").all()
+    assert (
+        joined.filter(pl.col("report_type") == "fraud_report")["auth_result"].eq("declined").all()
+    )
     per_case = joined.group_by("case_id").agg(pl.col("reported_on").n_unique())
     assert (per_case["reported_on"] == 1).all()
     assert labels["transaction_id"].is_unique().all()
     chargebacks = labels.filter(pl.col("report_type") == "chargeback")["delay_days"]
     assert 10 <= chargebacks.median() <= 60  # type: ignore[operator]
-    assert labels["reported_on"].dt.weekday().max() <= 5  # business days only  # type: ignore[operator]
+    assert int(labels["reported_on"].dt.weekday().max()) <= 5  # type: ignore[arg-type]  # weekdays
 
 
 def test_intensity_per_card_does_not_depend_on_rows() -> None:

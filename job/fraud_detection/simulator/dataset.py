@@ -13,14 +13,14 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from fraud_detection.schema import SCHEMA
-from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.frame import to_frame
 from fraud_detection.simulator.cards import Lifecycle
+from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.episodes import Regime, lifecycle
+from fraud_detection.simulator.frame import to_frame
 from fraud_detection.simulator.fraud import FraudPlan, inject, plan_day
 from fraud_detection.simulator.labels import reports_on
 from fraud_detection.simulator.population import Groups, PopulationSizes
-from fraud_detection.simulator.portfolio import Portfolio, population_for, portfolio_for
+from fraud_detection.simulator.portfolio import Portfolio, portfolio_for
 from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from fraud_detection.simulator.transactions import legit_block
 from fraud_detection.simulator.travel import Trips, trips_on

@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from fraud_detection.schema import FRAUD_SCENARIOS
-from fraud_detection.simulator.cards import DAY_S, T0, CARD_VALIDITY_DAYS, Lifecycle
+from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
 from fraud_detection.simulator.population import PopulationSizes
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
@@ -100,7 +100,10 @@ class Episodes:
     @staticmethod
     def concat(parts: list[Episodes]) -> Episodes:
         return Episodes(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Episodes)}
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(Episodes)
+            }
         )
 
 
@@ -315,7 +318,10 @@ def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
         )
         offset += len(eps.key)
     att = Attempts(
-        **{f.name: np.concatenate([getattr(a, f.name) for a in att_parts]) for f in fields(Attempts)}
+        **{
+            f.name: np.concatenate([getattr(a, f.name) for a in att_parts])
+            for f in fields(Attempts)
+        }
     )
     eps = Episodes.concat(eps_parts)
     # An account opened after the day has nothing to steal yet.

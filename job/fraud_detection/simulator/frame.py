@@ -12,8 +12,8 @@ from fraud_detection.schema import (
     DEVICE_KEY_PREFIX,
     SCHEMA,
 )
-from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.cards import plastic_index
+from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.keys import base32_keys, entity_keys_of, transaction_keys
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import BINS, CATEGORIES, COUNTRIES, EUR_RATE
@@ -84,9 +84,11 @@ def price_minor(category: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.nd
     whole = cents // 100
     ending = np.where(u < 0.55, 99, np.where(u < 0.75, 49, np.where(u < 0.9, 95, 0)))
     shelf = np.where(whole >= 1, whole * 100 + ending, cents)
-    fare = FARES_MINOR[np.argmin(np.abs(FARES_MINOR[None, :] - cents[:, None]), axis=1)] if len(
-        cents
-    ) else cents
+    fare = (
+        FARES_MINOR[np.argmin(np.abs(FARES_MINOR[None, :] - cents[:, None]), axis=1)]
+        if len(cents)
+        else cents
+    )
     step = np.where(cents >= 5_000, 1_000, 500)
     rounded = np.maximum(np.rint(cents / step), 1).astype(np.int64) * step
     return np.select([rule == CHARM, rule == FARE, rule == ROUND], [shelf, fare, rounded], cents)
@@ -120,7 +122,9 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "card_issued_on": _dates(d.issued),
             "card_expiry": _dates(d.expiry),
             "account_opened_on": _dates(opened),
-            "credit_limit_eur": pl.Series(pop.credit_limit[d.card], dtype=pl.Int32).replace(0, None),
+            "credit_limit_eur": pl.Series(pop.credit_limit[d.card], dtype=pl.Int32).replace(
+                0, None
+            ),
             "merchant_id": pop.merchant_id.gather(d.merchant),
             "terminal_id": pop.terminal_id.gather(d.terminal),
             "merchant_name": pop.merchant_name.gather(d.merchant),

@@ -42,15 +42,14 @@ from fraud_detection.simulator.reference import (
     COUNTRY_EEA,
     E_CONTACTLESS,
     E_ECOMMERCE,
-    E_ON_FILE,
     ONLINE,
     SWIPE,
 )
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.timeline import in_testing_wave, tactics
 from fraud_detection.simulator.transactions import (
-    R,
     Draft,
+    R,
     category_amount_eur,
     customer_devices,
     entry_modes,
@@ -72,7 +71,9 @@ def _categories(weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
 # What each scenario tilts towards (resaleable goods, cash equivalents, tiny tests).
 _TILT = {
     TERMINAL: _categories({"5732": 3, "5944": 2, "5311": 2, "5541": 2, "5411": 2, "5999": 1}),
-    CARD: _categories({"5732": 4, "5944": 1, "5651": 2, "5999": 2, "4511": 1, "7011": 1, "5816": 1}),
+    CARD: _categories(
+        {"5732": 4, "5944": 1, "5651": 2, "5999": 2, "4511": 1, "7011": 1, "5816": 1}
+    ),
     TESTING: _categories({"8398": 3, "5815": 3, "5816": 2, "4899": 1, "5999": 1}),
     TAKEOVER: _categories({"6051": 3, "5732": 2, "4511": 1, "5816": 2, "7995": 1}),
     LOST: _categories({"5411": 3, "5499": 3, "5541": 2, "5912": 1, "5814": 1, "5732": 1}),
@@ -87,7 +88,9 @@ MAGSTRIPE_FALLBACK = 0.15  # clones forced through the stripe when the chip fail
 CONTACTLESS_LIMIT_EUR = 50.0  # taps above this need the PIN, which a thief lacks
 FRAUD_MOBILE = 0.25
 _TYPICAL = np.cumsum(CATEGORY_WEIGHTS)
-_TYPICAL_ONLINE = np.cumsum(CATEGORY_WEIGHTS * CATEGORY_ONLINE / (CATEGORY_WEIGHTS * CATEGORY_ONLINE).sum())
+_TYPICAL_ONLINE = np.cumsum(
+    CATEGORY_WEIGHTS * CATEGORY_ONLINE / (CATEGORY_WEIGHTS * CATEGORY_ONLINE).sum()
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def _attempt_categories(
     favourite = pf.pop.favourite_categories[customer, (att.draw("place") < 0.5).astype(np.int64)]
     online_mix = ONLINE_SHARE[sc] > 0.5
     typical = np.where(
-        online_mix, _pick(_TYPICAL_ONLINE, att.draw("category")), _pick(_TYPICAL, att.draw("category"))
+        online_mix,
+        _pick(_TYPICAL_ONLINE, att.draw("category")),
+        _pick(_TYPICAL, att.draw("category")),
     )
     own = np.where(att.draw("category") < 0.45, favourite, typical)
     tilt = np.zeros(n, dtype=np.int64)
@@ -237,11 +242,15 @@ def _responses(eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray) -> np
     sc = att.scenario
     blocked = np.where(
         sc == LOST,
-        np.where(v < 0.35, R["41"], np.where(v < 0.6, R["43"], np.where(v < 0.8, R["62"], R["05"]))),
+        np.where(
+            v < 0.35, R["41"], np.where(v < 0.6, R["43"], np.where(v < 0.8, R["62"], R["05"]))
+        ),
         np.where(v < 0.5, R["62"], np.where(v < 0.9, R["05"], R["41"])),
     )
     dead_test = (sc == TESTING) & ~eps.passed[att.episode]
-    dead = np.where(v < 0.4, R["14"], np.where(v < 0.6, R["54"], np.where(v < 0.8, R["51"], R["05"])))
+    dead = np.where(
+        v < 0.4, R["14"], np.where(v < 0.6, R["54"], np.where(v < 0.8, R["51"], R["05"]))
+    )
     rules = np.where(v < 0.6, R["59"], R["05"])  # the issuer's risk rules catch some
     pin = (sc == LOST) & (d.channel == CHIP)  # a thief guessing the PIN
     return np.select(
@@ -255,7 +264,6 @@ def _responses(eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray) -> np
 # (digital goods, subscriptions, gambling). Planned like fraud, so that the labels feed
 # finds them without building the day.
 DISPUTE_RATE = 4e-5  # disputes per covered card and day
-DISPUTER_SHARE = 0.03  # the customers who dispute at all: some do it repeatedly
 _DISPUTED = _categories({"5815": 3, "5816": 3, "4899": 2, "7995": 2, "5999": 1})
 
 
@@ -265,9 +273,7 @@ def disputes(pf: Portfolio, clock: DayClock) -> Draft:
     seed = pop.seed
     g = rng(seed, "disputes", clock.day, clock.rows)
     k = g.poisson(DISPUTE_RATE * pf.n_covered_cards)
-    everyone = np.arange(pop.n_customers)
-    disputer = pf.live(clock.day) & (unit(seed, "disputer", everyone) < DISPUTER_SHARE)
-    pool = np.flatnonzero(disputer)
+    pool = pf.disputers[pop.account_opened[pf.disputers] <= clock.day.toordinal()]
     d = Draft.empty(k if len(pool) else 0)
     if not len(d):
         return d
@@ -278,9 +284,13 @@ def disputes(pf: Portfolio, clock: DayClock) -> Draft:
     d.category = cats[_pick(cdf, g.random(k))]
     online = np.ones(k, dtype=bool)
     home = pop.home_city[d.customer].astype(np.int64)
-    d.merchant = pick_merchant(pop, d.category, home, online, g.random(k), pop.home_country[d.customer])
+    d.merchant = pick_merchant(
+        pop, d.category, home, online, g.random(k), pop.home_country[d.customer]
+    )
     d.terminal = pop.terminal_start[d.merchant]
-    d.amount_eur = category_amount_eur(d.category, pop.amount_scale[d.customer], g.standard_normal(k))
+    d.amount_eur = category_amount_eur(
+        d.category, pop.amount_scale[d.customer], g.standard_normal(k)
+    )
     d.channel[:] = ONLINE
     d.loc_city, d.loc_lat, d.loc_lon = ip_location(pop, g, home, 0.35, 0.05)
     d.entry[:] = E_ECOMMERCE

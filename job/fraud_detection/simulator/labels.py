@@ -125,9 +125,7 @@ def reports_on(reg: Regime, day: date) -> pl.DataFrame:
                     "payment_date": pl.Series([paid], dtype=pl.Date).new_from_index(0, n),
                     "reported_on": pl.Series([day], dtype=pl.Date).new_from_index(0, n),
                     "delay_days": pl.Series(np.full(n, back), dtype=pl.Int32),
-                    "report_type": pl.Series(list(REPORT_TYPES)).gather(
-                        np.where(approved, 0, 1)
-                    ),
+                    "report_type": pl.Series(list(REPORT_TYPES)).gather(np.where(approved, 0, 1)),
                     "case_id": case_keys(reg.seed, reports.case[due]),
                     "reason_code": pl.Series(reports.reason[due].astype(str)).scatter(
                         np.flatnonzero(~approved), None
@@ -138,4 +136,3 @@ def reports_on(reg: Regime, day: date) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=REPORT_SCHEMA)
     return pl.concat(frames).select(list(REPORT_SCHEMA))
-

@@ -32,7 +32,6 @@ from fraud_detection.simulator.sampling import GuideTable
 from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.vocabulary import Cities, build_cities, merchant_names
 
-
 HOUSEHOLD_SHARE = 0.35  # pairs of customers who live together (and share a computer)
 WORLD_DAY = date(2025, 1, 1).toordinal()  # tenure is counted back from here
 NEW_ACCOUNTS_FROM = date(2025, 1, 1).toordinal()

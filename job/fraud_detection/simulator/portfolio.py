@@ -33,6 +33,7 @@ PAYMENTS_PER_CUSTOMER_DAY = 0.75
 # Day-to-day activity of one customer: a gamma shock of mean 1 (shape < 1: many quiet
 # days, a few busy ones), so a card's daily count is overdispersed, as real ones are.
 DAY_ACTIVITY_SHAPE = 10.0
+DISPUTER_SHARE = 0.03  # customers who dispute genuine purchases: some do it repeatedly
 
 
 def unit(seed: int, what: str, values: np.ndarray) -> np.ndarray:
@@ -83,6 +84,13 @@ class Portfolio:
     def live(self, day: date) -> np.ndarray:
         """Per customer: covered, with an account open on `day`."""
         return self.covered & (self.pop.account_opened <= day.toordinal())
+
+    @cached_property
+    def disputers(self) -> np.ndarray:
+        """The covered customers who dispute genuine purchases at all (friendly fraud)."""
+        everyone = np.arange(self.pop.n_customers)
+        share = unit(self.pop.seed, "disputer", everyone) < DISPUTER_SHARE
+        return np.flatnonzero(self.covered & share)
 
     def payers(self, day: date) -> Groups:
         """Covered customers by home country, weighted by how much each pays on `day`."""

@@ -6,6 +6,8 @@ function of (seed, customer), so day D knows its renewals without looking back.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from fraud_detection.simulator.clock import DayClock
@@ -30,14 +32,21 @@ def _unit(seed: int, what: str, customer: np.ndarray) -> np.ndarray:
     ) * (1.0 / (1 << 53))
 
 
+@lru_cache(maxsize=4)
+def _subscribers(seed: int, n_customers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(customer, day of the month) of everyone who subscribes, in customer order."""
+    everyone = np.arange(n_customers)
+    who = np.flatnonzero(_unit(seed, "who", everyone) < SUBSCRIBER_SHARE)
+    return who, 1 + (_unit(seed, "day", who) * 28).astype(np.int64)
+
+
 def renewals(pf: Portfolio, clock: DayClock) -> Draft:
     """The day's subscription charges, placed at random rows of the day."""
     pop, seed = pf.pop, pf.pop.seed
-    everyone = np.arange(pop.n_customers)
+    who, day_of_month = _subscribers(seed, pop.n_customers)
     # Only the feed's own customers (the same ones every month).
-    subscribes = pf.live(clock.day) & (_unit(seed, "who", everyone) < SUBSCRIBER_SHARE)
-    day_of_month = 1 + (_unit(seed, "day", everyone) * 28).astype(np.int64)
-    customer = np.flatnonzero(subscribes & (day_of_month == clock.day.day))
+    customer = who[day_of_month == clock.day.day]
+    customer = customer[pf.live(clock.day)[customer]]
     n = len(customer)
     g = rng(seed, "subscription-rows", clock.day, clock.rows)
     d = Draft.empty(n)

@@ -262,7 +262,9 @@ def legit_block(
     ip_city, ip_lat, ip_lon = ip_location(pop, s("ip"), city[web], LEGIT_MOBILE, LEGIT_VPN)
     loc_city[web], loc_lat[web], loc_lon[web] = ip_city, ip_lat, ip_lon
 
-    entry = entry_modes(channel, s("wallet").random(n), on_file=s("on-file").random(n) < LEGIT_ON_FILE)
+    entry = entry_modes(
+        channel, s("wallet").random(n), on_file=s("on-file").random(n) < LEGIT_ON_FILE
+    )
     eea = COUNTRY_EEA[pop.merchant_country[merchant]]
     required = sca_required(online, eea, amount_eur, s("sca").random(n))
     sca = np.where(online, required, channel == CHIP).astype(np.int8)
@@ -343,7 +345,9 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     order = np.lexsort((followers, target))
     followers, target = followers[order], target[order]
     first = np.r_[True, target[1:] != target[:-1]] if len(target) else np.zeros(0, bool)
-    rank = np.arange(len(target)) - np.maximum.accumulate(np.where(first, np.arange(len(target)), 0))
+    rank = np.arange(len(target)) - np.maximum.accumulate(
+        np.where(first, np.arange(len(target)), 0)
+    )
     keep = rank < SESSION_MAX_FOLLOWERS
     leader[followers[keep]] = target[keep]
     return leader
@@ -504,7 +508,9 @@ def retries(d: Draft, s: Streams) -> None:
     src, dst = src[keep], dst[keep]
     d.overwrite(dst, d.take(src))
     smaller = d.response[src] == R["51"]  # a smaller basket the second time
-    d.amount_eur[dst] = np.where(smaller, d.amount_eur[dst] * (0.4 + 0.5 * u[2][dst]), d.amount_eur[dst])
+    d.amount_eur[dst] = np.where(
+        smaller, d.amount_eur[dst] * (0.4 + 0.5 * u[2][dst]), d.amount_eur[dst]
+    )
     d.response[dst] = R["00"]
 
 
