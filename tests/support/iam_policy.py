@@ -49,9 +49,7 @@ def _as_list(value: Any) -> list[Any]:
 
 def wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """IAM's `*` (any run, empty included) and `?` (one character); nothing else is special."""
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(f"^{body}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
