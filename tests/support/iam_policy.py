@@ -75,10 +75,18 @@ _NEGATED = {
 }
 
 
-def _condition(operator: str, key: str, wanted: list[str], context: Context) -> bool:
+def _check_operator(operator: str) -> None:
     qualifier, _, name = operator.rpartition(":")
+    base = name.removesuffix("IfExists")
     if qualifier not in ("", "ForAnyValue", "ForAllValues"):
         raise UnsupportedPolicy(f"condition qualifier {qualifier!r}")
+    if base != "Null" and _NEGATED.get(base, base) not in _MATCHERS:
+        raise UnsupportedPolicy(f"condition operator {operator!r}")
+
+
+def _condition(operator: str, key: str, wanted: list[str], context: Context) -> bool:
+    _check_operator(operator)
+    qualifier, _, name = operator.rpartition(":")
     if_exists = name.endswith("IfExists")
     base = name.removesuffix("IfExists")
     present = key.lower() in context
@@ -87,9 +95,7 @@ def _condition(operator: str, key: str, wanted: list[str], context: Context) -> 
         # "true": the key must be absent; "false": it must be present.
         return all((p.lower() == "true") != present for p in wanted)
     negated = base in _NEGATED
-    matcher = _MATCHERS.get(_NEGATED.get(base, base))
-    if matcher is None:
-        raise UnsupportedPolicy(f"condition operator {operator!r}")
+    matcher = _MATCHERS[_NEGATED.get(base, base)]
     if not present:
         if qualifier == "ForAllValues":
             return True  # vacuously true over an empty set, as AWS documents
@@ -127,6 +133,8 @@ class Statement:
             raise UnsupportedPolicy("a statement needs exactly one of Resource and NotResource")
         actions = _as_list(raw.get("Action", raw.get("NotAction")))
         resources = _as_list(raw.get("Resource", raw.get("NotResource")))
+        for operator in raw.get("Condition", {}):
+            _check_operator(operator)
         for text in [*actions, *resources]:
             if "${" in str(text):
                 raise UnsupportedPolicy(f"policy variable or unrendered placeholder in {text!r}")
