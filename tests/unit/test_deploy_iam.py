@@ -177,7 +177,7 @@ def test_what_it_does_not_implement_is_refused(statement: dict[str, Any]) -> Non
 # --- the S3 mapping ------------------------------------------------------------------------
 
 
-def needed(c: S3Call) -> list[tuple[str, str, dict[str, list[str]]]]:
+def needed(c: S3Call) -> list[tuple[str, str, dict[str, Any]]]:
     return [(r.action, r.resource, dict(r.context)) for r in authorisations(c)]
 
 
