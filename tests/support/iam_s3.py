@@ -16,7 +16,9 @@ Amazon S3") and the API reference's permission notes:
 - with SSE-KMS (the request's header or the bucket's default): writes need
   kms:GenerateDataKey on the key, a multipart upload also kms:Decrypt, reads of an object
   kept under a KMS key need kms:Decrypt; S3 asks KMS on the caller's behalf, so the context
-  carries `kms:ViaService` = s3.REGION.amazonaws.com.
+  carries `kms:ViaService` = s3.REGION.amazonaws.com;
+- a read of a missing object: also s3:ListBucket with `s3:prefix` = the key, else 403
+  instead of 404 (the object's name is the prefix AWS evaluates).
 
 Anything else maps to an action this module names `s3:Unmapped...`, which no sensible
 policy allows: an operation the job starts using shows up as a denial, not as a pass.
@@ -158,10 +160,20 @@ def _kms_requests(call: S3Call, bucket: str, key: str | None, kms: KmsLookup) ->
     return needed
 
 
-def authorisations(call: S3Call, kms: KmsLookup | None = None) -> list[Request]:
-    """Every authorisation AWS makes before it serves `call`."""
+def authorisations(
+    call: S3Call, kms: KmsLookup | None = None, exists: Callable[[str, str], bool] | None = None
+) -> list[Request]:
+    """Every authorisation AWS makes before it serves `call`.
+
+    `exists(bucket, key)`: whether the object is there. A read of a missing object answers
+    404 only to a caller who may also list it (s3:ListBucket with `s3:prefix` = the key),
+    and 403 to anyone else; the job tells "absent" from "refused" by that 404.
+    """
     bucket, key = call.bucket_and_key()
     if not bucket:
         return [Request("s3:ListAllMyBuckets", "*")]
     needed = _object_requests(call, bucket, key) if key else _bucket_requests(call, bucket)
+    reads = call.method in ("GET", "HEAD") and not call.params.keys() & {"uploadId"}
+    if key and reads and exists is not None and not exists(bucket, key):
+        needed.append(Request("s3:ListBucket", _bucket_arn(bucket), {"s3:prefix": [key]}))
     return needed + (_kms_requests(call, bucket, key, kms) if kms else [])

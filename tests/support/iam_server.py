@@ -49,6 +49,16 @@ def _kms_key_in(config: Any) -> str | None:
     return None
 
 
+def _exists(account_id: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    def exists(bucket_name: str, key: str) -> bool:
+        bucket = s3_backends[account_id]["aws"].buckets.get(bucket_name)
+        return bucket is not None and bucket.keys.get(key) is not None
+
+    return exists
+
+
 def _kms_lookup(account_id: str) -> Any:
     from moto.s3.models import s3_backends
 
@@ -78,7 +88,7 @@ def install_hook(decisions: Path) -> None:
         path, _, query = self._path.partition("?")
         headers = {k.lower(): v for k, v in dict(self._headers).items()}
         call = S3Call(self._method, path, query, headers, self._body or b"")
-        needed = authorisations(call, _kms_lookup(self.account_id))
+        needed = authorisations(call, _kms_lookup(self.account_id), _exists(self.account_id))
         documents = [IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
         decision, reason = decide_all([Policy.parse(d) for d in documents], needed)
         record = {

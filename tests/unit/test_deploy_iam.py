@@ -67,9 +67,11 @@ def call(method: str, path: str, query: str = "", body: bytes = b"", **headers: 
     return S3Call(method, path, query, {"authorization": AUTH, **named}, body)
 
 
-def allowed(policies: list[Policy], c: S3Call, **kms: str | None) -> bool:
+def allowed(policies: list[Policy], c: S3Call, *, missing: bool = False, **kms: str) -> bool:
+    """`missing`: the object read is not there (AWS then also checks the listing grant)."""
     lookup = (lambda bucket, key: kms.get("key")) if kms else None
-    return decide_all(policies, authorisations(c, lookup))[0] == "allow"
+    needed = authorisations(c, lookup, lambda bucket, key: not missing)
+    return decide_all(policies, needed)[0] == "allow"
 
 
 def shipped(**overrides: str) -> list[Policy]:
@@ -217,6 +219,19 @@ def test_object_level_requests() -> None:
     assert needed(call("PUT", "/b1/p/k", "tagging"))[0][0].startswith("s3:Unmapped")
 
 
+def test_a_missing_object_is_a_404_only_to_who_may_list_it() -> None:
+    absent = authorisations(call("HEAD", "/b1/p/_leases/d.json"), None, lambda b, k: False)
+    assert [(r.action, dict(r.context)) for r in absent] == [
+        ("s3:GetObject", {}),
+        ("s3:ListBucket", {"s3:prefix": ["p/_leases/d.json"]}),
+    ]
+    there = authorisations(call("GET", "/b1/p/k"), None, lambda b, k: True)
+    assert [r.action for r in there] == ["s3:GetObject"]
+    # Multipart steps are not reads of the object.
+    part = authorisations(call("GET", "/b1/p/k", "uploadId=u"), None, lambda b, k: False)
+    assert [r.action for r in part] == ["s3:ListMultipartUploadParts"]
+
+
 def test_sse_kms_asks_kms_through_s3() -> None:
     via = {"kms:viaservice": ["s3.us-east-1.amazonaws.com"]}
 
@@ -281,6 +296,25 @@ def test_the_shipped_policy_allows_everything_the_job_does(bucket: str, prefix: 
         policies = shipped()
     for c in job_calls(bucket, prefix):
         assert allowed(policies, c), (c, decide_all(policies, authorisations(c)))
+
+
+def test_absent_lease_and_manifest_read_as_absent_not_as_refused() -> None:
+    """The job reads the lease and the old manifest before they exist: AWS answers 404 only
+    because the listing grant covers the root; without it the job would stop at exit 3."""
+    lease = call("GET", f"/{BUCKET}/card_payments_raw/_leases/2025-06-12.json")
+    manifest = call("HEAD", f"/{BUCKET}/fraud_reports/year=2025/month=06/day=12/_manifest.json")
+    for c in (lease, manifest):
+        assert allowed(shipped(), c, missing=True)
+    no_listing = Policy.parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                s for s in json.loads(render(TASK_POLICY, VALUES))["Statement"]
+                if s["Action"] != "s3:ListBucket"
+            ],
+        }
+    )  # fmt: skip
+    assert allowed([no_listing], lease) and not allowed([no_listing], lease, missing=True)
 
 
 @pytest.mark.parametrize(
