@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 
 from fraud_detection.errors import DestinationError
-from tests.support.iam_deploy import KMS_POLICY, TASK_POLICY, render, role_credentials, root_prefix
+from tests.support.iam_deploy import (
+    KMS_POLICY,
+    TASK_POLICY,
+    policy_values,
+    render,
+    role_credentials,
+)
 from tests.support.iam_server import EnforcingMoto, enforcing_moto
 from tests.support.job import JobRunner
 
@@ -68,19 +74,6 @@ def new_bucket(moto: EnforcingMoto, *, kms_key: str | None = None) -> str:
     return name
 
 
-def policy_values(
-    payments: tuple[str, str], labels: tuple[str, str], kms_key: str = ""
-) -> dict[str, str]:
-    return {
-        "RAW_BUCKET": payments[0],
-        "RAW_PREFIX": root_prefix(payments[1]),
-        "LABELS_BUCKET": labels[0],
-        "LABELS_PREFIX": root_prefix(labels[1]),
-        "KMS_KEY_ARN": kms_key,
-        "AWS_REGION": "us-east-1",
-    }
-
-
 def keys(moto: EnforcingMoto, bucket: str, prefix: str = "") -> list[str]:
     pages = (
         moto.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -108,7 +101,7 @@ def test_a_day_with_both_datasets_publishes_under_exactly_the_shipped_policy(
     iam_moto: EnforcingMoto, iam_job: JobRunner
 ) -> None:
     bucket = new_bucket(iam_moto)
-    values = policy_values((bucket, PAYMENTS), (bucket, LABELS))
+    values = policy_values(f"s3://{bucket}/{PAYMENTS}", f"s3://{bucket}/{LABELS}")
     env = role_credentials(iam_moto, {"s3": render(TASK_POLICY, values)})
     run = iam_job.run(
         ["--date", DAY, "--rows", str(MULTIPART_ROWS), *POP,
@@ -146,7 +139,7 @@ def test_whole_bucket_payments_sliced_and_labels_in_another_bucket(
 ) -> None:
     """The DAG's layout (RAW_BUCKET, no prefix), two slices and a finalize, labels elsewhere."""
     raw, other = new_bucket(iam_moto), new_bucket(iam_moto)
-    values = policy_values((raw, ""), (other, LABELS))
+    values = policy_values(f"s3://{raw}", f"s3://{other}/{LABELS}")
     env = {
         **role_credentials(iam_moto, {"s3": render(TASK_POLICY, values)}),
         "RAW_BUCKET": raw,
@@ -175,7 +168,7 @@ def test_outside_the_roots_is_denied_in_one_line(
 ) -> None:
     bucket, other = new_bucket(iam_moto), new_bucket(iam_moto)
     iam_moto.client("s3").put_object(Bucket=other, Key="card_payments_raw/keep", Body=b"x")
-    values = policy_values((bucket, PAYMENTS), (bucket, LABELS))
+    values = policy_values(f"s3://{bucket}/{PAYMENTS}", f"s3://{bucket}/{LABELS}")
     env = role_credentials(iam_moto, {"s3": render(TASK_POLICY, values)})
     fill = {"bucket": bucket, "other": other}
     dest = where.get("dest", f"s3://{bucket}/{PAYMENTS}").format(**fill)
@@ -204,7 +197,7 @@ def test_a_denied_write_or_read_is_one_destination_error(
 
     bucket, other = new_bucket(iam_moto), new_bucket(iam_moto)
     iam_moto.client("s3").put_object(Bucket=other, Key=f"{PAYMENTS}/x.json", Body=b"{}")
-    values = policy_values((bucket, PAYMENTS), (bucket, LABELS))
+    values = policy_values(f"s3://{bucket}/{PAYMENTS}", f"s3://{bucket}/{LABELS}")
     for name, value in role_credentials(iam_moto, {"s3": render(TASK_POLICY, values)}).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", iam_moto.endpoint)
@@ -226,7 +219,7 @@ def test_sse_kms_needs_the_kms_policy(iam_moto: EnforcingMoto, iam_job: JobRunne
     """A bucket whose default encryption is SSE-KMS: the S3 policy alone is refused at the
     first write; with the KMS policy beside it the day publishes."""
     bucket = new_bucket(iam_moto, kms_key=KMS_KEY)
-    values = policy_values((bucket, PAYMENTS), (bucket, LABELS), KMS_KEY)
+    values = policy_values(f"s3://{bucket}/{PAYMENTS}", f"s3://{bucket}/{LABELS}", KMS_KEY)
     args = ["--date", DAY, "--rows", "20000", *POP, "--dest", f"s3://{bucket}/{PAYMENTS}",
             "--labels-dest", f"s3://{bucket}/{LABELS}"]  # fmt: skip
 

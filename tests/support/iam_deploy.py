@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import string
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 from tests.support.iam_server import ACCOUNT_ID, EnforcingMoto
 
@@ -15,22 +16,29 @@ TASK_POLICY = "task-role-policy.json"
 KMS_POLICY = "task-role-kms-policy.json"
 
 
-def root_prefix(key_prefix: str) -> str:
-    """A root's `*_PREFIX` value: its key prefix with the trailing slash, or "" (whole bucket).
+def _renderer() -> ModuleType:
+    """deploy/iam/render.py, the operators' renderer (a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("deploy_iam_render", DEPLOY_IAM / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    Without the slash, `card_payments_raw*` would also grant `card_payments_raw_old/...`.
-    """
-    key_prefix = key_prefix.strip("/")
-    return f"{key_prefix}/" if key_prefix else ""
+
+RENDER = _renderer()
 
 
 def render(name: str, values: Mapping[str, str]) -> str:
-    """deploy/iam/NAME with its placeholders filled, as `envsubst` would; refuses a prefix
-    value without its trailing slash."""
-    for var, value in values.items():
-        if var.endswith("_PREFIX") and value and not value.endswith("/"):
-            raise ValueError(f"{var}={value!r}: a root's prefix ends with '/' (or is empty)")
-    return string.Template((DEPLOY_IAM / name).read_text()).substitute(values)
+    text: str = RENDER.render(name, dict(values))
+    return text
+
+
+def policy_values(
+    payments: str, labels: str | None = None, kms_key_arn: str = "", region: str = "us-east-1"
+) -> dict[str, str]:
+    """The placeholders for roots given as the job's URIs (s3://BUCKET[/PREFIX])."""
+    found: dict[str, str] = RENDER.values(payments, labels, kms_key_arn or None, region)
+    return found
 
 
 def role_credentials(moto: EnforcingMoto, documents: Mapping[str, str]) -> dict[str, str]:

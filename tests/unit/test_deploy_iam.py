@@ -9,6 +9,8 @@ policy shipped before issue 19 against the same requests (it fails the preflight
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 
 from fraud_detection.sinks.layout import DayLayout
-from tests.support.iam_deploy import KMS_POLICY, TASK_POLICY, render, root_prefix
+from tests.support.iam_deploy import DEPLOY_IAM, KMS_POLICY, RENDER, TASK_POLICY, render
 from tests.support.iam_policy import Policy, Request, UnsupportedPolicy, decide, decide_all
 from tests.support.iam_s3 import S3Call, authorisations
 
@@ -362,19 +364,42 @@ def test_the_old_policy_fails_the_job() -> None:
     assert allowed(old, call("GET", f"/{BUCKET}", "list-type=2&prefix=card_payments_raw%2F"))
 
 
-def test_a_prefix_value_needs_its_slash() -> None:
-    assert root_prefix("card_payments_raw") == "card_payments_raw/"
-    assert root_prefix("/a/b/") == "a/b/"
-    assert root_prefix("") == ""
+def test_the_renderer_derives_prefixes_with_their_slash_from_the_jobs_uris() -> None:
+    assert RENDER.root("s3://b/card_payments_raw") == ("b", "card_payments_raw/")
+    assert RENDER.root("s3://b/a/b/") == ("b", "a/b/")
+    assert RENDER.root("s3://b") == ("b", "")
+    with pytest.raises(ValueError, match="not an s3://"):
+        RENDER.root("/data/raw")
+    assert RENDER.values("s3://raw", None) == {
+        "RAW_BUCKET": "raw", "RAW_PREFIX": "", "LABELS_BUCKET": "raw", "LABELS_PREFIX": "",
+    }  # fmt: skip
     with pytest.raises(ValueError, match="ends with '/'"):
         render(TASK_POLICY, {**VALUES, "RAW_PREFIX": "card_payments_raw"})
+    with pytest.raises(ValueError, match="needs a value for KMS_KEY_ARN"):
+        render(KMS_POLICY, {"AWS_REGION": "us-east-1"})
     for statement in json.loads(render(TASK_POLICY, VALUES))["Statement"]:
-        for resource in (
-            [statement["Resource"]]
-            if isinstance(statement["Resource"], str)
-            else statement["Resource"]
-        ):
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
             assert resource.endswith("/*") or "/" not in resource.removeprefix("arn:aws:s3:::")
+
+
+def test_the_renderer_as_operators_run_it() -> None:
+    args = [
+        "--payments",
+        f"s3://{BUCKET}/card_payments_raw",
+        "--labels",
+        f"s3://{BUCKET}/fraud_reports",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(DEPLOY_IAM / "render.py"), TASK_POLICY, *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(render(TASK_POLICY, VALUES))
+    bad = subprocess.run(
+        [sys.executable, str(DEPLOY_IAM / "render.py"), KMS_POLICY], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("render.py: error:"), bad.stderr
 
 
 def test_the_kms_policy_lets_s3_use_the_key_and_nothing_else() -> None:
