@@ -48,7 +48,9 @@ class S3Call:
 
     @property
     def params(self) -> dict[str, str]:
-        return dict(parse_qsl(self.query, keep_blank_values=True))
+        # x-id names the operation for routing (some SDKs send it); it changes no permission.
+        pairs = parse_qsl(self.query, keep_blank_values=True)
+        return {name: value for name, value in pairs if name != "x-id"}
 
     @property
     def region(self) -> str:

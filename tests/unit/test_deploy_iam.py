@@ -218,6 +218,7 @@ def test_object_level_requests() -> None:
     assert needed(call("DELETE", "/b1/p/k", "uploadId=u"))[0][0] == "s3:AbortMultipartUpload"
     assert needed(call("GET", "/b1/p/k", "uploadId=u"))[0][0] == "s3:ListMultipartUploadParts"
     assert needed(call("DELETE", "/b1/p/k"))[0][0] == "s3:DeleteObject"
+    assert needed(call("PUT", "/b1/p/k", "x-id=PutObject"))[0][0] == "s3:PutObject"
     assert needed(call("PUT", "/b1/p/k", "tagging"))[0][0].startswith("s3:Unmapped")
 
 
