@@ -155,8 +155,11 @@ class S3Destination:
         return f"s3://{self.bucket}/{key}"
 
     def preflight(self) -> None:
-        with self._errors("check bucket"):
-            self.client.head_bucket(Bucket=self.bucket)
+        # A listing of our own root, not HeadBucket: HeadBucket needs s3:ListBucket with no
+        # s3:prefix, which a policy that limits listing to the dataset's prefix refuses.
+        root = f"{self.prefix}/" if self.prefix else ""
+        with self._errors(f"check bucket (list s3://{self.bucket}/{root})"):
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=root, MaxKeys=1)
 
     def conditional_writes(self) -> bool:
         """Probe once: does this store refuse a second If-None-Match write of one key?
@@ -388,7 +391,7 @@ def _client_error_message(exc: ClientError, action: str, bucket: str, where: str
         return f"S3 rejected the credentials ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role"
     if code in ("403", "AccessDenied", "Forbidden") or status == 403:
         return (
-            f"access denied to bucket {bucket!r} ({action}): bad credentials or "
-            "missing s3:ListBucket/PutObject/DeleteObject permission"
+            f"access denied ({code or status}) during {action}: the role or keys in use are "
+            "not allowed to do this; check that their IAM policy covers this bucket and prefix"
         )
     return f"S3 error during {action}: {code or status} {err.get('Message', '')}".strip()
