@@ -100,7 +100,7 @@ def materialize_command(days: Sequence[str]) -> list[str]:
     return ["materialize", "--date", last.isoformat(), "--days", str((last - first).days + 1)]
 
 
-class DailyContainerOperator(LineageFromManifest, DockerOperator):
+class DailyContainerOperator(DockerOperator, LineageFromManifest):
     """DockerOperator whose image, network, memory, Docker host, data and credentials come from
     the worker's environment when the task runs; its XCom is the last JSON line it printed."""
 

@@ -221,7 +221,11 @@ class LineageFromManifest:
     """Mixed into the job operators: their OpenLineage datasets, from the manifest they published.
 
     The operator stores its parsed manifest in `lineage_manifest` before it returns it as the
-    XCom; the provider calls this method in the same process once the task succeeded.
+    XCom; the provider calls this method in the same process once the task succeeded (and,
+    having no `..._on_failure`, after a failure too: no manifest then, so no datasets).
+    List it after the operator base class: Airflow's operator metaclass wraps `__init__` of
+    a class whose next class in the MRO has another `__init__`, and a mixin listed first would
+    make that wrapper skip the provider operator's `__init__`.
     """
 
     lineage_manifest: Mapping[str, Any] | None = None

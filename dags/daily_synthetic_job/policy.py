@@ -244,7 +244,7 @@ def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) 
     return AirflowException(f"{message} ({details})")
 
 
-class JobTask(LineageFromManifest, BaseOperator):
+class JobTask(BaseOperator, LineageFromManifest):
     """Mixed in before a provider's operator: what every launcher's task does the same way."""
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
