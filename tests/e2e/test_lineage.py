@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,12 @@ def _xcom(airflow_home: Any, dag_id: str, task_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def runs(airflow_home: Any, s3: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def runs(
+    airflow_home: Any,
+    s3: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    timings: dict[str, float],
+) -> dict[str, Any]:
     for bucket in (BUCKET, LABELS_BUCKET):
         s3.client().create_bucket(Bucket=bucket)
     folders = {dag: tmp_path_factory.mktemp(f"ol-{dag}") for dag in ("raw", "features")}
@@ -77,10 +83,13 @@ def runs(airflow_home: Any, s3: Any, tmp_path_factory: pytest.TempPathFactory) -
             "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
             "DAILY_SYNTHETIC_LABELS_DEST": f"s3://{LABELS_BUCKET}/{REPORTS}",
         }
-        return subprocess.run(
+        t0 = time.perf_counter()
+        done = subprocess.run(
             [str(BIN / "airflow"), "dags", "test", *args],
             env=env, cwd=airflow_home.path, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
+        timings[f"airflow dags test {args[0]}, lineage to files"] = time.perf_counter() - t0
+        return done
 
     raw = run(folders["raw"], "daily_synthetic", DAY, "-c", json.dumps({"rows": ROWS}))
     _green(raw)  # the features need the raw day
