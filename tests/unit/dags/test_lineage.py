@@ -18,7 +18,7 @@ from daily_synthetic_job.lineage import (
     table_root,
     to_openlineage,
 )
-from fraud_detection.features.compute import output_columns
+from fraud_detection.features.compute import feature_columns, output_columns
 from fraud_detection.features.pipeline import DATASET as FEATURES_DATASET
 from fraud_detection.manifest import Manifest, PartInfo
 from fraud_detection.schema import REPORT_SCHEMA, SCHEMA
@@ -70,7 +70,7 @@ def features_manifest(source: str) -> dict[str, Any]:
         "timestamp_field": "event_timestamp",
         "entity_keys": ["transaction_id", "card_id", "customer_id", "terminal_id"],
         "label": "is_fraud",
-        "features": output_columns()[7:],  # after the keys, the label and amount_eur
+        "features": feature_columns(),
         "source": source,
         "source_days": ["2025-06-11", "2025-06-12"],
     }
