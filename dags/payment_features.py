@@ -36,6 +36,7 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, Asset, task
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
+from daily_synthetic_job.lineage import LineageFromManifest
 from daily_synthetic_job.policy import last_json_object
 
 DAG_ID = "payment_features"
@@ -99,7 +100,7 @@ def materialize_command(days: Sequence[str]) -> list[str]:
     return ["materialize", "--date", last.isoformat(), "--days", str((last - first).days + 1)]
 
 
-class DailyContainerOperator(DockerOperator):
+class DailyContainerOperator(DockerOperator, LineageFromManifest):
     """DockerOperator whose image, network, memory, Docker host, data and credentials come from
     the worker's environment when the task runs; its XCom is the last JSON line it printed."""
 
@@ -137,7 +138,10 @@ class DailyContainerOperator(DockerOperator):
             "container: image=%s network=%s env=%s credentials=%s",
             self.image, self.network_mode or "default", sorted(self.environment), sorted(secrets),
         )  # fmt: skip
-        return last_json_object(super().execute(context), what="JSON summary")
+        summary = last_json_object(super().execute(context), what="JSON summary")
+        if not self.feast:  # the features manifest; Feast's summary names no dataset
+            self.lineage_manifest = summary
+        return summary
 
 
 CONTAINER: dict[str, Any] = {

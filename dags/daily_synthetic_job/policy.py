@@ -26,6 +26,8 @@ from typing import Any
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from daily_synthetic_job.lineage import LineageFromManifest
+
 DEFAULT_IMAGE = "daily-synthetic-job:dev"
 # Measured peak of the job container: ~0.5 GB for 1 M rows, ~1.5 GB for 10 M. Beyond ~25 M
 # rows use shards or raise DAILY_SYNTHETIC_MEM_LIMIT. A cap, not a reservation.
@@ -242,7 +244,7 @@ def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) 
     return AirflowException(f"{message} ({details})")
 
 
-class JobTask(BaseOperator):
+class JobTask(BaseOperator, LineageFromManifest):
     """Mixed in before a provider's operator: what every launcher's task does the same way."""
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
@@ -257,6 +259,7 @@ class JobTask(BaseOperator):
     def publish(self, context: Any, output: Sequence[str] | str | None) -> dict[str, Any]:
         """The manifest as the XCom, and as the asset event's extra when RAW_FEED is an outlet."""
         manifest = parse_manifest(output)
+        self.lineage_manifest = manifest  # OpenLineage facets come from it (lineage.py)
         if RAW_FEED in self.outlets:
             context["outlet_events"][RAW_FEED].extra.update(manifest)
         return manifest
