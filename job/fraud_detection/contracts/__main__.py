@@ -17,7 +17,7 @@ SUFFIX = ".odcs.yaml"
 
 
 def render(contract: dict[str, Any]) -> str:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     return HEADER + yaml.safe_dump(contract, sort_keys=False, allow_unicode=True, width=100)
 

@@ -71,7 +71,7 @@ _TYPES: dict[type[pl.DataType], tuple[str, str]] = {
 }
 
 # The physical types as DuckDB (datacontract-cli's engine) reads them from the Parquet files.
-_DUCKDB_TYPES = {
+DUCKDB_TYPES = {
     "string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "double": "DOUBLE",
     "float": "FLOAT", "boolean": "BOOLEAN", "date": "DATE", "timestamp_tz": "TIMESTAMP WITH TIME ZONE",
 }  # fmt: skip
@@ -189,6 +189,7 @@ def _partition_properties() -> list[dict[str, Any]]:
 
 def _sql_rule(name: str, query: str, description: str) -> dict[str, Any]:
     return {
+        "id": name,
         "type": "sql",
         "name": name,
         "description": description,
@@ -201,7 +202,7 @@ def _sql_rule(name: str, query: str, description: str) -> dict[str, Any]:
 def _columns_rule(table: str, properties: list[dict[str, Any]]) -> dict[str, Any]:
     """Columns in the files that the contract does not carry, or with another type."""
     expected = ", ".join(
-        f"'{p['name']} {_DUCKDB_TYPES[p['physicalType']]}'"
+        f"'{p['name']} {DUCKDB_TYPES[p['physicalType']]}'"
         for p in properties
         if not p.get("partitioned")
     )
@@ -212,6 +213,7 @@ def _columns_rule(table: str, properties: list[dict[str, Any]]) -> dict[str, Any
         f"AND column_name || ' ' || column_type NOT IN ({expected})"
     )
     return {
+        "id": "no_column_outside_the_contract",
         "type": "sql",
         "name": "no_column_outside_the_contract",
         "description": "The files hold no column the contract lacks, and each column has the contract's type.",
