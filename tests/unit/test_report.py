@@ -1,0 +1,124 @@
+"""The report's pure core: drift, local clocks, the checks from the manifest, the verdict."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+import pytest
+
+from fraud_detection.errors import UsageError
+from fraud_detection.report import page, stats, svg
+from fraud_detection.report.cli import beside
+from fraud_detection.report.reference import BASELINE_DAYS, COUNTRY_TZ, PSI_RED
+from fraud_detection.schema import FILE_SCHEMA
+from fraud_detection.simulator.reference import COUNTRIES
+
+DAY = date(2025, 6, 12)
+
+
+def _manifest(**changes: Any) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "dataset": "card_payments_raw", "rows": 1000, "fraud_rows": 5, "fraud_rate": 0.005,
+        "target_fraud_rate": 0.005, "complete": True, "schema": {c: "x" for c in FILE_SCHEMA},
+        "settings": {"rows": "1000", "profile": "training"}, "labels_root": "file:///labels",
+    }  # fmt: skip
+    return manifest | changes
+
+
+def test_the_local_clocks_are_the_simulators() -> None:
+    # The report must not import the simulator; this keeps its copy of the zones in step.
+    assert {c.code: c.tz for c in COUNTRIES} == COUNTRY_TZ
+
+
+def test_local_hours_use_the_merchant_countrys_clock() -> None:
+    noon = datetime(2025, 6, 12, 12, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {"event_timestamp": [noon, noon], "merchant_country": ["DE", "PT"]},
+        schema={"event_timestamp": pl.Datetime("us", "UTC"), "merchant_country": pl.String},
+    )
+    hours = stats.local_hours(frame)
+    assert hours[14] == 50.0  # Berlin, CEST
+    assert hours[13] == 50.0  # Lisbon, WEST
+
+
+def test_psi_is_zero_for_the_same_population_and_red_for_another() -> None:
+    base = pl.DataFrame({c: ["a", "b"] * 50 for c in stats.DRIFT_CODED})
+    numbers = {c: [float(i) for i in range(100)] for c in stats.DRIFT_NUMERIC}
+    baseline = base.with_columns(**{c: pl.Series(v) for c, v in numbers.items()})
+    assert max(stats.drift(baseline, baseline).values()) < 1e-9
+    shifted = baseline.with_columns(
+        pl.lit("c").alias("channel"), (pl.col("amount_eur") + 1000.0).alias("amount_eur")
+    )
+    psi = stats.drift(shifted, baseline)
+    assert psi["channel"] > PSI_RED and psi["amount_eur"] > PSI_RED
+    assert psi["country"] < 1e-9
+
+
+def test_the_manifest_checks_catch_a_day_that_disagrees_with_its_settings() -> None:
+    checks = {c.name: c for c in stats.manifest_checks(_manifest())}
+    assert all(c.passed for c in checks.values())
+    assert not {c.name: c for c in stats.manifest_checks(_manifest(rows=999))}["row count"].passed
+    schema = {c: "x" for c in list(FILE_SCHEMA)[:-1]}
+    assert not {c.name: c for c in stats.manifest_checks(_manifest(schema=schema))}["schema"].passed
+
+
+def _report(**changes: Any) -> stats.DayReport:
+    values: dict[str, Any] = {
+        "day": DAY, "manifest": _manifest(), "days": stats.window(DAY),
+        "rows": [1000] * (BASELINE_DAYS + 1), "fraud_by_channel": {}, "fraud_by_scenario": {},
+        "mcc": pl.DataFrame(), "hourly_today": [0.0] * 24, "hourly_baseline": [0.0] * 24,
+        "delays": None, "psi": {"channel": 0.01}, "calibration": {"count": 0.005, "value": 0.01},
+        "profile": "training", "checks": stats.manifest_checks(_manifest()),
+    }  # fmt: skip
+    return stats.DayReport(**(values | changes))
+
+
+def test_the_verdict_says_why() -> None:
+    assert [f.level for f in stats.judge(_report(), [])] == ["green"]
+    red = stats.judge(_report(checks=stats.manifest_checks(_manifest(rows=999))), [])
+    assert ("red", "checks failed: row count") in [(f.level, f.text) for f in red]
+    drift = stats.judge(_report(psi={"mcc": 0.3, "channel": 0.15}), [])
+    assert [(f.level, f.text.split(":")[0]) for f in drift] == [
+        ("red", "drift"),
+        ("amber", "some drift"),
+    ]
+    short = stats.judge(_report(rows=[None] * 20 + [1000] * 9), [])
+    assert [f.text for f in short] == ["drift baseline has 8 of 28 previous days"]
+
+
+def test_the_realistic_profile_is_judged_against_the_published_rates() -> None:
+    off = stats.judge(
+        _report(profile="realistic", calibration={"count": 0.005, "value": 0.0003}), []
+    )
+    assert [f.text.split(" ")[3] for f in off] == ["count"]
+    on = stats.judge(
+        _report(profile="realistic", calibration={"count": 0.00016, "value": 0.0003}), []
+    )
+    assert [f.level for f in on] == ["green"]
+
+
+def test_the_page_holds_its_style_and_a_chart_per_figure() -> None:
+    report = _report(mcc=pl.DataFrame({"mcc": ["5411"], "merchant_category": ["Grocery"], "amount_eur": [10.0], "payments": [1], "fraud_share": [0.0]}))  # fmt: skip
+    html = page.render(report)
+    assert html.count("<figure>") == html.count('class="chart"') == 8
+    assert 'data-level="green"' in html and "<style>" in html
+
+
+def test_bars_draw_one_mark_per_value() -> None:
+    assert svg.bars("x", ["a", "b", "c"], [1.0, 2.0, 0.0]).count("<rect") == 3
+    assert svg.lines("x", ["a", "b"], {"s": [1.0, None]}).count("<circle") == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("s3://bucket/raw", "s3://bucket/reports"), ("s3://bucket/a/raw", "s3://bucket/a/reports")],
+)
+def test_reports_sit_beside_the_source(source: str, expected: str) -> None:
+    assert beside(source) == expected
+
+
+def test_a_bucket_root_has_no_folder_beside_it() -> None:
+    with pytest.raises(UsageError, match="pass --dest"):
+        beside("s3://bucket")
