@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -34,26 +35,54 @@ def test_the_local_clocks_are_the_simulators() -> None:
 
 def test_local_hours_use_the_merchant_countrys_clock() -> None:
     noon = datetime(2025, 6, 12, 12, tzinfo=UTC)
+    by_hour = pl.DataFrame(
+        {"merchant_country": ["DE", "PT"], "hour": [noon, noon], "len": [3, 1]},
+        schema={"merchant_country": pl.String, "hour": pl.Datetime("us", "UTC"), "len": pl.UInt32},
+    )
+    hours = stats.local_hour_counts(by_hour)
+    assert hours[14] == 3  # Berlin, CEST
+    assert hours[13] == 1  # Lisbon, WEST
+    assert sum(hours) == 4
+
+
+def _summary(day: date, coded: str, shift: float) -> stats.DaySummary:
+    rng = np.random.default_rng(7)
+    return stats.DaySummary(
+        day=day, rows=1000, fraud_rows=1, amount_eur=100.0, fraud_amount_eur=1.0,
+        channel={}, scenario={}, local_hours=[0] * 24,
+        values={c: {coded: 600, "b": 400} if c == "channel" else {"x": 1000} for c in stats.DRIFT_CODED},
+        numeric={c: rng.lognormal(3.0, 1.0, 5000) + shift for c in stats.DRIFT_NUMERIC},
+    )  # fmt: skip
+
+
+def test_psi_is_small_for_the_same_population_and_red_for_another() -> None:
+    baseline = [_summary(DAY, "a", 0.0) for _ in range(3)]
+    same = stats.drift(_summary(DAY, "a", 0.0), baseline)
+    assert max(same.values()) < 0.01
+    other = stats.drift(_summary(DAY, "c", 500.0), baseline)
+    assert other["channel"] > PSI_RED and other["amount_eur"] > PSI_RED
+    assert other["country"] == 0.0
+
+
+def test_a_day_is_summarised_from_a_lazy_scan_of_its_rows() -> None:
+    at = datetime(2025, 6, 12, 23, 30, tzinfo=UTC)
     frame = pl.DataFrame(
-        {"event_timestamp": [noon, noon], "merchant_country": ["DE", "PT"]},
-        schema={"event_timestamp": pl.Datetime("us", "UTC"), "merchant_country": pl.String},
+        {c: [None, None] for c in stats.COLUMNS_READ},
+        schema={c: FILE_SCHEMA[c] for c in stats.COLUMNS_READ},
+    ).with_columns(
+        pl.Series("event_timestamp", [at, at], dtype=pl.Datetime("us", "UTC")),
+        pl.Series("merchant_country", ["DE", "GB"]),
+        pl.Series("channel", ["online", "chip"]),
+        pl.Series("is_fraud", [True, False]),
+        pl.Series("fraud_scenario", ["card_testing", None]),
+        pl.Series("amount_eur", [10.0, 30.0]),
     )
-    hours = stats.local_hours(frame)
-    assert hours[14] == 50.0  # Berlin, CEST
-    assert hours[13] == 50.0  # Lisbon, WEST
-
-
-def test_psi_is_zero_for_the_same_population_and_red_for_another() -> None:
-    base = pl.DataFrame({c: ["a", "b"] * 50 for c in stats.DRIFT_CODED})
-    numbers = {c: [float(i) for i in range(100)] for c in stats.DRIFT_NUMERIC}
-    baseline = base.with_columns(**{c: pl.Series(v) for c, v in numbers.items()})
-    assert max(stats.drift(baseline, baseline).values()) < 1e-9
-    shifted = baseline.with_columns(
-        pl.lit("c").alias("channel"), (pl.col("amount_eur") + 1000.0).alias("amount_eur")
-    )
-    psi = stats.drift(shifted, baseline)
-    assert psi["channel"] > PSI_RED and psi["amount_eur"] > PSI_RED
-    assert psi["country"] < 1e-9
+    summary = stats.summarise(frame.lazy(), DAY)
+    assert (summary.rows, summary.fraud_rows, summary.fraud_amount_eur) == (2, 1, 10.0)
+    assert summary.channel == {"online": (1, 1), "chip": (1, 0)}
+    assert summary.scenario == {"card_testing": 1}
+    assert summary.local_hours[1] == 1 and summary.local_hours[0] == 1  # Berlin 01:30, London 00:30
+    assert stats.calibration(summary) == {"count": 0.5, "value": 0.25}
 
 
 def test_the_manifest_checks_catch_a_day_that_disagrees_with_its_settings() -> None:

@@ -91,23 +91,26 @@ def run(day: date, source_root: str, labels: str | None, dest_root: str) -> str:
             raise IncompleteDay(
                 f"{source.uri(str(day))}: day {day} is not published (no manifest); run daily-synthetic for it first"
             )
-        frames = []
+        # One day at a time, aggregates only: the window's rows are never in memory at once.
+        summaries: dict[date, stats.DaySummary] = {}
+        mcc = None
         for d in stats.window(day):
             files = feed.files(d)
             if files is None:
                 log.info("report: %s not published, left out of the window", d)
                 continue
-            frames.append(
-                pl.scan_parquet(files, hive_partitioning=False).select(stats.COLUMNS_READ)
-            )
-        history = pl.concat(frames).collect()
+            scan = pl.scan_parquet(files, hive_partitioning=False).select(stats.COLUMNS_READ)
+            summaries[d] = stats.summarise(scan, d)
+            if d == day:
+                mcc = stats.by_mcc(scan)
+        assert mcc is not None  # the day's manifest was read above
         labels_root = labels or _labels_root(manifest.get("labels_root"))
         reports = None
         if labels_root:
             label_feed = RawFeed(parse_destination(labels_root), Path(scratch) / "labels")
             label_files = label_feed.files(day)
             reports = pl.read_parquet(label_files, hive_partitioning=False) if label_files else None
-        html = page.render(stats.build(day, manifest, history, reports))
+        html = page.render(stats.build(day, manifest, summaries, mcc, reports))
     key = f"{day.isoformat()}.html"
     dest.put_text(key, html, "text/html; charset=utf-8")
     return dest.uri(key)

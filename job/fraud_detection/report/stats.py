@@ -80,117 +80,166 @@ def _pct(part: float, whole: float) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
-def daily_series(
-    history: pl.DataFrame, days: list[date]
-) -> tuple[list[int | None], dict[str, list[float | None]], dict[str, list[float | None]]]:
-    per_day = history.with_columns(pl.col("event_timestamp").dt.date().alias("_day"))
-    counts = dict(per_day.group_by("_day").len().iter_rows())
-    rows = [counts.get(d) for d in days]
-    by_channel = (
-        per_day.group_by("_day", "channel")
-        .agg(pl.len().alias("n"), pl.col("is_fraud").sum().alias("f"))
-        .iter_rows()
-    )
-    channel = {(d, c): (n, f) for d, c, n, f in by_channel}
-    by_scenario = dict(
-        ((d, s), n)
-        for d, s, n in per_day.filter(pl.col("is_fraud"))
-        .group_by("_day", "fraud_scenario")
+# Per day, at most this many rows of each numeric column feed the drift's deciles.
+NUMERIC_SAMPLE = 50_000
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One day's aggregates: all the report keeps of a day, whatever its size."""
+
+    day: date
+    rows: int
+    fraud_rows: int
+    amount_eur: float
+    fraud_amount_eur: float
+    channel: dict[str, tuple[int, int]]  # channel -> (payments, frauds)
+    scenario: dict[str, int]  # scenario -> frauds
+    values: dict[str, dict[Any, int]]  # coded column -> value -> payments
+    numeric: dict[str, np.ndarray]  # numeric column -> an even sample of its values
+    local_hours: list[int]  # payments per hour of the merchant country's clock
+
+
+def _counts(frame: pl.DataFrame) -> dict[Any, int]:
+    return {row[0]: int(row[1]) for row in frame.iter_rows()}
+
+
+def local_hour_counts(by_hour: pl.DataFrame) -> list[int]:
+    """Payments per local hour, from counts per (merchant_country, UTC hour)."""
+    counts = [0] * 24
+    for country, zone in COUNTRY_TZ.items():
+        part = by_hour.filter(pl.col("merchant_country") == country)
+        local = part.select(pl.col("hour").dt.convert_time_zone(zone).dt.hour(), "len")
+        for hour, n in local.iter_rows():
+            counts[hour] += n
+    return counts
+
+
+def summarise(payments: pl.LazyFrame, day: date) -> DaySummary:
+    """A day's aggregates from its rows (a lazy scan: only aggregates are collected)."""
+    fraud = pl.col("is_fraud")
+    totals = payments.select(
+        pl.len().alias("rows"),
+        fraud.sum().alias("fraud_rows"),
+        pl.col("amount_eur").sum().alias("amount"),
+        pl.col("amount_eur").filter(fraud).sum().alias("fraud_amount"),
+    ).collect()
+    rows, fraud_rows, amount, fraud_amount = totals.row(0)
+    channel = payments.group_by("channel").agg(pl.len(), fraud.sum()).collect()
+    scenario = payments.filter(fraud).group_by("fraud_scenario").len().collect()
+    values = {c: _counts(payments.group_by(c).len().collect()) for c in DRIFT_CODED}
+    step = max(1, int(rows) // NUMERIC_SAMPLE)
+    sample = payments.select(DRIFT_NUMERIC).gather_every(step).collect()
+    by_hour = (
+        payments.group_by(
+            "merchant_country", pl.col("event_timestamp").dt.truncate("1h").alias("hour")
+        )
         .len()
-        .iter_rows()
+        .collect()
     )
-    fraud_by_channel = {
-        c: [
-            _pct(channel[(d, c)][1], channel[(d, c)][0]) if (d, c) in channel else None
+    return DaySummary(
+        day=day,
+        rows=int(rows),
+        fraud_rows=int(fraud_rows or 0),
+        amount_eur=float(amount or 0.0),
+        fraud_amount_eur=float(fraud_amount or 0.0),
+        channel={c: (int(n), int(f)) for c, n, f in channel.iter_rows()},
+        scenario=_counts(scenario),
+        values=values,
+        numeric={c: sample[c].to_numpy() for c in DRIFT_NUMERIC},
+        local_hours=local_hour_counts(by_hour),
+    )
+
+
+def unknown_countries(summary: DaySummary) -> list[str]:
+    """Merchant countries without a local clock here (left out of the hourly rhythm)."""
+    return sorted(set(summary.values["merchant_country"]) - set(COUNTRY_TZ), key=str)
+
+
+def daily_series(
+    days: list[date], summaries: dict[date, DaySummary]
+) -> tuple[list[int | None], dict[str, list[float | None]], dict[str, list[float | None]]]:
+    rows = [summaries[d].rows if d in summaries else None for d in days]
+    by_channel: dict[str, list[float | None]] = {}
+    for c in CHANNELS:
+        by_channel[c] = []
+        for d in days:
+            n, f = summaries[d].channel.get(c, (0, 0)) if d in summaries else (0, 0)
+            by_channel[c].append(_pct(f, n))
+    by_scenario = {
+        s: [
+            _pct(summaries[d].scenario.get(s, 0), summaries[d].rows) if d in summaries else None
             for d in days
         ]
-        for c in CHANNELS
-    }
-    fraud_by_scenario = {
-        s: [_pct(by_scenario.get((d, s), 0), counts[d]) if d in counts else None for d in days]
         for s in FRAUD_SCENARIOS
     }
-    return rows, fraud_by_channel, fraud_by_scenario
+    return rows, by_channel, by_scenario
 
 
-def by_mcc(today: pl.DataFrame, top: int = 12) -> pl.DataFrame:
+def by_mcc(today: pl.LazyFrame, top: int = 12) -> pl.DataFrame:
+    fraud_value = pl.col("amount_eur").filter(pl.col("is_fraud")).sum()
     return (
         today.group_by("mcc", "merchant_category")
         .agg(
             pl.col("amount_eur").sum().alias("amount_eur"),
             pl.len().alias("payments"),
-            (
-                pl.col("amount_eur").filter(pl.col("is_fraud")).sum() / pl.col("amount_eur").sum()
-            ).alias("fraud_share"),
+            (fraud_value / pl.col("amount_eur").sum()).alias("fraud_share"),
         )
         .sort("amount_eur", descending=True)
         .head(top)
+        .collect()
     )
 
 
-def local_hours(frame: pl.DataFrame) -> list[float]:
-    """Share of payments per hour of the merchant country's local clock (0-23)."""
-    counts = [0] * 24
-    for country, zone in COUNTRY_TZ.items():
-        part = frame.filter(pl.col("merchant_country") == country)
-        if part.height == 0:
-            continue
-        hours = part.select(
-            pl.col("event_timestamp").dt.convert_time_zone(zone).dt.hour().alias("h")
-        )
-        for hour, n in hours.group_by("h").len().iter_rows():
-            counts[hour] += n
+def shares(counts: list[int]) -> list[float]:
     total = sum(counts)
     return [100.0 * c / total if total else 0.0 for c in counts]
 
 
-def unknown_countries(frame: pl.DataFrame) -> list[str]:
-    return sorted(set(frame["merchant_country"].unique().to_list()) - set(COUNTRY_TZ))
-
-
-def _psi(expected: pl.Series, actual: pl.Series) -> float:
+def _psi(expected: list[float], actual: list[float]) -> float:
     """Population stability index of two distributions over the same bins (shares)."""
     eps = 1e-4
     total = 0.0
-    for e, a in zip(expected.to_list(), actual.to_list(), strict=True):
+    for e, a in zip(expected, actual, strict=True):
         e, a = max(e, eps), max(a, eps)
         total += (a - e) * math.log(a / e)
     return total
 
 
-def _shares(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    return frame.group_by(column).len().with_columns(pl.col("len") / pl.col("len").sum())
+def _normalise(counts: dict[Any, int], keys: list[Any]) -> list[float]:
+    total = sum(counts.values()) or 1
+    return [counts.get(k, 0) / total for k in keys]
 
 
-def drift(today: pl.DataFrame, baseline: pl.DataFrame) -> dict[str, float]:
-    """PSI per column, today against the baseline pooled."""
+def drift(today: DaySummary, baseline: list[DaySummary]) -> dict[str, float]:
+    """PSI per column, today against the baseline days pooled."""
     out: dict[str, float] = {}
-    if baseline.height == 0 or today.height == 0:
+    if not baseline or today.rows == 0:
         return out
     for column in DRIFT_CODED:
-        a, e = _shares(today, column), _shares(baseline, column)
-        joined = e.join(a, on=column, how="full", coalesce=True, nulls_equal=True).fill_null(0.0)
-        out[column] = _psi(joined["len"], joined["len_right"])
+        pooled: dict[Any, int] = {}
+        for summary in baseline:
+            for value, n in summary.values[column].items():
+                pooled[value] = pooled.get(value, 0) + n
+        keys = sorted(set(pooled) | set(today.values[column]), key=str)
+        out[column] = _psi(_normalise(pooled, keys), _normalise(today.values[column], keys))
     for column in DRIFT_NUMERIC:
         # Deciles of the baseline: each bin holds a tenth of it, so PSI weighs the shape.
-        base = baseline[column].to_numpy()
+        base = np.concatenate([s.numeric[column] for s in baseline])
         edges = np.unique(np.quantile(base, np.linspace(0, 1, DRIFT_BINS + 1)[1:-1]))
-        shares = [
-            np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-            / len(values)
-            for values in (base, today[column].to_numpy())
+        binned = [
+            np.bincount(np.searchsorted(edges, v, side="right"), minlength=len(edges) + 1) / len(v)
+            for v in (base, today.numeric[column])
         ]
-        out[column] = _psi(pl.Series(shares[0]), pl.Series(shares[1]))
+        out[column] = _psi(binned[0].tolist(), binned[1].tolist())
     return out
 
 
-def calibration(today: pl.DataFrame) -> dict[str, float]:
-    fraud = pl.col("is_fraud")
-    row = today.select(
-        fraud.mean().alias("count"),
-        (pl.col("amount_eur").filter(fraud).sum() / pl.col("amount_eur").sum()).alias("value"),
-    ).row(0)
-    return {"count": float(row[0] or 0.0), "value": float(row[1] or 0.0)}
+def calibration(today: DaySummary) -> dict[str, float]:
+    return {
+        "count": today.fraud_rows / today.rows if today.rows else 0.0,
+        "value": today.fraud_amount_eur / today.amount_eur if today.amount_eur else 0.0,
+    }
 
 
 def manifest_checks(manifest: dict[str, Any]) -> list[Check]:
@@ -286,23 +335,28 @@ def window(day: date, days: int = BASELINE_DAYS) -> list[date]:
     return [day - timedelta(days=i) for i in range(days, -1, -1)]
 
 
+def label_delays(reports: pl.DataFrame | None) -> pl.DataFrame | None:
+    if reports is None or reports.height == 0:
+        return None
+    # Every delay from 1 day to the longest, so the axis is a true scale of days.
+    counts = _counts(reports.group_by("delay_days").len())
+    span = range(1, max(counts) + 1)
+    return pl.DataFrame({"delay_days": list(span), "reports": [counts.get(d, 0) for d in span]})
+
+
 def build(
     day: date,
     manifest: dict[str, Any],
-    history: pl.DataFrame,
+    summaries: dict[date, DaySummary],
+    mcc: pl.DataFrame,
     reports: pl.DataFrame | None,
 ) -> DayReport:
-    """Everything on the page, from the day's manifest, the window's payments and today's reports."""
+    """Everything on the page: the day's manifest, the window's summaries, today's reports."""
     days = window(day)
-    stamp = pl.col("event_timestamp").dt.date()
-    today = history.filter(stamp == day)
-    baseline = history.filter(stamp < day)
-    rows, by_channel, by_scenario = daily_series(history, days)
-    delays = (
-        reports.group_by("delay_days").len("reports").sort("delay_days")
-        if reports is not None
-        else None
-    )
+    today = summaries[day]
+    baseline = [summaries[d] for d in days[:-1] if d in summaries]
+    rows, by_channel, by_scenario = daily_series(days, summaries)
+    pooled_hours = [sum(s.local_hours[h] for s in baseline) for h in range(24)]
     report = DayReport(
         day=day,
         manifest=manifest,
@@ -310,10 +364,10 @@ def build(
         rows=rows,
         fraud_by_channel=by_channel,
         fraud_by_scenario=by_scenario,
-        mcc=by_mcc(today),
-        hourly_today=local_hours(today),
-        hourly_baseline=local_hours(baseline) if baseline.height else [0.0] * 24,
-        delays=delays,
+        mcc=mcc,
+        hourly_today=shares(today.local_hours),
+        hourly_baseline=shares(pooled_hours),
+        delays=label_delays(reports),
         psi=drift(today, baseline),
         calibration=calibration(today),
         profile=str(manifest.get("settings", {}).get("profile", "")),
