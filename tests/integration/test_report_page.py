@@ -15,6 +15,8 @@ import pytest
 from fraud_detection.cli import main as job_main
 from fraud_detection.report.cli import main as report_main
 from tests.support.browser import load, screenshot
+from tests.support.s3 import s3_client, threaded_moto
+from tests.support.session import AWS_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +104,33 @@ def test_a_dest_inside_a_dataset_root_is_refused(
     assert code == 2
     assert "is inside the dataset root" in capsys.readouterr().err
     assert not dest.exists()
+
+
+def test_a_day_in_s3_gets_its_page_in_s3(
+    published: Path, page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The same days over HTTP: read through their manifests, the page written beside them.
+    with threaded_moto() as endpoint:
+        for name, value in {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        s3 = s3_client(endpoint)
+        # Each feed at a bucket's root, as the manifests' keys were written locally.
+        for bucket, root in (("raw", "raw"), ("labels", "fraud_reports")):
+            s3.create_bucket(Bucket=bucket)
+            for path in (published / root).glob("year=*/month=*/day=*/*"):
+                s3.upload_file(str(path), bucket, str(path.relative_to(published / root)))
+        s3.create_bucket(Bucket="reports")
+        code = report_main(
+            ["--date", str(DAY), "--source", "s3://raw", "--labels", "s3://labels",
+             "--dest", "s3://reports/daily", "-q"]
+        )  # fmt: skip
+        assert code == 0
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="reports")["Contents"]]
+        assert keys == [f"daily/{DAY}.html"]
+        from_s3 = tmp_path / "page.html"
+        s3.download_file("reports", keys[0], str(from_s3))
+    local = page.read_text()
+    # The same days make the same page, wherever they are read from (but for the paths).
+    assert re.sub(r"(file|s3)://\S+", "", from_s3.read_text()) == re.sub(
+        r"(file|s3)://\S+", "", local
+    )

@@ -111,7 +111,8 @@ def run(day: date, source_root: str, labels: str | None, dest_root: str) -> str:
             label_files = label_feed.files(day)
             reports = pl.read_parquet(label_files, hive_partitioning=False) if label_files else None
         html = page.render(stats.build(day, manifest, summaries, mcc, reports))
-    key = f"{day.isoformat()}.html"
+    # Keys are whole within the bucket (a local root has no prefix).
+    key = "/".join(part for part in (dest.prefix, f"{day.isoformat()}.html") if part)
     dest.put_text(key, html, "text/html; charset=utf-8")
     return dest.uri(key)
 
