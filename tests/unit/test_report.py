@@ -151,3 +151,13 @@ def test_reports_sit_beside_the_source(source: str, expected: str) -> None:
 def test_a_bucket_root_has_no_folder_beside_it() -> None:
     with pytest.raises(UsageError, match="pass --dest"):
         beside("s3://bucket")
+
+
+def test_every_flag_is_documented() -> None:
+    from pathlib import Path
+
+    from fraud_detection.report.cli import build_parser
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
+    flags = {f for action in build_parser()._actions for f in action.option_strings}
+    assert flags - {"-h", "--help"} == {f for f in flags - {"-h", "--help"} if f"`{f}`" in doc}
