@@ -50,7 +50,9 @@ LOCAL_ROOTS = {
 }
 S3_ROOTS = {
     DATASET: "s3://daily-synthetic-raw",
-    REPORTS_DATASET: "s3://daily-synthetic-raw/fraud_reports",
+    # The labels feed may not sit inside the payments' root (the job refuses an overlap),
+    # and the payments fill their bucket's root: the labels get a bucket of their own.
+    REPORTS_DATASET: "s3://daily-synthetic-labels",
     FEATURES_DATASET: "s3://daily-synthetic-raw/features",
 }
 S3_ENDPOINT = "http://localhost:9000"
