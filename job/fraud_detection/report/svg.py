@@ -104,6 +104,10 @@ def bars(
             f'<rect x="{x + slot * 0.1:.1f}" y="{y:.1f}" width="{slot * 0.8:.1f}" height="{h:.1f}" '
             f'fill="{color}"><title>{escape(name)}: {_fmt(value, unit)}</title></rect>'
         )
+        if len(values) <= 6:  # few bars: their values are worth printing
+            body.append(
+                f'<text x="{x + slot / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{_fmt(value, unit)}</text>'
+            )
         xs.append(x + slot / 2)
     legend: list[tuple[str, str]] = []
     if overlay is not None:
