@@ -146,7 +146,7 @@ def test_a_schema_change_the_contract_does_not_carry_fails(
 ) -> None:
     frame = pl.read_parquet(roots["card_payments_raw"] / DAY_FOLDER / "*.parquet")
     changed = {
-        "extra": frame.with_columns(pl.lit("00").alias("response_code")),
+        "extra": frame.with_columns(pl.lit("x").alias("a_column_no_contract_has")),
         "renamed": frame.rename({"mcc": "merchant_category_code"}),
         "retyped": frame.with_columns(pl.col("amount").cast(pl.Float64)),
     }[change]
