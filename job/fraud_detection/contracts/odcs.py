@@ -92,6 +92,10 @@ RULE_SQL: dict[str, str] = {
     "scenario_set_exactly_when_fraud": "SELECT COUNT(*) FROM {table} WHERE (fraud_scenario IS NOT NULL) <> is_fraud",
     "delay_matches_the_dates": "SELECT COUNT(*) FROM {table} WHERE date_diff('day', payment_date, reported_on) <> delay_days",
     "report_type_is_known": "SELECT COUNT(*) FROM {table} WHERE report_type NOT IN ({report_types})",
+    "approved_exactly_when_code_00": "SELECT COUNT(*) FROM {table} WHERE (auth_result = 'approved') <> (response_code = '00')",
+    "credit_limit_exactly_on_credit_cards": "SELECT COUNT(*) FROM {table} WHERE (credit_limit_eur IS NOT NULL) <> (card_type = 'credit')",
+    "card_live_and_account_open": "SELECT COUNT(*) FROM {table} WHERE NOT (account_opened_on <= CAST(event_timestamp AS DATE) AND card_issued_on <= CAST(event_timestamp AS DATE) AND CAST(event_timestamp AS DATE) < card_expiry + INTERVAL 1 MONTH)",
+    "reason_code_exactly_on_chargebacks": "SELECT COUNT(*) FROM {table} WHERE (reason_code IS NOT NULL) <> (report_type = 'chargeback')",
 }
 RULE_DESCRIPTIONS = {
     "ids_carry_their_prefix": "Every key starts with its kind's letter.",
@@ -100,6 +104,10 @@ RULE_DESCRIPTIONS = {
     "scenario_set_exactly_when_fraud": "A fraud scenario exactly on fraud rows.",
     "delay_matches_the_dates": "delay_days is reported_on minus payment_date.",
     "report_type_is_known": "The report type is one of the known ones.",
+    "approved_exactly_when_code_00": "Approved exactly when the response code is 00.",
+    "credit_limit_exactly_on_credit_cards": "A credit limit exactly on credit cards.",
+    "card_live_and_account_open": "The account is open and the card issued and not expired on the payment's day.",
+    "reason_code_exactly_on_chargebacks": "A reason code exactly on chargebacks.",
 }
 
 
