@@ -33,6 +33,12 @@ class Destination(Protocol):
 
     def uri(self, key: str) -> str: ...
 
+    def table_uri(self, prefix: str) -> str:
+        """The dataset root at `prefix` as `deltalake` opens it (a path, or s3://bucket/prefix)."""
+
+    def storage_options(self) -> dict[str, str]:
+        """`deltalake`'s options for this store: endpoint, credentials, conditional put."""
+
     def preflight(self) -> None:
         """Fail fast, before generating anything, if we could not publish."""
 

@@ -1,9 +1,9 @@
 """A local folder that behaves like the bucket: handy for `make run` and tests.
 
-S3-shaped: a partition folder only ever holds Parquet files and `_manifest.json`.
+S3-shaped: a partition folder only ever holds the day's Parquet files.
 Temp files live in `<root>/_staging/.tmp/` and are renamed into place (atomic on
 one filesystem); metadata sidecars exist only beside staged objects. Conditional
-writes are made safe by an exclusive `flock` on `<root>/.daily-synthetic.lock`.
+writes are made safe by an exclusive `flock` on `<root>/_leases/.daily-synthetic.lock`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from fraud_detection.tempfiles import pid_alive
 
 _META_SUFFIX = ".meta.json"  # sidecar of a staged object, like S3's user metadata
 TMP_DIR = "_staging/.tmp"
-LOCK_NAME = ".daily-synthetic.lock"
+# Under an underscore folder: no reader of the dataset root (glob or Parquet) reaches it.
+LOCK_NAME = "_leases/.daily-synthetic.lock"
 
 
 @dataclass
@@ -38,6 +39,12 @@ class LocalDestination:
     def uri(self, key: str) -> str:
         # Plain file:// + path: `year=2025` stays readable (as_uri() would escape "=").
         return f"file://{(self.root / key).resolve()}" + ("/" if key.endswith("/") else "")
+
+    def table_uri(self, prefix: str) -> str:
+        return str((self.root / prefix).resolve())
+
+    def storage_options(self) -> dict[str, str]:
+        return {}
 
     def preflight(self) -> None:
         try:
@@ -150,6 +157,7 @@ class LocalDestination:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         try:
+            (self.root / LOCK_NAME).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise _error(exc, f"cannot lock {self.root}") from None

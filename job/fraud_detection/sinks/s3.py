@@ -154,6 +154,33 @@ class S3Destination:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def table_uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix}".rstrip("/")
+
+    def storage_options(self) -> dict[str, str]:
+        """boto3's endpoint, region and credentials, handed to delta-rs's object store.
+
+        `conditional_put=etag`: the log's next version is written with `If-None-Match: *`,
+        so of two writers of one version exactly one wins (no locking service needed).
+        """
+        session = boto3.session.Session()
+        options = {"conditional_put": "etag"}
+        if endpoint := endpoint_url():
+            options["endpoint"] = endpoint
+            if endpoint.startswith("http://"):
+                options["allow_http"] = "true"
+        region = session.region_name or self.client.meta.region_name
+        if region:
+            options["region"] = region
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            options["access_key_id"] = frozen.access_key or ""
+            options["secret_access_key"] = frozen.secret_key or ""
+            if frozen.token:
+                options["session_token"] = frozen.token
+        return options
+
     def preflight(self) -> None:
         with self._errors("check bucket"):
             self.client.head_bucket(Bucket=self.bucket)
