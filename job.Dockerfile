@@ -41,7 +41,7 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
     && find /opt/venv -name '*.so' -not -path '*.libs/*' -type f -print0 \
        | xargs -0 -r sh -c 'for f; do if readelf -S "$f" | grep -q "\.symtab"; then strip --strip-unneeded "$f"; fi; done' strip \
-    && /opt/venv/bin/python -c 'import boto3, dataframely, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum()'
+    && /opt/venv/bin/python -c 'import boto3, dataframely, deltalake, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum()'
 # Then the package itself, as a wheel: the source tree stays behind.
 COPY README.md ./
 COPY job ./job

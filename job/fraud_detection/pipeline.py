@@ -43,7 +43,7 @@ from fraud_detection.manifest import (
 from fraud_detection.memory import check_memory, is_out_of_memory
 from fraud_detection.schema import ENCODINGS, REPORT_SCHEMA, SCHEMA
 from fraud_detection.settings import (
-    DEFAULT_LEASE_MARGIN_SECONDS,
+    DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_ROW_GROUP_ROWS,
     Compression,
     JobSettings,
@@ -71,7 +71,7 @@ class RunOptions:
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     deadline_seconds: float | None = None  # None: default_deadline(spec.rows)
-    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
+    lease_ttl_seconds: float = DEFAULT_LEASE_TTL_SECONDS
 
     def row_settings(self) -> dict[str, str]:
         """Everything that shapes a slice's bytes; slices agree on all of it or never mix."""
@@ -109,7 +109,7 @@ def run_job(job: JobSettings) -> Manifest:
         raise UsageError(str(exc)) from None
     opts = RunOptions(
         spec, shard, job.compression, job.row_group_rows, job.deadline_seconds,
-        job.lease_margin_seconds,
+        job.lease_ttl_seconds,
     )  # fmt: skip
     return finalize(opts, dest, labels) if job.finalize else run(opts, dest, labels)
 
@@ -325,7 +325,7 @@ class DayRun:
                 "cannot keep a second run of %s out; run one writer per day yourself",
                 dest.describe(), layout.day,
             )  # fmt: skip
-        ttl = self.deadline.seconds + self.opts.lease_margin_seconds
+        ttl = self.opts.lease_ttl_seconds
         what = f"day {layout.day} at {dest.uri(layout.partition)}"
         with held_lease(dest, layout.lease_key, what, ttl, self.deadline) as lease:
             # The tables as this run finds them: the base its commits are checked against,

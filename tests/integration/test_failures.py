@@ -192,7 +192,7 @@ def test_killed_container_publishes_nothing(
     # The next run of the day (once the killed run's lease expired) aborts the upload.
     again = job.run(
         [*job_args(bucket, rows=2_000), "--deadline", "30"],
-        env={"DAILY_SYNTHETIC_LEASE_MARGIN": "0"},
+        env={"DAILY_SYNTHETIC_LEASE_TTL": "3"},
     )
     if again.exit_code == 7:  # the killed run's lease (deadline 120 s + rows) still holds
         assert "is being written by run" in again.assert_one_line_error()

@@ -241,12 +241,15 @@ def test_the_manifest_describes_the_dataset(
     assert manifest["settings"]["seed"] == "7" and len(manifest["settings_digest"]) == 16
 
 
-def _lease(dest: Path, expires: str) -> Path:
+def _lease(dest: Path, renewed_ago: float, text: str | None = None) -> Path:
+    """Another run's lease (with a field a newer version might add), last written `renewed_ago` s ago."""
     path = dest / "_leases" / "2025-06-12.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     holder = {"run_id": "feedfacefeedface", "host": "elsewhere", "pid": 1,
-              "started": "2025-06-12T00:00:00+00:00", "expires": expires}  # fmt: skip
-    path.write_text(json.dumps(holder))
+              "started": "2025-06-12T00:00:00+00:00", "ttl_seconds": 30, "new_field": 1}  # fmt: skip
+    path.write_text(json.dumps(holder) if text is None else text)
+    then = time.time() - renewed_ago
+    os.utime(path, (then, then))
     return path
 
 
@@ -254,7 +257,7 @@ def test_a_held_lease_keeps_a_second_run_out(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     dest = tmp_path / "raw"
-    lease = _lease(dest, "2999-01-01T00:00:00+00:00")
+    lease = _lease(dest, renewed_ago=5)
     code, _, err = job(capsys, dest, rows=2_000)
     assert code == 7
     last = err.strip().splitlines()[-1]
@@ -264,9 +267,19 @@ def test_a_held_lease_keeps_a_second_run_out(
     assert not (dest / DAY_DIR).exists() and lease.exists()
 
 
+def test_an_unreadable_lease_is_never_taken_over(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest = tmp_path / "raw"
+    lease = _lease(dest, renewed_ago=3600, text='{"holder": "a format this version cannot read"}')
+    code, _, err = job(capsys, dest, rows=2_000)
+    assert code == 7 and "cannot be read" in err.strip().splitlines()[-1]
+    assert lease.exists() and not (dest / DAY_DIR).exists()
+
+
 def test_an_expired_lease_is_taken_over(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     dest = tmp_path / "raw"
-    lease = _lease(dest, "2020-01-01T00:00:00+00:00")
+    lease = _lease(dest, renewed_ago=31)  # not renewed for longer than its time to live
     code, _, err = job(capsys, dest, rows=2_000)
     assert code == 0, err
     assert "took over the expired lease" in err

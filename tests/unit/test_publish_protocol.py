@@ -156,7 +156,7 @@ def test_the_lease_records_who_holds_it(dest: Destination) -> None:
     key = DayLayout("raw", DAY).lease_key
     lease = Lease.acquire(dest, key, "day", ttl_seconds=30)
     stored = json.loads(dest.get_text(key) or "{}")
-    assert set(stored) == {"run_id", "host", "pid", "started", "expires"}
+    assert set(stored) == {"run_id", "host", "pid", "started", "ttl_seconds"}
     assert stored["run_id"] == lease.info.run_id and key == "raw/_leases/2025-06-12.json"
     lease.release()
 
@@ -166,3 +166,20 @@ def test_a_call_that_outlives_the_deadline_is_cut_short() -> None:
 
     with pytest.raises(DeadlineExceeded, match=r"deadline of 0\.2 s passed while sleeping"):
         Deadline(0.2).call("sleeping", lambda: time.sleep(5))
+
+
+def test_a_held_lease_is_renewed_by_its_heartbeat_and_never_expires_meanwhile(
+    dest: Destination,
+) -> None:
+    import time
+
+    from fraud_detection.sinks.lease import held_lease
+
+    key = DayLayout("", DAY).lease_key
+    with held_lease(dest, key, "day", ttl_seconds=1.5, deadline=Deadline(30)) as lease:
+        for _ in range(3):  # twice its time to live in all
+            time.sleep(1.0)
+            with pytest.raises(LeaseHeld, match=f"run {lease.info.run_id} "):
+                Lease.acquire(dest, key, "day", ttl_seconds=1.5)
+        assert not lease.lost.is_set()
+    assert dest.get_text(key) is None

@@ -32,6 +32,7 @@ from fraud_detection.features.compute import (
 )
 from fraud_detection.features.source import RawFeed
 from fraud_detection.manifest import table_fields
+from fraud_detection.settings import DEFAULT_LEASE_TTL_SECONDS
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import held_lease
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 DATASET = "card_payments_features"
 FEATURES_SUBDIR = "features"
-PUBLISH_DEADLINE_SECONDS = 600.0  # staging + promotion of one file; also the lease's ttl
+PUBLISH_DEADLINE_SECONDS = 600.0  # staging + promotion of one file
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _publish(
         manifest.update(merged)
         return json.dumps(manifest)
 
-    with held_lease(dest, layout.lease_key, what, PUBLISH_DEADLINE_SECONDS, deadline):
+    with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline):
         publication = DayPublication(
             dest, layout, deadline, arrow_schema(schema), f"features run {run_id}"
         )

@@ -62,6 +62,10 @@ class Destination(Protocol):
     def get_tagged(self, key: str) -> tuple[str, str] | None:
         """(text, tag) of `key`, read in one request, or None."""
 
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        """(text, tag, age) of `key` in one request, or None. The age (seconds since the object
+        was last written) is judged by the store's own clock, never the caller's."""
+
     def download(self, key: str, local: Path) -> None:
         """Copy the object at `key` to the local file `local`."""
 

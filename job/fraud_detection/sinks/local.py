@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,16 @@ class LocalDestination:
         try:
             with (self.root / key).open() as f:
                 return f.read(), _tag(os.fstat(f.fileno()))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _error(exc, f"cannot read {self.root / key}") from None
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        try:
+            with (self.root / key).open() as f:
+                st = os.fstat(f.fileno())
+                return f.read(), _tag(st), time.time() - st.st_mtime  # one host: one clock
         except FileNotFoundError:
             return None
         except OSError as exc:

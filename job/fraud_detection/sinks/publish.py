@@ -15,14 +15,15 @@ The one helper every dataset publishes through. The caller holds the day's lease
 2. commit: one Delta commit removes the day's previous files and adds the new ones
    (sinks/table.py). If the log moved on under a day this run replaces, the commit is
    rejected (`CommitRejected`) and this run removes only its own new files;
-3. delete the files the commit removed (and any file of the day folder the table does not
-   list: leftovers of a killed run), right after the commit, for the glob readers;
-4. write `_manifests/YYYY-MM-DD.json`, naming the table version;
+3. write `_manifests/YYYY-MM-DD.json`, naming the table version;
+4. delete the files the commit removed (and any file of the day folder the table does not
+   list: leftovers of a killed run), for the glob readers. They are not kept for time travel:
+   a version from before a day was replaced no longer reads (vacuum's job, done at once);
 5. delete the staged objects (a failure here is only logged: the next run removes them).
 
 A reader of the table sees the old day until step 2 and the new day after it. A reader
 that globs the day folder's `*.parquet` sees the old and the new files together between
-steps 1 and 3: `window_seconds` measures that window.
+steps 1 and 4: `window_seconds` measures that window.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import TypeVar
 import pyarrow as pa
 
 from fraud_detection.deadline import Deadline
-from fraud_detection.errors import CommitRejected, DestinationError, JobError
+from fraud_detection.errors import CommitRejected, DeadlineExceeded, DestinationError
 from fraud_detection.sinks.destination import Destination, StoredObject
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.table import NewFile, TableView
@@ -122,17 +123,18 @@ class DayPublication:
             self._after_failed_commit(keys, exc)
             raise
         self.state = DayState.PUBLISHED
-        self._remove_old_files(set(keys))
-        self.window_seconds = time.monotonic() - started
-        log.info(
-            "publish: %s committed as table version %d (commit %.3f s, glob window %.3f s)",
-            day, self.version, self.commit_seconds, self.window_seconds,
-        )  # fmt: skip
+        log.info("publish: %s committed as table version %d", day, self.version)
         text = manifest_for(self.version)
         self._call(
             "writing the manifest",
             lambda: dest.put_text(layout.manifest_key, text, "application/json"),
         )
+        self._remove_old_files(set(keys))
+        self.window_seconds = time.monotonic() - started
+        log.info(
+            "publish: %s published (commit %.3f s, glob window %.3f s)",
+            day, self.commit_seconds, self.window_seconds,
+        )  # fmt: skip
         self._remove_staged([p.staged.key for p in parts])
         return self.version
 
@@ -140,10 +142,12 @@ class DayPublication:
         """Find out whether the commit landed; if not, remove this run's own files only."""
         if self.state is DayState.UNKNOWN and not isinstance(exc, CommitRejected):
             landed = self.view.committed(keys) if self.view is not None else None
-            if landed is None:
-                return  # unknown: leave the files, the table may list them
             if landed:
                 self.state = DayState.PUBLISHED
+                return
+            if landed is None or isinstance(exc, (DeadlineExceeded, KeyboardInterrupt)):
+                # The commit call may still be under way: its files stay (the next run
+                # removes whatever the table does not list).
                 return
         self.state = DayState.UNTOUCHED
         if self._promoted:
@@ -154,18 +158,17 @@ class DayPublication:
                 log.warning("this run's files are left for the next run to remove: %s", cleanup)
 
     def _remove_old_files(self, keep: set[str]) -> None:
-        """The files the commit removed, and any other file of the day the table does not list."""
+        """The files the commit removed, and any other file of the day the table does not list.
+
+        A failure here fails the run (the day is published): until a re-run removes them, a
+        glob reader sees the old files beside the new ones.
+        """
         dest, layout = self.dest, self.layout
-        try:
-            listed = self._call("listing the day", lambda: dest.list_keys(layout.partition))
-            old = [k for k in listed if k not in keep]
-            if old:
-                log.info("publish: removing %d file(s) the table no longer lists", len(old))
-                self._call("removing old files", lambda: dest.delete(old))
-        except JobError as exc:
-            log.warning(
-                "old files left for the next run to remove (glob readers see them): %s", exc
-            )
+        listed = self._call("listing the day", lambda: dest.list_keys(layout.partition))
+        old = [k for k in listed if k not in keep]
+        if old:
+            log.info("publish: removing %d file(s) the table no longer lists", len(old))
+            self._call("removing old files", lambda: dest.delete(old))
 
     def _remove_staged(self, keys: list[str]) -> None:
         try:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
@@ -263,6 +264,21 @@ class S3Destination:
                     return None
                 raise
             return r["Body"].read().decode(), r["ETag"]
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        with self._errors(f"read s3://{self.bucket}/{key}"):
+            try:
+                r = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+            text = r["Body"].read().decode()
+        # Both ends of the age from the store: its Date header and the object's LastModified.
+        headers = r.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        now = parsedate_to_datetime(headers["date"]) if "date" in headers else None
+        age = (now - r["LastModified"]).total_seconds() if now is not None else 0.0
+        return text, r["ETag"], age
 
     def download(self, key: str, local: Path) -> None:
         with self._errors(f"download s3://{self.bucket}/{key}"):
