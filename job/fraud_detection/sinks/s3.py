@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -276,9 +277,15 @@ class S3Destination:
             text = r["Body"].read().decode()
         # Both ends of the age from the store: its Date header and the object's LastModified.
         headers = r.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        now = parsedate_to_datetime(headers["date"]) if "date" in headers else None
-        age = (now - r["LastModified"]).total_seconds() if now is not None else 0.0
-        return text, r["ETag"], age
+        if "date" not in headers:
+            return text, r["ETag"], 0.0  # no clock of the store's: never judged expired early
+        return (
+            text,
+            r["ETag"],
+            (
+                _utc(parsedate_to_datetime(headers["date"])) - _utc(r["LastModified"])
+            ).total_seconds(),
+        )
 
     def download(self, key: str, local: Path) -> None:
         with self._errors(f"download s3://{self.bucket}/{key}"):
@@ -368,6 +375,11 @@ class S3Destination:
             if message is None:
                 raise
             raise DestinationError(message) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Some servers' dates carry no zone (`-0000`): they are UTC all the same."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _error_code(exc: ClientError) -> str:
