@@ -396,3 +396,78 @@ def test_a_zombie_writer_is_fenced_off_by_the_commit_log(
     view.check_guarantees()
     assert view.manifest is not None and view.manifest["rows"] == view.table_rows == 8_000
     assert sorted(view.parquet) == sorted(view.table), "the zombie left files in the day"
+
+
+# A reader in its own process: reads the day through each table in a loop until told to stop,
+# and looks at the day folder as a glob reader would. One JSON line per read.
+READER = """
+import json, sys, time
+import boto3
+from deltalake import DeltaTable
+endpoint, bucket, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+opts = {"endpoint": endpoint, "allow_http": "true", "region": "us-east-1",
+        "access_key_id": "testing", "secret_access_key": "testing"}
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+import os
+while not os.path.exists(stop):
+    for name in ("raw", "reports"):
+        try:
+            table = DeltaTable(f"s3://{bucket}/{name}", storage_options=opts)
+            day = table.to_pyarrow_table(
+                columns=["transaction_id"], filters=[("day", "=", 12)]
+            ).column(0).to_pylist()
+            glob = [o["Key"] for o in s3.list_objects_v2(
+                Bucket=bucket, Prefix=f"{name}/year=2025/month=6/day=12/").get("Contents", [])]
+            print(json.dumps([name, table.version(), len(day), len(set(day)), len(glob)]), flush=True)
+        except Exception as exc:  # no table yet, or a file deleted under a read: read again
+            print(json.dumps([name, type(exc).__name__, str(exc)[:120]]), flush=True)
+"""
+
+
+def test_readers_in_a_loop_during_replaces_see_whole_days(
+    tmp_path: Any, s3: S3Client, moto_endpoint: str, bucket: str
+) -> None:
+    """Payments and fraud reports, replaced three times while two processes read them."""
+    env = job_env(moto_endpoint, str(tmp_path))
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, moto_endpoint, bucket, str(stop)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    valid: dict[str, set[int]] = {"raw": set(), "reports": set()}
+    try:
+        for rows in (8_000, 5_000, 8_000, 12_000):
+            argv = [*args(bucket, rows, 2), "--labels-dest", f"s3://{bucket}/reports"]
+            argv[argv.index("--dest") + 1] = f"s3://{bucket}/raw"
+            writer = start(env, argv)
+            _, err = writer.communicate(timeout=120)
+            assert writer.returncode == 0, err
+            valid["raw"].add(rows)
+            reports = json.loads(
+                s3.get_object(Bucket=bucket, Key=f"reports/_manifests/{DAY}.json")["Body"].read()
+            )
+            valid["reports"].add(reports["rows"])
+    finally:
+        stop.touch()
+        outputs = [reader.communicate(timeout=60) for reader in readers]
+    reads = [json.loads(line) for out, _ in outputs for line in out.splitlines()]
+    whole = [r for r in reads if isinstance(r[1], int)]
+    failed = [r for r in reads if not isinstance(r[1], int)]
+    assert len(whole) > 20, (outputs, failed)
+    for name, _version, rows, distinct, _files in whole:
+        assert rows in valid[name] | {0}, (
+            f"{name}: a read saw {rows} rows of the day ({valid[name]})"
+        )
+        assert distinct == rows, f"{name}: a read saw rows twice"
+    doubled = sum(1 for r in whole if r[4] > 1)
+    print(
+        f"{len(whole)} table reads, all whole; {len(failed)} read again "
+        f"({sorted({r[1] for r in failed})}); the day folder held two runs' files "
+        f"in {doubled} of them (the glob readers' window)"
+    )
