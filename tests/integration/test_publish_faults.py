@@ -371,13 +371,15 @@ def test_a_zombie_writer_is_fenced_off_by_the_commit_log(
     moto_endpoint: str,
     bucket: str,
 ) -> None:
-    """A pauses past its lease mid-publish, B takes the day over and publishes, A resumes."""
+    """A pauses past its lease at its commit, B takes the day over and publishes, A resumes."""
     direct = job_env(moto_endpoint, str(tmp_path))
     publish_old_day(capsys, monkeypatch, direct, bucket)
-    relay.add("copy", "slow", delay=3)  # A is caught with its copy under way
+    relay.add("commit", "stall")  # A's commit is held at the relay, then A is stopped
     zombie = start(job_env(relay.endpoint, str(tmp_path)), args(bucket, 12_000, 3))
-    lines: list[str] = []
-    wait_for_line(zombie, PHASES["promoting"], lines)
+    deadline = time.monotonic() + 90
+    while relay.count("commit") == 0:
+        assert zombie.poll() is None and time.monotonic() < deadline, "A never reached its commit"
+        time.sleep(0.05)
     zombie.send_signal(signal.SIGSTOP)
     try:
         time.sleep(4.5)  # past its 3 s lease: no heartbeat while stopped
@@ -386,6 +388,8 @@ def test_a_zombie_writer_is_fenced_off_by_the_commit_log(
         assert winner.returncode == 0, err
         assert "took over the expired lease" in err
     finally:
+        relay.rules.clear()
+        relay.release()  # A's held request ends unanswered; its retry reaches the store
         zombie.send_signal(signal.SIGCONT)
     _, rest = zombie.communicate(timeout=120)
     assert zombie.returncode == 10, rest

@@ -119,6 +119,10 @@ class FaultRelay:
     def count(self, kind: str) -> int:
         return sum(1 for k, _ in self.seen if k == kind)
 
+    def release(self) -> None:
+        """End every stalled request (its connection closes unanswered); later ones pass."""
+        self._release.set()
+
     def close(self) -> None:
         self._release.set()
         self._server.shutdown()

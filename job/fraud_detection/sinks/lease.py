@@ -82,10 +82,24 @@ class Lease:
     lost: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def acquire(cls, dest: Destination, key: str, what: str, ttl_seconds: float) -> Lease:
-        """Take the lease on `key` or raise LeaseHeld naming the holder."""
+    def acquire(
+        cls,
+        dest: Destination,
+        key: str,
+        what: str,
+        ttl_seconds: float,
+        *,
+        check_first: bool = False,
+    ) -> Lease:
+        """Take the lease on `key` or raise LeaseHeld naming the holder.
+
+        `check_first`: on a store that ignores If-None-Match, a create would overwrite a live
+        lease; read it first (a race of two runs starting together stays open there).
+        """
         info = LeaseInfo.new(ttl_seconds)
-        if dest.create_exclusive(key, info.to_json()):
+        if check_first and dest.get_aged(key) is not None:
+            pass  # someone's lease: judged below, as after a refused create
+        elif dest.create_exclusive(key, info.to_json()):
             log.info("lease taken: %s (%s)", dest.uri(key), info.describe())
             return cls(dest, key, info, _tag_of(dest, key))
         current = dest.get_aged(key)
@@ -161,7 +175,13 @@ def _heartbeat(lease: Lease, stop: threading.Event) -> None:
 
 @contextmanager
 def held_lease(
-    dest: Destination, key: str, what: str, ttl_seconds: float, deadline: Deadline
+    dest: Destination,
+    key: str,
+    what: str,
+    ttl_seconds: float,
+    deadline: Deadline,
+    *,
+    check_first: bool = False,
 ) -> Iterator[Lease]:
     """The lease on `key` for the block, renewed meanwhile, released after it.
 
@@ -171,7 +191,8 @@ def held_lease(
     exception or result) is what the caller must see.
     """
     lease = deadline.call(
-        "taking the day's lease", lambda: Lease.acquire(dest, key, what, ttl_seconds)
+        "taking the day's lease",
+        lambda: Lease.acquire(dest, key, what, ttl_seconds, check_first=check_first),
     )
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(lease, stop), name="lease", daemon=True)
