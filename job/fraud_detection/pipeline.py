@@ -58,6 +58,7 @@ from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, held_lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
+from fraud_detection.sinks.staged import check_slice, slice_metadata, slice_part
 from fraud_detection.tempfiles import work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
@@ -201,34 +202,6 @@ def generate_slice(
         time.monotonic() - started,
     )  # fmt: skip
     return written, stats
-
-
-def _slice_metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
-    settings = opts.row_settings()
-    return {
-        "rows": str(part.rows),
-        "fraud-rows": str(part.fraud_rows),
-        "sha256": part.sha256,
-        "fingerprint": part.fingerprint,
-        "shard": part.shard,
-        "settings": json.dumps(settings, sort_keys=True, separators=(",", ":")),
-        "settings-digest": settings_digest(settings),
-    }
-
-
-def settings_differences(expected: dict[str, str], metadata: dict[str, str]) -> list[str]:
-    """`field=theirs (expected ours)` for every setting a staged slice disagrees on."""
-    try:
-        theirs = json.loads(metadata.get("settings", ""))
-    except ValueError:
-        return ["its settings are unreadable"]
-    if not isinstance(theirs, dict):
-        return ["its settings are unreadable"]
-    return [
-        f"{name}={theirs.get(name, '(unset)')} (expected {value})"
-        for name, value in expected.items()
-        if str(theirs.get(name)) != value
-    ]
 
 
 @dataclass
@@ -394,7 +367,7 @@ class DayRun:
                 written.bytes / 1e6,
                 dest.uri(key),
             )
-            metadata = _slice_metadata(opts, part)
+            metadata = slice_metadata(opts.row_settings(), part)
             try:
                 self._call(f"uploading {key}", lambda: dest.upload(written.path, key, metadata))
             except (Interrupted, DeadlineExceeded):
@@ -425,23 +398,15 @@ class DayRun:
             if obj is None:
                 problems.append(f"slice {index}/{count} was never staged ({name} missing)")
                 continue
-            m = obj.metadata
-            if m.get("settings-digest") != settings_digest(expected):
-                differences = settings_differences(expected, m) or ["its settings digest differs"]
-                problems.append(f"slice {index}/{count} was made with " + ", ".join(differences))
+            label = f"slice {index}/{count}"
+            problem = check_slice(
+                obj.metadata, expected, spec.shard_rows(Shard(index, count)), label
+            )
+            if problem is not None:
+                problems.append(problem)
                 continue
-            want_rows = spec.shard_rows(Shard(index, count))
-            if m.get("rows") != str(want_rows):
-                problems.append(
-                    f"slice {index}/{count} has {m.get('rows')} rows, expected {want_rows}"
-                )
-                continue
-            part = PartInfo(
-                key=layout.part_key(index, count, self.run_id), rows=int(m["rows"]),
-                fraud_rows=int(m.get("fraud-rows", "0")), bytes=obj.size,
-                sha256=m.get("sha256", ""), fingerprint=m.get("fingerprint", "0"),
-                shard=f"{index}/{count}",
-            )  # fmt: skip
+            key = layout.part_key(index, count, self.run_id)
+            part = slice_part(obj.metadata, key, obj.size, f"{index}/{count}")
             parts.append(part)
             staged.append(StagedPart(obj, part.key, part.rows))
         if problems:
