@@ -58,8 +58,8 @@ unit: dev ## unit tests only (no Docker)
 test: lint typecheck docker-engine ## ruff, mypy and every test (unit, integration, e2e)
 	$(BIN)/pytest
 
-bench: dev job-venv ## rows/s, peak memory and the ratio against a row-by-row baseline
-	BENCH_CLI=$(JOB_BIN)/daily-synthetic $(BIN)/python -m bench.run
+bench: dev job-venv ## rows/s, peak memory, the ratio against a row-by-row baseline, the job image per layer
+	BENCH_CLI=$(JOB_BIN)/daily-synthetic JOB_IMAGE="$(JOB_IMAGE)" $(BIN)/python -m bench.run
 
 docker-engine: ## make sure a Docker engine with compose v2 and buildx answers
 	@bash scripts/ensure-docker.sh

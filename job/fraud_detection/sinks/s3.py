@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
@@ -154,6 +156,33 @@ class S3Destination:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def table_uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix}".rstrip("/")
+
+    def storage_options(self) -> dict[str, str]:
+        """boto3's endpoint, region and credentials, handed to delta-rs's object store.
+
+        `conditional_put=etag`: the log's next version is written with `If-None-Match: *`,
+        so of two writers of one version exactly one wins (no locking service needed).
+        """
+        session = boto3.session.Session()
+        options = {"conditional_put": "etag"}
+        if endpoint := endpoint_url():
+            options["endpoint"] = endpoint
+            if endpoint.startswith("http://"):
+                options["allow_http"] = "true"
+        region = session.region_name or self.client.meta.region_name
+        if region:
+            options["region"] = region
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            options["access_key_id"] = frozen.access_key or ""
+            options["secret_access_key"] = frozen.secret_key or ""
+            if frozen.token:
+                options["session_token"] = frozen.token
+        return options
+
     def preflight(self) -> None:
         # A listing of our own root, not HeadBucket: HeadBucket needs s3:ListBucket with no
         # s3:prefix, which a policy that limits listing to the dataset's prefix refuses.
@@ -239,6 +268,27 @@ class S3Destination:
                     return None
                 raise
             return r["Body"].read().decode(), r["ETag"]
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        with self._errors(f"read s3://{self.bucket}/{key}"):
+            try:
+                r = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+            text = r["Body"].read().decode()
+        # Both ends of the age from the store: its Date header and the object's LastModified.
+        headers = r.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if "date" not in headers:
+            return text, r["ETag"], 0.0  # no clock of the store's: never judged expired early
+        return (
+            text,
+            r["ETag"],
+            (
+                _utc(parsedate_to_datetime(headers["date"])) - _utc(r["LastModified"])
+            ).total_seconds(),
+        )
 
     def download(self, key: str, local: Path) -> None:
         with self._errors(f"download s3://{self.bucket}/{key}"):
@@ -328,6 +378,11 @@ class S3Destination:
             if message is None:
                 raise
             raise DestinationError(message) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Some servers' dates carry no zone (`-0000`): they are UTC all the same."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _error_code(exc: ClientError) -> str:
