@@ -263,7 +263,10 @@ def job_calls(bucket: str, prefix: str) -> list[S3Call]:
     Delta Lake log: put-if-absent, read, list, delete)."""
     day = DayLayout(prefix.rstrip("/"), date(2025, 6, 12))
     root = f"/{bucket}/{prefix}"
-    staged, part = f"/{bucket}/{day.staged_key(0, 1)}", f"/{bucket}/{day.part_key(0, 1, "0123abcd")}"
+    staged, part = (
+        f"/{bucket}/{day.staged_key(0, 1)}",
+        f"/{bucket}/{day.part_key(0, 1, '0123abcd')}",
+    )
     delta_log = f"{root}_delta_log/00000000000000000001.json"
     deleted = f"<Delete><Object><Key>{day.staged_key(0, 1)}</Key></Object></Delete>".encode()
     return [
