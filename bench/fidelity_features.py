@@ -87,7 +87,7 @@ def _reported_before_day(
         allow_exact_matches=False,  # reported on the payment's own day: not known yet
         check_sortedness=False,  # both sides sorted by date above, so within each `by` too
     )
-    return joined.select("_i", pl.col("cum").fill_null(0).alias(name))
+    return joined.select("_i", pl.col("cum").fill_null(0).alias(name)).sort("_i")
 
 
 def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
@@ -96,22 +96,39 @@ def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFr
     `reports` is the labels feed over any span of days (rows for payments not in
     `payments` are ignored). Only reports with `reported_on` before a payment's day count.
     """
-    frame = (
-        payments.sort(TS, maintain_order=True)
-        .with_row_index("_i")
-        .with_columns(
-            _day=pl.col(TS).dt.date(),
-            _ms=(pl.col(TS) - pl.col(TS).min()).dt.total_milliseconds(),
-            _declined=(pl.col("auth_result").cast(pl.String) == "declined")
-            if "auth_result" in payments.columns
-            else pl.lit(False),
-        )
+    # The days come in time order already; sorting would copy the wide frame.
+    in_order = payments if payments[TS].is_sorted() else payments.sort(TS, maintain_order=True)
+    frame = in_order.with_row_index("_i").with_columns(
+        _day=pl.col(TS).dt.date(),
+        _ms=(pl.col(TS) - pl.col(TS).min()).dt.total_milliseconds(),
+        _declined=(pl.col("auth_result").cast(pl.String) == "declined")
+        if "auth_result" in payments.columns
+        else pl.lit(False),
     )
-    # Card histories: rows sorted by card, then time.
-    by_card = frame.sort("card_id", "_i").with_columns(_card=pl.col("card_id").rank("dense"))
+    # Each block works on the few columns it needs and comes back in time order (`_i`),
+    # so the wide frame is never copied by a sort or a join.
+    parts = [
+        _card_history(frame),
+        _usual_place(frame),
+        _shared_devices(frame),
+        _reported_before_day(frame, reports, "terminal_id", "h_terminal_reported"),
+        _reported_before_day(frame, reports, "merchant_id", "h_merchant_reported"),
+    ]
+    added = [col for part in parts for col in part.drop("_i").iter_columns()]
+    return frame.hstack(added).drop("_i", "_ms", "_declined").rename({"_day": "day"})
+
+
+def _card_history(frame: pl.DataFrame) -> pl.DataFrame:
+    """Velocity, declines, amount and novelty on the card: rows sorted by card, then time."""
+    by_card = (
+        frame.select("_i", "card_id", "merchant_id", "device_id", TS, "_ms", "_declined", "amount_eur")
+        .sort("card_id", "_i")
+        .with_columns(_card=pl.col("card_id").rank("dense"))
+    )  # fmt: skip
     group, t_ms = by_card["_card"].to_numpy(), by_card["_ms"].to_numpy()
     declined = by_card["_declined"].to_numpy()
     n_before = pl.int_range(pl.len()).over("card_id")
+    mean_before = (pl.col("amount_eur").cum_sum().over("card_id") - pl.col("amount_eur")) / n_before
     by_card = by_card.with_columns(
         h_card_n_1h=pl.Series(past_in_window(group, t_ms, MS_PER_HOUR)),
         h_card_n_24h=pl.Series(past_in_window(group, t_ms, 24 * MS_PER_HOUR)),
@@ -119,24 +136,24 @@ def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFr
         h_card_declines_10m=pl.Series(past_in_window(group, t_ms, MS_PER_HOUR // 6, declined)),
         h_card_n_before=n_before,
         h_card_secs_since_prev=pl.col(TS).diff().over("card_id").dt.total_seconds(),
-        h_amount_vs_card_mean=pl.col("amount_eur")
-        / ((pl.col("amount_eur").cum_sum().over("card_id") - pl.col("amount_eur")) / n_before),
+        # No earlier payment on the card: no mean to compare with.
+        h_amount_vs_card_mean=pl.when(n_before > 0).then(pl.col("amount_eur") / mean_before),
         h_new_merchant_for_card=pl.int_range(pl.len()).over("card_id", "merchant_id") == 0,
         h_new_device_for_card=pl.col("device_id").is_not_null()
         & (pl.int_range(pl.len()).over("card_id", "device_id") == 0),
-    ).with_columns(
-        # No earlier payment on the card: no mean to compare with.
-        pl.when(pl.col("h_card_n_before") > 0).then(pl.col("h_amount_vs_card_mean"))
     )
-    card_cols = [c for c in HISTORY_FEATURES if c in by_card.columns]
-    frame = frame.join(by_card.select("_i", *card_cols), on="_i").sort("_i")
+    names = [c for c in HISTORY_FEATURES if c in by_card.columns]
+    return by_card.select("_i", *names).sort("_i")
 
-    # Where the customer usually pays: the running mean position of earlier payments.
+
+def _usual_place(frame: pl.DataFrame) -> pl.DataFrame:
+    """Distance from the running mean position of the customer's earlier payments."""
+
     def running_mean(col: str) -> pl.Expr:
         n = pl.int_range(pl.len()).over("customer_id")
         return (pl.col(col).cast(pl.Float64).cum_sum().over("customer_id") - pl.col(col)) / n
 
-    by_customer = (
+    return (
         frame.select("_i", "customer_id", "latitude", "longitude")
         .sort("customer_id", "_i")
         .with_columns(_lat0=running_mean("latitude"), _lon0=running_mean("longitude"))
@@ -146,13 +163,19 @@ def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFr
                 pl.col("_lat0"), pl.col("_lon0"), pl.col("latitude"), pl.col("longitude")
             ),
         )
+        .sort("_i")
     )
-    frame = frame.join(by_customer, on="_i").sort("_i")
 
-    # A device seen before with another customer: the earliest first sighting of the
-    # device by a customer other than this one is before this payment.
+
+def _shared_devices(frame: pl.DataFrame) -> pl.DataFrame:
+    """A device seen before with another customer.
+
+    True when the earliest sighting of the device by a customer other than this one is
+    before this payment.
+    """
+    rows = frame.select("_i", "device_id", "customer_id", TS)
     firsts = (
-        frame.filter(pl.col("device_id").is_not_null())
+        rows.filter(pl.col("device_id").is_not_null())
         .group_by("device_id", "customer_id")
         .agg(_first=pl.col(TS).min())
         .sort("device_id", "_first", "customer_id")
@@ -162,24 +185,14 @@ def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFr
         _t1=pl.col("_first").first(),
         _t2=pl.col("_first").get(1, null_on_oob=True),
     )
-    shared = (
-        frame.select("_i", "device_id", "customer_id", TS)
-        .join(top2, on="device_id", how="left")
-        .select(
-            "_i",
-            h_device_other_customer=(
-                pl.when(pl.col("_c1") == pl.col("customer_id"))
-                .then(pl.col("_t2"))
-                .otherwise(pl.col("_t1"))
-                < pl.col(TS)
-            ).fill_null(False),
-        )
+    other_first = (
+        pl.when(pl.col("_c1") == pl.col("customer_id")).then(pl.col("_t2")).otherwise(pl.col("_t1"))
+    )  # fmt: skip
+    return (
+        rows.join(top2, on="device_id", how="left")
+        .select("_i", h_device_other_customer=(other_first < pl.col(TS)).fill_null(False))
+        .sort("_i")
     )
-    frame = frame.join(shared, on="_i").sort("_i")
-
-    for entity, name in (("terminal_id", "h_terminal_reported"), ("merchant_id", "h_merchant_reported")):  # fmt: skip
-        frame = frame.join(_reported_before_day(frame, reports, entity, name), on="_i").sort("_i")
-    return frame.drop("_i", "_ms", "_declined").rename({"_day": "day"})
 
 
 # ---- rules ------------------------------------------------------------------------------
@@ -197,7 +210,8 @@ def rule_context(frame: pl.DataFrame) -> pl.DataFrame:
     reader can compute without a time-zone table.
     """
     home = (
-        frame.filter(CARD_PRESENT)
+        frame.select("customer_id", "country", "channel")
+        .filter(CARD_PRESENT)
         .group_by("customer_id", "country")
         .agg(n=pl.len())
         .sort("customer_id", "n", "country", descending=[False, True, False])
@@ -205,7 +219,15 @@ def rule_context(frame: pl.DataFrame) -> pl.DataFrame:
         .agg(r_home_country=pl.col("country").first())
     )
     hours = pl.col(TS).dt.hour() + pl.col(TS).dt.minute() / 60 + pl.col("longitude") / 15
-    return frame.join(home, on="customer_id", how="left").with_columns(
+    # Joined on the one column, then set beside the wide frame: a join would copy it.
+    home_of_row = (
+        frame.select("customer_id")
+        .with_row_index("_r")
+        .join(home, on="customer_id", how="left")
+        .sort("_r")["r_home_country"]
+    )
+    return frame.with_columns(
+        r_home_country=home_of_row,
         r_card_median_eur=pl.col("amount_eur").median().over("card_id"),
         r_local_hour=(hours % 24).floor().cast(pl.Int8),
     )
@@ -332,7 +354,9 @@ def data_statistics(payments: pl.DataFrame, reports: pl.DataFrame) -> list[Stat]
     labels feed covering the period and the days after it.
     """
     stats: list[Stat] = []
-    legit = payments.filter(~pl.col("is_fraud"))
+    # Only the columns read below: a filter of the wide frame would copy all of it.
+    wanted = ["customer_id", "card_id", "device_id", "amount_eur", "channel", "h_new_merchant_for_card", TS]  # fmt: skip
+    legit = payments.select([c for c in wanted if c in payments.columns]).filter(~payments["is_fraud"])  # fmt: skip
     fraud = payments.filter(pl.col("is_fraud"))
 
     # Devices of legit payments seen with two or more customers (over legit payments).
@@ -377,13 +401,36 @@ def data_statistics(payments: pl.DataFrame, reports: pl.DataFrame) -> list[Stat]
         ),
     ]
 
+    # Fraud tickets against legit ones, within each channel (no target: a shortcut to watch).
+    by_channel = (
+        payments.group_by(pl.col("channel").cast(pl.String))
+        .agg(
+            ratio=pl.col("amount_eur").filter(pl.col("is_fraud")).median()
+            / pl.col("amount_eur").filter(~pl.col("is_fraud")).median()
+        )
+        .sort("channel")
+    )
+    stats += [
+        Stat(f"median fraud / legit amount, {channel}", _num(ratio), ".2f")
+        for channel, ratio in by_channel.iter_rows()
+    ]
+
     joined = _fraud_reports(payments, reports)
-    # Frauds approved more than a day after the card's first report (any report on the card).
+    # Frauds approved more than a day after the card's first fraud report (a dispute of a
+    # genuine payment does not stop a card).
     if note := _needs(payments, ["auth_result"]):
         stats.append(Stat("frauds approved > 1 day after the card's first report", None, ",.0f", note=note))  # fmt: skip
     else:
-        first = joined.group_by("card_id").agg(first_report=pl.col("reported_on").min())
-        after = payments.join(first, on="card_id", how="inner").filter(
+        first = (
+            joined.filter(pl.col("is_fraud"))
+            .group_by("card_id")
+            .agg(first_report=pl.col("reported_on").min())
+        )
+        after = (
+            payments.select("card_id", TS, "auth_result", "is_fraud").join(
+                first, on="card_id", how="inner"
+            )
+        ).filter(
             pl.col(TS).dt.date() > pl.col("first_report") + pl.duration(days=1),
             pl.col("auth_result").cast(pl.String) == "approved",
         )
