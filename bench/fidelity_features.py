@@ -17,7 +17,9 @@ import polars as pl
 
 TS = "event_timestamp"
 MS_PER_HOUR = 3_600_000
-# The history features this module adds (prefix h_); the history model uses all of them.
+REPORT_WINDOW_DAYS = 28  # fraud reported at a terminal or merchant: over the last 4 weeks
+# The history features this module adds (prefix h_); the history model uses all but
+# NOT_MODELLED.
 HISTORY_FEATURES: tuple[str, ...] = (
     "h_card_n_before",
     "h_card_n_1h",
@@ -33,6 +35,11 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "h_terminal_reported",
     "h_merchant_reported",
 )
+
+
+# The card's count of earlier payments only grows over the period: in the test days it
+# takes values the training days never had. Rules may read it; the model does not.
+NOT_MODELLED = frozenset({"h_card_n_before"})
 
 
 def past_in_window(
@@ -67,7 +74,9 @@ def _haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) ->
 def _reported_before_day(
     frame: pl.DataFrame, reports: pl.DataFrame, entity: str, name: str
 ) -> pl.DataFrame:
-    """Per row: reports on payments at the row's `entity` made before the row's day."""
+    """Per row: reports on payments at the row's `entity` made in the REPORT_WINDOW_DAYS
+    before the row's day (a window, not the whole past: a count that only grows would
+    mean something else at the end of the period than at its start)."""
     known = (
         reports.select("transaction_id", "reported_on")
         .join(frame.select("transaction_id", entity), on="transaction_id", how="inner")
@@ -76,18 +85,30 @@ def _reported_before_day(
         .sort(entity, "reported_on")
         .with_columns(cum=pl.col("n").cum_sum().over(entity))
         .sort("reported_on")
+        .select(entity, "reported_on", "cum")
     )
-    rows = frame.select("_i", entity, "_day").sort("_day")
-    joined = rows.join_asof(
-        known.select(entity, "reported_on", "cum"),
-        left_on="_day",
-        right_on="reported_on",
-        by=entity,
-        strategy="backward",
-        allow_exact_matches=False,  # reported on the payment's own day: not known yet
-        check_sortedness=False,  # both sides sorted by date above, so within each `by` too
+    rows = frame.select("_i", entity, "_day").with_columns(
+        _from=pl.col("_day") - pl.duration(days=REPORT_WINDOW_DAYS)
     )
-    return joined.select("_i", pl.col("cum").fill_null(0).alias(name)).sort("_i")
+
+    def known_before(day: str, alias: str) -> pl.DataFrame:
+        return (
+            rows.sort(day)
+            .join_asof(
+                known,
+                left_on=day,
+                right_on="reported_on",
+                by=entity,
+                strategy="backward",
+                allow_exact_matches=False,  # reported on the day itself: not known yet
+                check_sortedness=False,  # both sides sorted by date, so within each `by`
+            )
+            .select("_i", pl.col("cum").fill_null(0).alias(alias))
+            .sort("_i")
+        )
+
+    upto, before_window = known_before("_day", "a"), known_before("_from", "b")
+    return upto.select("_i", (upto["a"] - before_window["b"]).alias(name))
 
 
 def history_features(payments: pl.DataFrame, reports: pl.DataFrame) -> pl.DataFrame:
@@ -255,8 +276,8 @@ RULES: tuple[Rule, ...] = (
     Rule("new_merchant_high", "new merchant for the card and amount > 3× median", pl.col("h_new_merchant_for_card") & HIGH_AMOUNT),
     Rule("new_device_high", "new device and amount > 3× median", pl.col("h_new_device_for_card") & HIGH_AMOUNT),
     Rule("new_device_foreign", "new device and merchant abroad", pl.col("h_new_device_for_card") & (pl.col("merchant_country") != pl.col("r_home_country"))),
-    Rule("terminal_reported", "terminal with fraud reported before the day", pl.col("h_terminal_reported") >= 1),
-    Rule("merchant_reported_3", "merchant with ≥ 3 frauds reported before the day", pl.col("h_merchant_reported") >= 3),
+    Rule("terminal_reported", "terminal with fraud reported in the 4 weeks before the day", pl.col("h_terminal_reported") >= 1),
+    Rule("merchant_reported_3", "merchant with ≥ 3 frauds reported in the 4 weeks before the day", pl.col("h_merchant_reported") >= 3),
     Rule("tiny_online", "online, under 2 EUR (card testing)", ONLINE & (pl.col("amount_eur") < 2)),
     Rule("magstripe", "entry_mode = magstripe", pl.col("entry_mode").cast(pl.String) == "magstripe"),
     Rule("burst_new_merchants", "new merchant, ≥ 2 earlier payments within 1 h", pl.col("h_new_merchant_for_card") & (pl.col("h_card_n_1h") >= 2)),

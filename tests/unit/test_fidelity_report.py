@@ -137,7 +137,7 @@ def test_devices_new_for_the_card_and_seen_with_another_customer() -> None:
     assert out["h_device_other_customer"].to_list() == [False, False, True, True, False]
 
 
-def test_reported_fraud_counts_only_reports_made_before_the_payments_day() -> None:
+def test_reported_fraud_counts_only_recent_reports_made_before_the_payments_day() -> None:
     day = T0.date()
     frame = payments(
         [
@@ -145,13 +145,15 @@ def test_reported_fraud_counts_only_reports_made_before_the_payments_day() -> No
             {"event_timestamp": at(60 * 24), "transaction_id": "P2"},  # day 2
             {"event_timestamp": at(60 * 48), "transaction_id": "P3"},  # day 3
             {"event_timestamp": at(60 * 49), "transaction_id": "P4", "terminal_id": "T2"},
+            {"event_timestamp": at(60 * 24 * 40), "transaction_id": "P5"},  # day 41
         ]
     )
-    # P1 is reported on day 2: known from day 3 on, not on day 2 itself.
+    # P1 is reported on day 2: known from day 3 on, not on day 2 itself, and out of the
+    # window of recent reports by day 41.
     labels = reports([("P1", day, day + timedelta(days=1))])
     out = history_features(frame, labels)
-    assert out["h_terminal_reported"].to_list() == [0, 0, 1, 0]
-    assert out["h_merchant_reported"].to_list() == [0, 0, 1, 1]
+    assert out["h_terminal_reported"].to_list() == [0, 0, 1, 0, 0]
+    assert out["h_merchant_reported"].to_list() == [0, 0, 1, 1, 0]
 
 
 def test_past_in_window_never_counts_itself_or_later_rows() -> None:
