@@ -34,7 +34,8 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 # Slimming: the Rust extensions (polars, dataframely) ship their symbol tables, test suites
 # are never imported, and neither are pyarrow's Flight and its own S3 filesystem
-# (boto3 and delta-rs do S3), C++ headers and Cython sources. Vendored libraries in *.libs are left alone:
+# (boto3 and delta-rs do S3), C++ headers and Cython sources, nor botocore's models of the
+# hundreds of AWS services the job never calls (it calls S3, and STS/SSO for credentials). Vendored libraries in *.libs are left alone:
 # auditwheel patched them, and strip can break patched files. The import proves the result.
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
@@ -42,6 +43,9 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
     && cd /opt/venv/lib/python3*/site-packages/pyarrow \
     && rm -rf include src ./*flight* ./libarrow_s3.* ./_s3fs.* ./*.pxd ./*.pyx ./*.pxi \
+    && cd /opt/venv/lib/python3*/site-packages/botocore/data \
+    && find . -mindepth 1 -maxdepth 1 -type d ! -name s3 ! -name sts ! -name sso ! -name sso-oidc \
+       -exec rm -rf {} + \
     && cd / \
     && find /opt/venv -name '*.so' -not -path '*.libs/*' -type f -print0 \
        | xargs -0 -r sh -c 'for f; do if readelf -S "$f" | grep -q "\.symtab"; then strip --strip-unneeded "$f"; fi; done' strip \

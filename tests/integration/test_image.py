@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-# pyarrow (the Parquet writer, for Arrow `string` columns) is ~165 MB of the image.
-IMAGE_BUDGET_BYTES = 560_000_000
+# Two engines live in the image: pyarrow (the Parquet writer) and delta-rs (the table
+# commits, about 130 MB). The 550 MB target needs one engine (delta-rs's arrow-rs);
+# until then this budget stops further growth.
+IMAGE_BUDGET_BYTES = 640_000_000
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
