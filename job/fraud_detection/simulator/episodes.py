@@ -51,13 +51,13 @@ P_NEVER = np.array([0.04, 0.05, 0.05, 0.03, 0.03])
 P_NEVER_DEAD_TEST = 0.85  # tests on dead cards mostly go unnoticed
 ALERT_MEAN_S = 6 * 3600.0
 NOTICE_MEAN_S = np.array([30.0, 30.0, 30.0, 20.0, 8.0]) * 3600.0
-STATEMENT_DAYS = (5, 40)
+STATEMENT_DAYS = (5, 45)
 REISSUE_DAYS = (2, 7)
 # Case processing before the report lands (business days): an investigated alert is
 # confirmed fast; a disputed statement line takes weeks, with a long tail.
 FAST_LANE_DAYS = (2, 5)
-CASE_MEDIAN_DAYS = 18.0
-CASE_SIGMA = 1.0
+CASE_MEDIAN_DAYS = 20.0
+CASE_SIGMA = 1.1
 REPORT_HORIZON_DAYS = 120
 ALERT, NOTICE, STATEMENT, NEVER = range(4)
 

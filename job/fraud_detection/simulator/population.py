@@ -264,7 +264,7 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
     home_lat = home_lat + _jitter(seed, "customer", "street-lat", nc, 0.002)
     home_lon = home_lon + _jitter(seed, "customer", "street-lon", nc, 0.003)
     opened = _account_opened(seed, nc)
-    activity = rng(seed, "customer", "activity").lognormal(0.0, 0.2, nc)
+    activity = rng(seed, "customer", "activity").lognormal(0.0, 0.15, nc)
     amount_scale = rng(seed, "customer", "amount").lognormal(0.0, 0.35, nc)
     online_affinity = 0.4 + 1.4 * rng(seed, "customer", "online").beta(2.0, 3.0, nc)
     fav_cdf = np.cumsum(CATEGORY_WEIGHTS)

@@ -32,7 +32,7 @@ from fraud_detection.simulator.seeding import mix64, rng, salt_for
 PAYMENTS_PER_CUSTOMER_DAY = 0.75
 # Day-to-day activity of one customer: a gamma shock of mean 1 (shape < 1: many quiet
 # days, a few busy ones), so a card's daily count is overdispersed, as real ones are.
-DAY_ACTIVITY_SHAPE = 10.0
+DAY_ACTIVITY_SHAPE = 20.0
 DISPUTER_SHARE = 0.03  # customers who dispute genuine purchases: some do it repeatedly
 
 

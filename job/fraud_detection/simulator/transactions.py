@@ -185,7 +185,7 @@ def category_amount_eur(
     return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal + shift)
 
 
-PRIMARY_CARD = 0.7  # most payments go on the customer's main card
+PRIMARY_CARD = 0.8  # most payments go on the customer's main card
 
 
 def pick_card(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -299,10 +299,10 @@ def legit_block(
 
 
 TRY_BLOCKED = 0.1  # cardholders who try a card they know is blocked
-SESSION_SHARE = 0.6  # payments that continue a shopping trip or an evening out
+SESSION_SHARE = 0.5  # payments that continue a shopping trip or an evening out
 SESSION_MEAN_S = 1_500.0
-SESSION_SAME_CARD = 0.95
-SESSION_MAX_FOLLOWERS = 1
+SESSION_SAME_CARD = 1.0
+SESSION_TRIES = 4
 LOYAL_SHARE = 0.88  # payments at one of the customer's regular shops of the category
 REGULAR_WEIGHTS = np.cumsum([0.7, 0.2, 0.1])  # first, second and third favourite shop
 LEGIT_FRESH_DEVICE = 0.12  # a new browser, cleared cookies, a new phone
@@ -326,8 +326,9 @@ def who_pays(
 def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     """For each row, the earlier row whose payer it continues (-1: a new session).
 
-    Sessions are small (a coffee after the groceries, the ride home): a row either
-    opens one or follows one, and a session takes at most SESSION_MAX_FOLLOWERS.
+    Sessions are pairs (a coffee after the groceries, the ride home): a row either opens
+    one or follows one, and a session takes one follower; a follower whose session is
+    taken joins the next open one after it.
     """
     n = len(seconds)
     follow = s("session").random(n) < SESSION_SHARE
@@ -336,20 +337,22 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     leader = np.full(n, -1, dtype=np.int64)
     if not len(roots):
         return leader
-    followers = np.flatnonzero(follow)
-    at = np.searchsorted(seconds[roots], seconds[followers] - lag[followers], side="left")
-    ok = at < len(roots)
-    followers, target = followers[ok], roots[np.minimum(at[ok], len(roots) - 1)]
-    ok = target < followers
-    followers, target = followers[ok], target[ok]
-    order = np.lexsort((followers, target))
-    followers, target = followers[order], target[order]
-    first = np.r_[True, target[1:] != target[:-1]] if len(target) else np.zeros(0, bool)
-    rank = np.arange(len(target)) - np.maximum.accumulate(
-        np.where(first, np.arange(len(target)), 0)
-    )
-    keep = rank < SESSION_MAX_FOLLOWERS
-    leader[followers[keep]] = target[keep]
+    pending = np.flatnonzero(follow)
+    at = np.searchsorted(seconds[roots], seconds[pending] - lag[pending], side="left")
+    claimed = np.zeros(len(roots), dtype=bool)
+    for _ in range(SESSION_TRIES):
+        ok = at < len(roots)
+        pending, at = pending[ok], at[ok]
+        ok = roots[at] < pending
+        pending, at = pending[ok], at[ok]
+        if not len(pending):
+            break
+        order = np.lexsort((pending, at))
+        pending, at = pending[order], at[order]
+        first = np.r_[True, at[1:] != at[:-1]] & ~claimed[at]
+        leader[pending[first]] = roots[at[first]]
+        claimed[at[first]] = True
+        pending, at = pending[~first], at[~first] + 1
     return leader
 
 
