@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from openlineage.client.event_v2 import Dataset
 
 # The day's partition folders under a table's root (DayLayout of the job).
-_PARTITION_TAIL = re.compile(r"(/year=\d{4}/month=\d{2}/day=\d{2})?/*$")
+_PARTITION_TAIL = re.compile(r"(/year=\d{4}/month=\d{1,2}/day=\d{1,2})?/*$")
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def test_the_job_task_writes_the_payments_table_with_the_manifests_numbers(
     # The table's root: the bucket's root here (RAW_BUCKET without a prefix).
     assert set(outputs) == {(f"s3://{BUCKET}", "/"), (f"s3://{LABELS_BUCKET}", REPORTS)}
     payments = outputs[(f"s3://{BUCKET}", "/")]
-    table = s3.table(BUCKET, "year=2025/month=06/day=12/")
+    table = s3.table(BUCKET, "year=2025/month=6/day=12/")
     statistics = _facet(payments, "outputFacets", "outputStatistics")
     assert statistics["rowCount"] == manifest["rows"] == table.num_rows == ROWS
     assert statistics["size"] == manifest["bytes"]
@@ -158,7 +158,7 @@ def test_the_job_task_names_the_fraud_reports_feed(runs: dict[str, Any], s3: Any
     assert runs["manifest"]["labels_root"] == f"s3://{LABELS_BUCKET}/{REPORTS}"
     assert (f"s3://{LABELS_BUCKET}", REPORTS) in _by_name(complete["outputs"])
     keys = s3.keys(LABELS_BUCKET, REPORTS)
-    assert f"{REPORTS}/year=2025/month=06/day=12/_manifest.json" in keys
+    assert f"{REPORTS}/_manifests/2025-06-12.json" in keys
 
 
 def test_tasks_without_data_name_no_dataset(runs: dict[str, Any]) -> None:
@@ -179,7 +179,7 @@ def test_the_features_task_reads_the_payments_table_and_writes_the_features_tabl
     ]
     (features,) = complete["outputs"]
     assert (features["namespace"], features["name"]) == (f"s3://{BUCKET}", "features")
-    table = s3.table(BUCKET, "features/year=2025/month=06/day=12/")
+    table = s3.table(BUCKET, "features/year=2025/month=6/day=12/")
     statistics = _facet(features, "outputFacets", "outputStatistics")
     assert statistics["rowCount"] == manifest["rows"] == table.num_rows == ROWS
     assert statistics["size"] == manifest["bytes"]

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2025-06-12"
-DAY_FOLDER = "year=2025/month=06/day=12"
+DAY_FOLDER = "year=2025/month=6/day=12"
 GLOB = "year=*/month=*/day=*/*.parquet"
 
 

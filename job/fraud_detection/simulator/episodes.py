@@ -15,6 +15,7 @@ how many cards a feed covers, never how often each one is attacked.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
@@ -235,7 +236,11 @@ def episodes_between(reg: Regime, first: date, last: date) -> Episodes:
 @lru_cache(maxsize=8)
 def lifecycle(reg: Regime, day: date) -> Lifecycle:
     """Blocks and reissues that can matter on `day`: the last validity cycle's worth."""
-    eps = episodes_between(reg, day - timedelta(days=CARD_VALIDITY_DAYS + EPISODE_DAYS), day)
+    first = day - timedelta(days=CARD_VALIDITY_DAYS + EPISODE_DAYS)
+    months = range(month_index(first), month_index(day) + 1)
+    # About three years of months: numpy releases the GIL, so two threads draw them.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="episodes") as pool:
+        eps = Episodes.concat(list(pool.map(lambda m: month_episodes(reg, m), months)))
     blocked = np.flatnonzero(np.isfinite(eps.block))
     n_slots = portfolio_for(reg.seed, reg.population, reg.rows).pop.n_cards
     return Lifecycle.build(n_slots, eps.slot[blocked], eps.block[blocked], eps.reissue[blocked])

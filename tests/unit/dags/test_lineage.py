@@ -26,7 +26,7 @@ from fraud_detection.sinks.parquet import arrow_type_names
 
 BUCKET = "raw-bucket"
 ROOT = f"s3://{BUCKET}/card_payments_raw"
-DAY_FOLDER = "year=2025/month=06/day=12"
+DAY_FOLDER = "year=2025/month=6/day=12"  # the Delta layout: unpadded partition values
 
 
 def _part(i: int, k: int, rows: int, fraud: int) -> PartInfo:
