@@ -300,7 +300,10 @@ async def handle(
             log.warning("refused %s %s: %s", method, target, decision.reason)
             client_w.write(response(403, "Forbidden", f"refused: {decision.reason}"))
             return
-        log.info("%s %s", method, target)
+        # Healthchecks ping every few seconds: only the calls that do something are logged.
+        log.log(
+            logging.DEBUG if target.endswith("/_ping") else logging.INFO, "%s %s", method, target
+        )
         if urlsplit(target).path.endswith("/containers/create"):
             body = stamp(body)
         upgrade = any(h.lower().startswith("upgrade:") for h in headers)
