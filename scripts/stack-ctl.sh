@@ -40,7 +40,7 @@ stub_missing_secrets() {
   done
 }
 
-# The running container that runs tasks (and so has the Docker socket):
+# The running container that runs tasks (and so has Docker access, through docker-proxy):
 # full profile: the celery worker; minimal: the standalone container.
 airflow_service() {
   local running
