@@ -46,6 +46,8 @@ PLACEHOLDER = "generated-by-make-airflow-up"
 LAUNCHERS = {"airflow-worker", "airflow-standalone"}
 # The S3 store and its init step hold the store's keys: they are the store's own.
 STORE = {"s3store", "s3-init"}
+# The services that serve the login (the api-server; standalone runs one).
+LOGIN = {"airflow-apiserver", "airflow-standalone"}
 UP_TIMEOUT = 1_200  # s; includes building the images on a cold machine
 RUN_TIMEOUT = 420  # s; one small day is ~10-20 s once a worker picks it up
 
@@ -299,6 +301,8 @@ def check_secrets(stack: Stack) -> None:
         values = " ".join(env_of(container).values())
         if name not in LAUNCHERS | STORE:
             assert not [v for v in aws if v in values], f"{name} has the S3 keys"
+        if name not in LOGIN:
+            assert secrets["AIRFLOW_ADMIN_PASSWORD"] not in values, f"{name} has the login"
         # The engine's socket is docker-proxy's alone; its filter socket the launcher's.
         mounts = {m["Destination"] for m in container["Mounts"]}
         if name != "docker-proxy":
