@@ -43,12 +43,13 @@ load_env_file() {
 # The value KEY has in .env.example (its placeholder, for a secret).
 example_value() { sed -n "s/^$1=//p" "$STACK_ROOT/.env.example" | head -n 1; }
 
-# Random, URL-safe (they end up in connection URLs) and long enough for rclone.
+# Random, URL-safe (they end up in connection URLs): 64 hex characters, the least the
+# JWT signing key (HS512) should have.
 generate_secret() {
   case "$1" in
     # Fernet: 32 random bytes, URL-safe base64.
     AIRFLOW_FERNET_KEY) head -c 32 /dev/urandom | base64 | tr '+/' '-_' ;;
-    *) head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' ;;
+    *) head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' ;;
   esac
 }
 
