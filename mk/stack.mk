@@ -3,6 +3,8 @@
 # Image builds reuse mk/images.mk (BUILDX with the CA secret, ENSURE_BASE, JOB_IMAGE).
 
 AIRFLOW_IMAGE ?= daily-synthetic-airflow:dev
+# The Docker API filter between the task-running container and the engine's socket.
+DOCKER_PROXY_IMAGE ?= daily-synthetic-docker-proxy:dev
 # The DAG's launcher baked into the Airflow image (docker, ecs or kubernetes): it decides
 # which provider the image installs. The local stack runs docker.
 AIRFLOW_LAUNCHER ?= docker
@@ -16,10 +18,11 @@ STACK_WORKERS ?= 1
 SLICES ?= 1 2 4
 
 STACK_ENV = JOB_IMAGE="$(JOB_IMAGE)" AIRFLOW_IMAGE="$(AIRFLOW_IMAGE)" BUILDX="$(BUILDX)" \
+	DOCKER_PROXY_IMAGE="$(DOCKER_PROXY_IMAGE)" \
 	PYTHON_IMAGE="$(PYTHON_IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" STACK_WORKERS="$(STACK_WORKERS)"
 STACK = $(STACK_ENV) bash scripts/stack-ctl.sh
 
-.PHONY: airflow-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
+.PHONY: airflow-image docker-proxy-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
 	airflow-scale airflow-logs airflow-ps airflow-down airflow-clean
 
 airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_LAUNCHER's provider from uv.lock, dags/)
@@ -27,10 +30,14 @@ airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_L
 	$(BUILDX) -f airflow.Dockerfile -t "$(AIRFLOW_IMAGE)" --build-arg PYTHON_IMAGE="$$base" \
 		--build-arg AIRFLOW_LAUNCHER="$(AIRFLOW_LAUNCHER)" .
 
-airflow-up: airflow-image job-image ## full stack (CeleryExecutor, postgres, redis, S3 store; STACK_WORKERS workers): build, start, wait healthy
+docker-proxy-image: ## build DOCKER_PROXY_IMAGE, the stack's Docker API filter (containers/docker-proxy/)
+	@base=$(ENSURE_BASE) && \
+	$(BUILDX) -f containers/docker-proxy/Dockerfile -t "$(DOCKER_PROXY_IMAGE)" --build-arg PYTHON_IMAGE="$$base" .
+
+airflow-up: airflow-image job-image docker-proxy-image ## full stack (CeleryExecutor, postgres, redis, S3 store; STACK_WORKERS workers): build, start, wait healthy
 	@$(STACK) up full
 
-airflow-up-minimal: airflow-image job-image ## minimal stack (LocalExecutor on SQLite, S3 store): build, start, wait healthy
+airflow-up-minimal: airflow-image job-image docker-proxy-image ## minimal stack (LocalExecutor on SQLite, S3 store): build, start, wait healthy
 	@$(STACK) up minimal
 
 airflow-test-dag: ## in the running stack: airflow dags test daily_synthetic DATE (STACK_ROWS rows), then check S3

@@ -24,9 +24,23 @@ compose_files=(-f "$STACK_ROOT/compose.yaml")
 if [ "${STACK_DAGS:-baked}" = mount ]; then
   compose_files+=(-f "$STACK_ROOT/containers/compose.dags-mount.yaml")
 fi
-compose() { docker compose "${compose_files[@]}" "$@"; }
+compose() {
+  local env_file=()
+  # The stack's own .env only (not the work tree's, when STACK_ENV_FILE points elsewhere).
+  [ ! -f "$STACK_ENV_FILE" ] || env_file=(--env-file "$STACK_ENV_FILE")
+  docker compose "${env_file[@]}" "${compose_files[@]}" "$@"
+}
 
-# The running container that runs tasks (and so has the Docker socket):
+# compose checks every ${VAR:?} on down, ps and logs too, and a stack that never started
+# has no secrets yet: stand-ins for those commands only, never for `up`.
+stub_missing_secrets() {
+  local key
+  for key in "${SECRET_KEYS[@]}"; do
+    [ -n "${!key:-}" ] || export "$key=none"
+  done
+}
+
+# The running container that runs tasks (and so has Docker access, through docker-proxy):
 # full profile: the celery worker; minimal: the standalone container.
 airflow_service() {
   local running
@@ -72,6 +86,7 @@ cmd_up() {
     *) die "unknown profile $profile (full or minimal)" ;;
   esac
   start=$(date +%s)
+  ensure_secrets
   # Only one profile at a time: both publish the api-server on AIRFLOW_PORT.
   if [ -n "$(compose --profile "$other" ps -q 2>/dev/null | head -1)" ]; then
     log "stopping the $other profile first"
@@ -90,7 +105,7 @@ cmd_up() {
     die "the $profile stack did not become healthy"
   fi
   log "$profile stack healthy in $(($(date +%s) - start)) s"
-  log "UI: http://127.0.0.1:${AIRFLOW_PORT}  (login ${AIRFLOW_ADMIN_USER} / see AIRFLOW_ADMIN_PASSWORD in .env or .env.example)"
+  log "UI: http://127.0.0.1:${AIRFLOW_PORT}  (login ${AIRFLOW_ADMIN_USER} / AIRFLOW_ADMIN_PASSWORD in $STACK_ENV_FILE)"
   log "S3: http://127.0.0.1:${S3_PORT}  bucket ${RAW_BUCKET}"
 }
 
@@ -247,9 +262,9 @@ case "${1:-}" in
   test-dag) cmd_test_dag "${2:?DATE}" "${3:?ROWS}" ;;
   check-s3) cmd_check_s3 "${2:?DATE}" "${3:?ROWS}" ;;
   trigger) cmd_trigger "${2:?FROM}" "${3:-$2}" "${4:-1000000}" ;;
-  logs) shift; compose "${STACK_PROFILES[@]}" logs -f --tail "${STACK_LOG_TAIL:-200}" "$@" ;;
-  ps) compose "${STACK_PROFILES[@]}" ps -a ;;
-  down) cmd_down "${2:-}" ;;
+  logs) shift; stub_missing_secrets; compose "${STACK_PROFILES[@]}" logs -f --tail "${STACK_LOG_TAIL:-200}" "$@" ;;
+  ps) stub_missing_secrets; compose "${STACK_PROFILES[@]}" ps -a ;;
+  down) stub_missing_secrets; cmd_down "${2:-}" ;;
   scale) shift; cmd_scale "$@" ;;
   *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac
