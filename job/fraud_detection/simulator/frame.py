@@ -17,7 +17,6 @@ from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.keys import base32_keys, entity_keys_of, transaction_keys
 from fraud_detection.simulator.population import Population
 from fraud_detection.simulator.reference import BINS, CATEGORIES, COUNTRIES, EUR_RATE
-from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.transactions import Draft
 
 _MCC = pl.Series([c.mcc for c in CATEGORIES])
@@ -75,14 +74,16 @@ def device_ids(device: np.ndarray) -> pl.Series:
     return pl.Series("device_id", [None] * len(device), dtype=pl.String).scatter(has, ids)
 
 
-def price_minor(category: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
+def price_minor(category: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Amounts as prices are formed in each trade: shelf prices end in .99 or .49, fuel
     and groceries in any cent, fares come from a short fare table, top-ups and bets in
     round sums."""
     cents = np.maximum(np.rint(local * 100.0), 1.0).astype(np.int64)
     rule = PRICE_RULE[category]
     whole = cents // 100
-    ending = np.where(u < 0.55, 99, np.where(u < 0.75, 49, np.where(u < 0.9, 95, 0)))
+    # The ending belongs to the price, not the payment: the same price ends the same way.
+    v = (whole * 2_654_435_761 % 1_000) / 1_000.0
+    ending = np.where(v < 0.55, 99, np.where(v < 0.75, 49, np.where(v < 0.9, 95, 0)))
     shelf = np.where(whole >= 1, whole * 100 + ending, cents)
     fare = (
         FARES_MINOR[np.argmin(np.abs(FARES_MINOR[None, :] - cents[:, None]), axis=1)]
@@ -95,12 +96,9 @@ def price_minor(category: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.nd
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
-    n = len(d)
-    block_salt = int(d.row[0]) if n else 0
-    g = rng(seed, "format", clock.day, clock.rows, block_salt)
     merchant_country = pop.cities.country[pop.merchant_city[d.merchant]]
     rate = EUR_RATE[merchant_country]
-    minor = price_minor(d.category, d.amount_eur * rate, g.random(n))
+    minor = price_minor(d.category, d.amount_eur * rate)
     amount_eur = np.round(minor / rate / 100.0, 2)
     plastic = plastic_index(d.card, d.version)
     opened = pop.account_opened[d.customer]

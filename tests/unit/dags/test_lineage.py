@@ -20,7 +20,7 @@ from daily_synthetic_job.lineage import (
 )
 from fraud_detection.features.compute import feature_columns, output_columns
 from fraud_detection.features.pipeline import DATASET as FEATURES_DATASET
-from fraud_detection.manifest import Manifest, PartInfo
+from fraud_detection.manifest import DATASET, Manifest, PartInfo, table_fields
 from fraud_detection.schema import REPORT_SCHEMA, SCHEMA
 from fraud_detection.sinks.parquet import arrow_type_names
 
@@ -38,18 +38,25 @@ def payments_manifest(**kw: Any) -> dict[str, Any]:
     """A day's manifest as the job prints it (and the operator parses into the XCom)."""
     kw.setdefault("labels_root", f"s3://{BUCKET}/fraud_reports")
     parts = [_part(0, 2, 6000, 12), _part(1, 2, 4000, 9)]
+    core = table_fields(
+        dataset=DATASET,
+        date="2025-06-12",
+        root=ROOT,
+        uri=f"{ROOT}/{DAY_FOLDER}/",
+        keys=[p.key for p in parts],
+        manifest_key="_manifests/2025-06-12.json",
+        table_version=3,
+        timestamp_field="event_timestamp",
+        schema=arrow_type_names(SCHEMA),
+    )
     manifest = Manifest.from_parts(
         parts,
-        date="2025-06-12",
+        core,
         seed=42,
         target_fraud_rate=0.002,
-        uri=f"{ROOT}/{DAY_FOLDER}/",
         generator_version="0.1.0",
         shards=2,
         complete=True,
-        root=ROOT,
-        glob=f"{ROOT}/year=*/month=*/day=*/*.parquet",
-        schema=arrow_type_names(SCHEMA),
         **kw,
     )
     parsed: dict[str, Any] = json.loads(manifest.to_json())
