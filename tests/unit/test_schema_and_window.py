@@ -71,7 +71,7 @@ def test_fraud_rate_follows_the_setting() -> None:
     def share(rate: float) -> float:
         days = [DAY + timedelta(days=i) for i in range(4)]
         frames = pl.concat(small_day(d, rows=30_000, fraud_rate=rate) for d in days)
-        return frames["is_fraud"].sum() / frames.height
+        return int(frames["is_fraud"].sum()) / frames.height
 
     # Fraud comes in episodes of several payments, drawn independently for each setting:
     # the two settings are compared over a few days.
