@@ -63,6 +63,8 @@ def reports(rows: list[tuple[str, date, date]]) -> pl.DataFrame:
             "reported_on": [r[2] for r in rows],
             "delay_days": [(r[2] - r[1]).days for r in rows],
             "report_type": ["chargeback"] * len(rows),
+            "case_id": [f"X{i:010d}" for i in range(len(rows))],
+            "reason_code": ["10.4"] * len(rows),
         },
         schema=REPORT_SCHEMA,
     )
