@@ -172,6 +172,9 @@ def render_attempts(
     held = np.minimum(att.time, eps.block[ep] - 1.0)
     plastic = life.plastic(pop, d.card, np.minimum(held, eps.start[ep]))
     d.version, d.issued, d.expiry = plastic.version, plastic.issued, plastic.expiry
+    # Another case on the same card may have blocked (and replaced) that plastic first.
+    now = life.plastic(pop, d.card, att.time)
+    dead = att.after_block | now.blocked | (now.version != plastic.version)
     d.category = _attempt_categories(pf, eps, att, d.customer, day)
     online = (att.draw("channel") < ONLINE_SHARE[sc]) | (CATEGORY_ONLINE[d.category] >= 0.95)
     home = pop.home_city[d.customer].astype(np.int64)
@@ -212,7 +215,7 @@ def render_attempts(
     failed = required & (att.draw("sca-pass") >= passes)
     d.sca = np.where(online, required & ~failed, d.channel == CHIP).astype(np.int8)
     d.device = _devices(pf, eps, att, online)
-    d.response = _responses(eps, att, d, failed)
+    d.response = _responses(eps, att, d, failed, dead)
     d.scenario = att.scenario.astype(np.int8)
     return d
 
@@ -236,7 +239,9 @@ def _devices(pf: Portfolio, eps: Episodes, att: Attempts, online: np.ndarray) ->
     return np.where(online, np.where(hijacked, victims, device), 0).astype(np.uint64)
 
 
-def _responses(eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray) -> np.ndarray:
+def _responses(
+    eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray, dead: np.ndarray
+) -> np.ndarray:
     u = att.draw("decline")
     v = att.draw("code")
     sc = att.scenario
@@ -254,7 +259,7 @@ def _responses(eps: Episodes, att: Attempts, d: Draft, failed: np.ndarray) -> np
     rules = np.where(v < 0.6, R["59"], R["05"])  # the issuer's risk rules catch some
     pin = (sc == LOST) & (d.channel == CHIP)  # a thief guessing the PIN
     return np.select(
-        [att.after_block, dead_test & (u < 0.85), pin & (u < 0.9), failed, u < 0.05],
+        [dead, dead_test & (u < 0.85), pin & (u < 0.9), failed, u < 0.05],
         [blocked, dead, R["55"], R["05"], rules],
         R["00"],
     ).astype(np.int8)
@@ -301,7 +306,7 @@ def disputes(pf: Portfolio, clock: DayClock) -> Draft:
     return d
 
 
-def _version_at(pf: Portfolio, life: Lifecycle, clock: DayClock, d: Draft) -> None:
+def version_at(pf: Portfolio, life: Lifecycle, clock: DayClock, d: Draft) -> None:
     """Planned genuine payments use the plastic that is live at their row's time."""
     if len(d):
         t = abs_seconds(clock.day, clock.seconds(d.row, np.full(len(d), 0.5)))
@@ -319,7 +324,7 @@ def plan_day(reg: Regime, pf: Portfolio, life: Lifecycle, clock: DayClock) -> Fr
     """The day's planned rows: fraud first, then disputed purchases, then renewals."""
     genuine = [disputes(pf, clock), renewals(pf, clock)]
     for d in genuine:
-        _version_at(pf, life, clock, d)
+        version_at(pf, life, clock, d)
     parts = [fraud_attempts(reg, pf, life, clock), *genuine]
     merged = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Draft)}
     # One payment per row: where two plans chose the same row, the first keeps it.

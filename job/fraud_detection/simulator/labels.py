@@ -35,7 +35,12 @@ from fraud_detection.simulator.episodes import (
     attempts_on,
     lifecycle,
 )
-from fraud_detection.simulator.fraud import disputes, first_of_each, render_attempts
+from fraud_detection.simulator.fraud import (
+    disputes,
+    first_of_each,
+    render_attempts,
+    version_at,
+)
 from fraud_detection.simulator.keys import base32_keys, permute, transaction_keys
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.reference import ONLINE
@@ -77,6 +82,7 @@ def day_reports(reg: Regime, payment_day: date, asof: date) -> DayReports:
     eps, att = attempts_on(reg, payment_day)
     fraud = render_attempts(pf, life, clock, eps, att)
     dispute = disputes(pf, clock)
+    version_at(pf, life, clock, dispute)  # a blocked card declines it: nothing to dispute
     rows = np.concatenate([fraud.row, dispute.row])
     kept = np.zeros(len(rows), dtype=bool)
     kept[first_of_each(rows)] = True
