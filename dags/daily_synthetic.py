@@ -28,10 +28,10 @@ the job gets a deadline one minute shorter (`DAILY_SYNTHETIC_DEADLINE`, exit 8).
 
 **Alerts.** A task that fails for good posts one line (task, day, try, the job's reason and
 the day's state, the runbook section) to the webhook of the Airflow connection
-`daily_synthetic_alerts`; a day not published by 06:00 UTC the morning after (a deadline
-alert) posts one too. Without the connection the line is only logged. Rows, bytes, objects
-and the container's wall time go into the asset event's `extra["metrics"]` and out as
-`daily_synthetic.*` metrics (Airflow's StatsD / OpenTelemetry settings).
+`daily_synthetic_alerts`; a day not published by 06:00 UTC the morning after posts one too
+(the `daily_synthetic_freshness` DAG). Without the connection the line is only logged.
+Rows, bytes, objects and the container's wall time go into the asset event's
+`extra["metrics"]` and out as `daily_synthetic.*` metrics (Airflow's `[metrics]` settings).
 
 **Configuration** is read from the worker's environment when the task runs:
 `DAILY_SYNTHETIC_IMAGE`, `DAILY_SYNTHETIC_MEM_LIMIT`, the pass-through `RAW_BUCKET`,
@@ -49,8 +49,6 @@ from typing import Any
 # Cheap at parse time: Airflow, and (through daily_synthetic_job) the chosen launcher's
 # provider only; no job dependencies, no I/O. dags/ is on sys.path, so the package resolves.
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
-from airflow.sdk.definitions.callback import SyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from daily_synthetic_job import alerts
 from daily_synthetic_job.launchers import load_launcher
@@ -59,9 +57,6 @@ from daily_synthetic_job.policy import RAW_FEED, day_of
 
 DAG_ID = "daily_synthetic"
 SCHEDULE_CRON = "0 2 * * *"
-# The day D is published by D+1 06:00 UTC: the logical date (D 02:00) plus 28 hours. The
-# 02:00 run has four hours, retries included; later, someone is told.
-PUBLISHED_WITHIN = dt.timedelta(hours=28)
 DEFAULT_START_DATE = "2025-06-01"
 LAUNCHER = load_launcher()  # DAILY_SYNTHETIC_LAUNCHER: docker (default), ecs or kubernetes
 
@@ -109,12 +104,6 @@ with DAG(
         "email_on_retry": False,
         "on_failure_callback": alerts.on_task_failure,
     },
-    deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-        interval=PUBLISHED_WITHIN,
-        callback=SyncCallback(alerts.on_late_day, kwargs={"dag_id": DAG_ID}),
-        name="day published",
-    ),
     tags=["data-gen"],
     doc_md=__doc__,
 ) as dag:

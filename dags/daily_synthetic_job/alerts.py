@@ -1,4 +1,5 @@
-"""Failures a person hears about: one line to a webhook, for a failed task and for a late day.
+"""Failures a person hears about: one line to a webhook, for a failed task and for a late day
+(the daily_synthetic_freshness DAG).
 
 The webhook is the Airflow connection `daily_synthetic_alerts` (an HTTP connection: its URI
 `http://host:port/path`, or a full URL in its host or in its extra `url`, e.g. a Slack
@@ -69,39 +70,20 @@ def on_task_failure(context: Mapping[str, Any]) -> None:
 # --- a day not published in time -------------------------------------------------------------
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
-
-
-def late_day_line(context: Mapping[str, Any], dag_id: str) -> str | None:
-    """The freshness alert's line, or None for a run that started after its deadline
-    (catch-up and backfill of old days: late by design, not news)."""
-    run = dict(context.get("dag_run") or {})
-    deadline = _as_datetime(dict(context.get("deadline") or {}).get("deadline_time"))
-    started = _as_datetime(run.get("queued_at") or run.get("run_after"))
-    if deadline is not None and started is not None and started >= deadline:
-        return None
-    logical = _as_datetime(run.get("logical_date"))
-    day = logical.date().isoformat() if logical else "unknown"
-    when = deadline.strftime("%Y-%m-%d %H:%M UTC") if deadline else "its deadline"
+def late_day_line(day: str, due: dt.datetime, found: Sequence[str]) -> str:
+    """The freshness alert: which day is missing, since when, and what was published last."""
+    last = max(found) if found else "none in the events read"
     return (
-        f"daily-synthetic: {dag_id} day {day} not published by {when} "
-        f"(run {run.get('dag_run_id') or run.get('run_id')}, state {run.get('state')}); "
-        f"runbook: {RUNBOOK_LATE_DAY}"
+        f"daily-synthetic: day {day} of daily_synthetic_raw not published by "
+        f"{due:%Y-%m-%d %H:%M} UTC (latest published day: {last}); runbook: {RUNBOOK_LATE_DAY}"
     )
 
 
-def on_late_day(context: Mapping[str, Any], dag_id: str) -> None:
-    """The deadline alert's callback (a SyncCallback: Airflow passes `context`)."""
-    line = late_day_line(context, dag_id)
-    if line is None:
-        log.info("deadline passed before the run started (catch-up): no freshness alert")
-        return
-    post(line)
+def on_late_day(context: Mapping[str, Any]) -> None:
+    """The freshness check's on_failure_callback: its error is the late-day line itself;
+    any other failure of the check is reported like a task's."""
+    error = str(context.get("exception") or "")
+    post(error if error.startswith("daily-synthetic: day ") else failure_line(context))
 
 
 # --- the webhook -----------------------------------------------------------------------------

@@ -60,22 +60,20 @@ def network_from_env(context: Mapping[str, Any], jinja_env: Any) -> str | None:
 
 def docker_mem_limit(job: Job, context: Mapping[str, Any]) -> str:
     """The job's memory cap plus its /tmp: a tmpfs's pages count against the container's memory."""
-    return f"{memory_mib(job.mem_limit(context, None)) + job.scratch_mib(context)}m"
+    scratch = job.scratch_mib(context) if job.scratch_days else 0
+    return f"{memory_mib(job.mem_limit(context, None)) + scratch}m"
 
 
 def job_mounts(job: Job, context: Mapping[str, Any]) -> list[Any]:
     """The scratch dir as a tmpfs sized from rows; the local data folder and Feast's volume."""
     from docker.types import Mount  # the provider imports docker anyway
 
-    mounts = [
-        Mount(
-            target=SCRATCH,
-            source="",
-            type="tmpfs",
-            tmpfs_size=job.scratch_mib(context) * 1024**2,
-            tmpfs_mode=0o1777,
+    mounts = []
+    if job.scratch_days:
+        size = job.scratch_mib(context) * 1024**2
+        mounts.append(
+            Mount(target=SCRATCH, source="", type="tmpfs", tmpfs_size=size, tmpfs_mode=0o1777)
         )
-    ]
     if local := os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
         mounts.append(Mount(target=LOCAL_DATA_MOUNT, source=local, type="bind"))
     if job.feast:

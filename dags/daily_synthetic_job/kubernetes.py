@@ -77,10 +77,13 @@ class PodTemplate:
     def __call__(self, context: Mapping[str, Any], jinja_env: Any) -> dict[str, Any]:
         memory = f"{memory_mib(self.job.mem_limit(context, jinja_env))}Mi"
         rows = rows_of(context) if "params" in context else 1_000_000  # deploy/ review only
-        scratch = limits.scratch_mib(rows, self.job.scratch_days)
-        storage = limits.ephemeral_storage_mib(rows, self.job.scratch_days)
         security = dict(CONTAINER_SECURITY)
         security["readOnlyRootFilesystem"] = self.job.read_only_root
+        limit = {"memory": memory}
+        scratch: dict[str, Any] = {}  # an unsized job keeps /tmp in its own layer
+        if days := self.job.scratch_days:
+            scratch = {"sizeLimit": f"{limits.scratch_mib(rows, days)}Mi"}
+            limit["ephemeral-storage"] = f"{limits.ephemeral_storage_mib(rows, days)}Mi"
         return {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -90,7 +93,7 @@ class PodTemplate:
                 "restartPolicy": "Never",
                 # IRSA projects its own token; the API token is of no use to the job.
                 "automountServiceAccountToken": False,
-                "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": f"{scratch}Mi"}}],
+                "volumes": [{"name": "scratch", "emptyDir": scratch}],
                 "containers": [
                     {
                         "name": BASE_CONTAINER,
@@ -98,7 +101,7 @@ class PodTemplate:
                         # Memory request = limit: the job's peak is what it needs.
                         "resources": {
                             "requests": {"memory": memory, "cpu": "1"},
-                            "limits": {"memory": memory, "ephemeral-storage": f"{storage}Mi"},
+                            "limits": limit,
                         },
                         "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
                     }

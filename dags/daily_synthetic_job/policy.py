@@ -123,7 +123,9 @@ class Job:
     default_mem_limit: str = DEFAULT_MEM_LIMIT
     result_keys: frozenset[str] = MANIFEST_KEYS  # what its last JSON line must hold
     what: str = "JSON manifest"
-    scratch_days: int = 1  # days of `rows` rows that its /tmp holds at once
+    # Days of `rows` rows that its /tmp holds at once; 0: no sized scratch (/tmp stays in the
+    # container's own writable layer).
+    scratch_days: int = 1
     timeout_scale: int = 1  # execution_timeout = job_timeout(rows) * timeout_scale
     deadline: bool = True  # the command reads DAILY_SYNTHETIC_DEADLINE
     needs_logical_date: bool = True  # rendered from {{ ds }}: no logical date, no run
@@ -187,7 +189,10 @@ MATERIALIZE_JOB = Job(
     timeout_scale=3,
     deadline=False,
     needs_logical_date=False,
-    read_only_root=False,  # Feast's own writes (registry cache, ~/.feast) are not mapped yet
+    # Feast's own writes (registry cache, DuckDB's temporary files) are not mapped or measured
+    # yet: its root stays writable and its /tmp unsized.
+    read_only_root=False,
+    scratch_days=0,
     feast=True,
 )
 

@@ -87,6 +87,9 @@ def test_single_run_lands_exactly_the_requested_rows_for_the_day(single: Landed)
 def test_single_run_rendered_command(single: Landed) -> None:
     rendered = single.run.rendered[("generate", -1)]
     assert rendered["command"] == ["--date", DAY, "--rows", str(ROWS)]
+    # The job ran under a read-only root with its /tmp a tmpfs sized from rows (and the rest
+    # of the confinement, in the host config): a green run proves it needs nothing more.
+    assert "tmpfs" in json.dumps(rendered["mounts"])
     assert rendered["environment"]["RAW_BUCKET"] == BUCKET
     assert set(rendered["environment"]) == {
         "RAW_BUCKET",
@@ -113,7 +116,15 @@ def test_asset_event_carries_the_manifest(single: Landed, airflow_home: Any) -> 
     event = single.run.events[0]
     assert event["name"] == "daily_synthetic_raw"
     assert event["task"] == "generate"
-    assert event["extra"] == single.run.xcoms[("generate", -1)]
+    extra = dict(event["extra"])
+    metrics = extra.pop("metrics")
+    manifest = single.run.xcoms[("generate", -1)]
+    assert extra == manifest
+    # The run's figures, from the manifest and the operator's clock (never from logs).
+    assert metrics["rows"] == ROWS
+    assert metrics["bytes"] == manifest["bytes"]
+    assert metrics["objects"] == len(manifest["keys"])
+    assert metrics["container_seconds"] > 0
     # The asset-scheduled downstream DAG is now queued to run.
     queued = airflow_home.query(
         "SELECT a.name, q.target_dag_id FROM asset_dag_run_queue q JOIN asset a ON a.id = q.asset_id"
@@ -182,7 +193,9 @@ def test_sharded_xcoms_and_single_asset_event(sharded: Landed) -> None:
     assert day["date"] == DAY
     assert day["keys"] == [k for k in sharded.keys if k.endswith(".parquet")]
     # One event per day, from finalize only; the shard containers emit none.
-    assert [(e["task"], e["extra"]) for e in sharded.run.events] == [("finalize", day)]
+    extras = [(e["task"], dict(e["extra"])) for e in sharded.run.events]
+    assert [(task, extra.pop("metrics")["rows"]) for task, extra in extras] == [("finalize", ROWS)]
+    assert extras == [("finalize", day)]
 
 
 def test_sharded_run_leaves_no_container(sharded: Landed, containers: Any) -> None:
