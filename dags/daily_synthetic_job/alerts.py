@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 CONN_ID = "daily_synthetic_alerts"
 TIMEOUT_SECONDS = 10
 MAX_REASON = 400  # characters of the error kept in the line
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Sections of docs/operations.md that say what to do.
 RUNBOOK = "docs/operations.md#runbook"
 RUNBOOK_EXIT_CODES = "docs/operations.md#exit-codes"
@@ -40,8 +42,9 @@ def _day(context: Mapping[str, Any]) -> str:
     command = getattr(context.get("task"), "command", None)
     if isinstance(command, Sequence) and not isinstance(command, str):
         args = [str(arg) for arg in command]
-        if "--date" in args[:-1]:
-            return args[args.index("--date") + 1]
+        day = args[args.index("--date") + 1] if "--date" in args[:-1] else ""
+        if DATE.fullmatch(day):  # not a template left unrendered by a failure to render
+            return day
     return "no logical date"
 
 

@@ -121,9 +121,8 @@ class DockerJobOperator(JobTask, DockerOperator):
         super().__init__(private_environment=credentials, **kwargs)
         self.credentials = credentials
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        super().render_template_fields(context, jinja_env)
-        # After rendering, so that rows (a param) is known: /tmp and the memory grow with it.
+    def after_render(self, context: Any) -> None:
+        # Once rows (a param) is known: /tmp and the memory grow with it.
         self.mem_limit = docker_mem_limit(self.job, context)
         self.mounts = job_mounts(self.job, context)
 

@@ -126,8 +126,7 @@ class EcsJobOperator(JobTask, EcsRunTaskOperator):
         self.environment = environment
         self.mem_limit = mem_limit
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        super().render_template_fields(context, jinja_env)
+    def after_render(self, context: Any) -> None:
         self.overrides = overrides(
             self.command, self.environment, self.mem_limit, self.container_name or CONTAINER_NAME
         )

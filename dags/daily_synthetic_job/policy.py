@@ -345,14 +345,30 @@ class JobTask(BaseOperator):
         super().__init__(**kwargs)
         self.job = JOBS[job]
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    # The hook for both paths: a task's render_template_fields, and a mapped task's, which
+    # renders its expanded copy through this method and never calls the copy's own
+    # render_template_fields.
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Any,
+        context: Any,
+        jinja_env: Any,
+        seen_oids: set[int],
+    ) -> None:
+        top = parent is self  # not a nested object being rendered
         # Airflow 3 allows runs without a logical date; then `ds` is undefined, rendering
         # fails and would be retried twice. Fail once, with the reason, instead.
-        if self.job.needs_logical_date and context.get("ds") is None:
+        if top and self.job.needs_logical_date and context.get("ds") is None:
             raise AirflowFailException(NO_LOGICAL_DATE)
-        super().render_template_fields(context, jinja_env)
-        # Params are known only now; the task runner reads the timeout after rendering.
-        self.execution_timeout = self.job.timeout(rows_of(context))
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if top:
+            # Params are known only now; the task runner reads the timeout after rendering.
+            self.execution_timeout = self.job.timeout(rows_of(context))
+            self.after_render(context)
+
+    def after_render(self, context: Any) -> None:
+        """What a launcher derives from the rendered fields and the params (sizes, overrides)."""
 
     def start_clock(self) -> None:
         self.started = time.monotonic()

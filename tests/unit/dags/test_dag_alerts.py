@@ -106,6 +106,9 @@ def test_the_day_comes_from_the_command_without_a_logical_date(alerts: Any) -> N
     assert "daily_synthetic.features[2] failed for day 2025-06-10" in line
     assert "boom second line" in line  # one line, whatever the error
     assert line.endswith("runbook: docs/operations.md#runbook")
+    # A task that failed while rendering still holds its template: no day to name.
+    context["task"] = SimpleNamespace(command=["--date", "{{ ds }}", "--rows", "5"])
+    assert "failed for day no logical date" in alerts.failure_line(context)
 
 
 def test_runbook_sections_exist(alerts: Any) -> None:

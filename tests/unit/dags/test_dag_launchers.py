@@ -297,6 +297,47 @@ def test_unknown_launcher_is_refused(monkeypatch: Any) -> None:
         _load_dag("nomad", monkeypatch)
 
 
+@pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "command"),
+    [
+        ("daily_synthetic", "shard", ["--date", DAY, "--rows", str(ROWS), "--shard", "1/3"]),
+        ("payment_features", "features", ["--date", DAY, "-q"]),
+    ],
+)
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_mapped_task_gets_the_same_run_as_an_unmapped_one(
+    launcher: str, dag_id: str, task_id: str, command: list[str], monkeypatch: Any
+) -> None:
+    """The task runner renders a mapped task's expanded copy without calling that copy's
+    render_template_fields: sizes, timeout and ECS overrides must be made all the same."""
+    import datetime as dt
+
+    from daily_synthetic_job import limits
+
+    dag = _load_dag(launcher, monkeypatch, dag_id)
+    mapped = dag.task_dict[task_id]
+    context = _context(task_id, dag_id)
+    context["ti"].map_index = 0
+    context["ti"].xcom_pull = lambda **kw: [command]
+    context["dag"], context["dag_run"] = dag, SimpleNamespace(conf={"rows": ROWS})
+    mapped.render_template_fields(context, dag.get_template_env())
+    task = context["task"]  # the expanded, rendered copy the runner executes
+    job = task.job
+    assert task.execution_timeout == job.timeout(ROWS) > dt.timedelta(0)
+    if launcher == "docker":
+        assert task.command == command
+        (tmp,) = task.mounts
+        assert tmp["TmpfsOptions"]["SizeBytes"] == limits.scratch_mib(ROWS, job.scratch_days) << 20
+    elif launcher == "ecs":
+        (container,) = task.overrides["containerOverrides"]
+        assert container["command"] == command
+        assert container["name"] == job.name
+    else:
+        pod = task.build_pod_request_obj(context, dry_run=True)
+        assert pod.spec.containers[0].args == command
+
+
 # --- limits ----------------------------------------------------------------------------------
 
 
