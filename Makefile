@@ -21,7 +21,7 @@ SEED ?= 42
 
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help dev job-venv run test lint typecheck unit bench clean docker-engine
+.PHONY: help dev job-venv run test lint typecheck unit bench fidelity clean docker-engine
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-22s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ unit: dev ## unit tests only (no Docker)
 test: lint typecheck docker-engine ## ruff, mypy and every test (unit, integration, e2e)
 	$(BIN)/pytest
 
-bench: dev job-venv ## rows/s, peak memory and the ratio against a row-by-row baseline
-	BENCH_CLI=$(JOB_BIN)/daily-synthetic $(BIN)/python -m bench.run
+bench: dev job-venv ## rows/s, peak memory, the ratio against a row-by-row baseline, the job image per layer
+	BENCH_CLI=$(JOB_BIN)/daily-synthetic JOB_IMAGE="$(JOB_IMAGE)" $(BIN)/python -m bench.run
+
+fidelity: dev ## how hard the feed is for fraud models (AUC, AP, rules, statistics) → docs/fidelity.md
+	$(BIN)/python -m bench.fidelity $(FIDELITY_ARGS)
 
 docker-engine: ## make sure a Docker engine with compose v2 and buildx answers
 	@bash scripts/ensure-docker.sh

@@ -32,16 +32,20 @@ WORKDIR /src
 # Third-party dependencies first, from the lock only: a code change does not reinstall them.
 # Only [project] dependencies: no dev/airflow/s3server groups in the job image.
 COPY pyproject.toml uv.lock ./
-# Slimming (about 60 MB): the Rust extensions (polars, dataframely) ship their symbol tables
-# (~45 MB), and test suites are never imported. Vendored libraries in *.libs are left alone:
+# Slimming: the Rust extensions (polars, dataframely) ship their symbol tables, test suites
+# are never imported, and neither are pyarrow's Flight and its own S3 filesystem
+# (boto3 and delta-rs do S3), C++ headers and Cython sources. Vendored libraries in *.libs are left alone:
 # auditwheel patched them, and strip can break patched files. The import proves the result.
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-default-groups --no-install-project --no-editable \
     && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
+    && cd /opt/venv/lib/python3*/site-packages/pyarrow \
+    && rm -rf include src ./*flight* ./libarrow_s3.* ./_s3fs.* ./*.pxd ./*.pyx ./*.pxi \
+    && cd / \
     && find /opt/venv -name '*.so' -not -path '*.libs/*' -type f -print0 \
        | xargs -0 -r sh -c 'for f; do if readelf -S "$f" | grep -q "\.symtab"; then strip --strip-unneeded "$f"; fi; done' strip \
-    && /opt/venv/bin/python -c 'import boto3, dataframely, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum()'
+    && /opt/venv/bin/python -c 'import boto3, dataframely, deltalake, mimesis, numpy, polars, pyarrow.dataset, pyarrow.parquet; polars.DataFrame({"x": numpy.arange(3)}).sum()'
 # Then the package itself, as a wheel: the source tree stays behind.
 COPY README.md ./
 COPY job ./job

@@ -191,6 +191,32 @@ def machine_facts() -> list[tuple[str, str]]:
     ]
 
 
+def image_layers(image: str) -> tuple[str, list[tuple[str, str]]]:
+    """The job image's total size and its non-empty layers (size, the step that made it).
+
+    Read from the local Docker engine (`docker image inspect`, `docker history`); without an
+    engine or the image, a line that says how to get it.
+    """
+    try:
+        size = subprocess.run(
+            ["docker", "image", "inspect", image, "--format", "{{.Size}}"],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout.strip()  # fmt: skip
+        history = subprocess.run(
+            ["docker", "history", image, "--no-trunc", "--format", "{{.Size}}\t{{.CreatedBy}}"],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return f"`{image}` is not built here (run `make job-image`, then `make bench`).", []
+    layers = []
+    for line in history.splitlines():
+        layer_size, _, step = line.partition("\t")
+        if layer_size not in ("0B", "0"):
+            step = " ".join(step.replace("|", "/").split()) or "the base image"
+            layers.append((layer_size, step[:100] + ("…" if len(step) > 100 else "")))
+    return f"`{image}`: {int(size) / 1e6:,.0f} MB in all.", layers
+
+
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -334,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu = biggest_t.cpu_median if biggest_t.cpu_median is not None else biggest_t.best
     fleet = sizing.Measured(biggest_rows, cpu, biggest_t.peak_rss_mib or 0.0, biggest_bpr)
 
+    image_summary, image_rows = image_layers(os.environ.get("JOB_IMAGE", "daily-synthetic-job:dev"))
     report = "\n".join(
         [
             "# Performance",
@@ -378,6 +405,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             markdown_table(sizing.HEADERS, sizing.table_rows(fleet)),
             "",
+            "## Job image",
+            "",
+            image_summary,
+            "",
+            *(
+                [markdown_table(["layer size", "made by"], image_rows, right=2), ""]
+                if image_rows
+                else []
+            ),
             "## How it is measured",
             "",
             f"- Whole-process figures run `{' '.join(Path(a).name for a in cli_command())}` "

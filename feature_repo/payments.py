@@ -2,8 +2,8 @@
 
 Where the data lives is read when `feast apply` runs: DAILY_SYNTHETIC_DATA is the raw feed's
 root (a folder or s3://bucket[/prefix], default ../data/raw, where `make run` writes) and
-DAILY_SYNTHETIC_FEATURES the features dataset's root (default DATA/features, where
-`payment-features` writes). Schemas are declared, never inferred from the files.
+DAILY_SYNTHETIC_FEATURES the features dataset's root (default: `features` beside DATA, where
+`payment-features` writes by default). Schemas are declared, never inferred from the files.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _root(variable: str, default: str) -> str:
 
 
 RAW_ROOT = _root("DAILY_SYNTHETIC_DATA", "../data/raw")
-FEATURES_ROOT = _root("DAILY_SYNTHETIC_FEATURES", f"{RAW_ROOT}/features")
+# Beside the raw root, never inside it: each dataset is a Delta table with a root of its own.
+FEATURES_ROOT = _root("DAILY_SYNTHETIC_FEATURES", f"{RAW_ROOT.rsplit('/', 1)[0]}/features")
 
 card = Entity(name="card", join_keys=["card_id"], value_type=ValueType.STRING)
 customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.STRING)

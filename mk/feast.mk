@@ -9,8 +9,7 @@ FEATURES_DEST ?= $(patsubst %/,%,$(dir $(patsubst %/,%,$(DEST))))/features
 LABEL_DELAY_DAYS ?= 7
 FEAST_ENV = DAILY_SYNTHETIC_DATA="$(abspath $(DEST))" DAILY_SYNTHETIC_FEATURES="$(abspath $(FEATURES_DEST))"
 # Published raw days under DEST, oldest first (a day is published once its manifest exists).
-RAW_DAYS = $(shell find "$(DEST)" -mindepth 4 -maxdepth 4 -path '*/year=*/month=*/day=*/_manifest.json' 2>/dev/null \
-	| sed -E 's|.*year=([0-9]{4})/month=([0-9]{2})/day=([0-9]{2})/.*|\1-\2-\3|' | sort)
+RAW_DAYS = $(shell ls "$(DEST)/_manifests" 2>/dev/null | sed -n 's/^\([0-9-]*\)\.json$$/\1/p' | sort)
 
 .PHONY: features features-lookup feast-image
 

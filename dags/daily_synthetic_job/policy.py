@@ -32,6 +32,7 @@ from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from daily_synthetic_job import limits, metrics
+from daily_synthetic_job.lineage import LineageFromManifest
 
 DEFAULT_IMAGE = "daily-synthetic-job:dev"
 DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
@@ -332,7 +333,7 @@ def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) 
     return AirflowException(f"{message} ({details})")
 
 
-class JobTask(BaseOperator):
+class JobTask(BaseOperator, LineageFromManifest):
     """Mixed in before a provider's operator: what every launcher's task does the same way.
 
     `job` (a key of JOBS, so that mapped tasks serialise it as a string) says what runs.
@@ -376,6 +377,8 @@ class JobTask(BaseOperator):
     def publish(self, context: Any, output: Sequence[str] | str | None) -> dict[str, Any]:
         """The result as the XCom; with the run's metrics, the extra of every asset outlet."""
         result = last_json_object(output, self.job.result_keys, self.job.what)
+        if not self.job.feast:  # a manifest; Feast's summary names no dataset
+            self.lineage_manifest = result  # OpenLineage facets come from it (lineage.py)
         seconds = time.monotonic() - self.started if self.started is not None else None
         run = metrics.run_metrics(result, seconds)
         for outlet in self.outlets:

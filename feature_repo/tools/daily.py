@@ -29,11 +29,16 @@ PROG = "feast-daily"
 
 def _features_root() -> str:
     data = os.environ.get("DAILY_SYNTHETIC_DATA") or str((REPO / "../data/raw").resolve())
-    return os.environ.get("DAILY_SYNTHETIC_FEATURES") or f"{data.rstrip('/')}/features"
+    # Beside the raw feed's root, never inside it (as payment-features' own default).
+    return (
+        os.environ.get("DAILY_SYNTHETIC_FEATURES")
+        or f"{data.rstrip('/').rsplit('/', 1)[0]}/features"
+    )
 
 
-def _partition(day: date) -> str:
-    return f"year={day:%Y}/month={day:%m}/day={day:%d}/"
+def _manifest_key(day: date) -> str:
+    """A published day's manifest, relative to its dataset's root (docs/contract.md)."""
+    return f"_manifests/{day.isoformat()}.json"
 
 
 def _fetch_from_s3(root: str, days: list[date], into: Path) -> None:
@@ -44,7 +49,7 @@ def _fetch_from_s3(root: str, days: list[date], into: Path) -> None:
     prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     s3 = boto3.client("s3")
     for day in days:
-        key = f"{prefix}{_partition(day)}_manifest.json"
+        key = f"{prefix}{_manifest_key(day)}"
         manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         for part in manifest["keys"]:
             target = into / part.removeprefix(prefix)
@@ -82,7 +87,7 @@ def materialize(day: date, days: int) -> dict[str, Any]:
             os.environ["DAILY_SYNTHETIC_FEATURES"] = scratch
         else:
             for d in wanted:
-                if not (Path(root) / _partition(d) / "_manifest.json").is_file():
+                if not (Path(root) / _manifest_key(d)).is_file():
                     raise SystemExit(
                         f"{PROG}: error: no features for {d} under {root}; run payment-features "
                         "for that day first"

@@ -20,7 +20,7 @@ from fraud_detection.settings import (
     COMPRESSIONS,
     DEFAULT_CUSTOMERS,
     DEFAULT_FRAUD_RATE,
-    DEFAULT_LEASE_MARGIN_SECONDS,
+    DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_MERCHANTS,
     DEFAULT_PROFILE,
     DEFAULT_ROW_GROUP_ROWS,
@@ -257,16 +257,16 @@ def entry() -> NoReturn:
     os._exit(code)
 
 
-def _lease_margin() -> float:
-    raw = os.environ.get("DAILY_SYNTHETIC_LEASE_MARGIN", "").strip()
+def _lease_ttl() -> float:
+    raw = os.environ.get("DAILY_SYNTHETIC_LEASE_TTL", "").strip()
     if not raw:
-        return DEFAULT_LEASE_MARGIN_SECONDS
+        return DEFAULT_LEASE_TTL_SECONDS
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 3600:
-        raise UsageError(f"DAILY_SYNTHETIC_LEASE_MARGIN={raw!r}: must be 0 to 3600 seconds")
+    if not 1 <= value <= 3600:
+        raise UsageError(f"DAILY_SYNTHETIC_LEASE_TTL={raw!r}: must be 1 to 3600 seconds")
     return value
 
 
@@ -285,7 +285,7 @@ def _run(args: argparse.Namespace) -> Manifest:
         merchants=args.merchants,
         shard_index=index, shard_count=count, finalize=args.finalize,
         compression=args.compression, row_group_rows=args.row_group_rows,
-        deadline_seconds=args.deadline, lease_margin_seconds=_lease_margin(),
+        deadline_seconds=args.deadline, lease_ttl_seconds=_lease_ttl(),
     )  # fmt: skip
     # Imported here: polars, numpy and dataframely load only for a real run, not for --help.
     from fraud_detection.pipeline import run_job

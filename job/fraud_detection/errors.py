@@ -46,6 +46,12 @@ class LeaseHeld(JobError):
     exit_code = 7
 
 
+class CommitRejected(JobError):
+    """The table's log moved on under this run: another run published the day first."""
+
+    exit_code = 10
+
+
 class DeadlineExceeded(JobError):
     exit_code = 8
 

@@ -1,9 +1,10 @@
 """The manifest: the one-line JSON summary of a published day (or shard).
 
-Beside the day's numbers it carries what a consumer needs without parsing paths:
-the dataset root, a glob for its Parquet files, the timestamp field, the partition
-columns with their types, the schema (column -> Arrow type), and the settings that
-shaped the rows with their digest.
+Every dataset's manifest (payments, fraud reports, features) starts with the same
+core (`table_fields`): the dataset, the day, the Delta table's root and the version
+that published the day, the day's files, a glob for the dataset's Parquet files, the
+timestamp field, the partition columns with their types and the schema (column ->
+Arrow type). Each dataset adds its own numbers; the payments' are `Manifest`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,39 @@ DATASET = "card_payments_raw"
 # The labels feed, a sibling dataset in the sub-folder of the same name (schema.REPORT_COLUMNS).
 REPORTS_DATASET = "fraud_reports"
 TIMESTAMP_FIELD = "event_timestamp"
-# Hive partition columns as a reader should type them (DuckDB: hive_types).
+# Hive partition columns, as the Delta table types them; the folders hold them unpadded
+# (`month=6`), so readers that infer types from folder names agree on one integer type.
 PARTITION_COLUMNS = {"year": "int32", "month": "int32", "day": "int32"}
+TABLE_FORMAT = "delta"
+
+
+def table_fields(
+    *,
+    dataset: str,
+    date: str,
+    root: str,
+    uri: str,
+    keys: list[str],
+    manifest_key: str | None,
+    table_version: int | None,
+    timestamp_field: str,
+    schema: dict[str, str],
+) -> dict[str, Any]:
+    """The core every dataset's manifest shares, in this order."""
+    return {
+        "dataset": dataset,
+        "date": date,
+        "table_format": TABLE_FORMAT,
+        "table_version": table_version,
+        "root": root,
+        "uri": uri,
+        "glob": f"{root}/year=*/month=*/day=*/*.parquet",
+        "keys": keys,
+        "manifest_key": manifest_key,
+        "timestamp_field": timestamp_field,
+        "partition_columns": dict(PARTITION_COLUMNS),
+        "schema": schema,
+    }
 
 
 @dataclass(frozen=True)
@@ -77,12 +109,16 @@ class Manifest:
     settings: dict[str, str] = field(default_factory=dict)
     settings_digest: str = ""
     labels_root: str | None = None  # the fraud_reports feed of the same run, if published
+    table_format: str = TABLE_FORMAT
+    table_version: int | None = None  # the Delta version that published the day
 
     @classmethod
-    def from_parts(cls, parts: list[PartInfo], **kw: Any) -> Manifest:
+    def from_parts(cls, parts: list[PartInfo], core: dict[str, Any], **kw: Any) -> Manifest:
+        """`core` from table_fields (its `keys` are the parts')."""
         rows = sum(p.rows for p in parts)
         fraud = sum(p.fraud_rows for p in parts)
         return cls(
+            **{k: v for k, v in core.items() if k != "keys"},
             rows=rows,
             fraud_rows=fraud,
             fraud_rate=round(fraud / rows, 6) if rows else 0.0,

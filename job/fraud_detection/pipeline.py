@@ -3,9 +3,9 @@
 The pipeline drives: it pulls blocks from the simulator, checks each one
 (`validation.SliceStats.add`) and hands it to the Parquet writer, which only encodes.
 The file is uploaded to the day's staging area; a whole-day run (or `--finalize`
-after K slice runs) then publishes the day from there under the day's lease
-(`sinks.publish`: invalidate first, promote, commit last). Every failure is
-reported with the state it left the day in.
+after K slice runs) then publishes the day from there under the day's lease, as one
+commit of the dataset's Delta table (`sinks.publish`). Every failure is reported
+with the state it left the day in.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,11 +32,18 @@ from fraud_detection.errors import (
     UsageError,
     ValidationFailed,
 )
-from fraud_detection.manifest import PARTITION_COLUMNS, REPORTS_DATASET, Manifest, PartInfo
+from fraud_detection.manifest import (
+    DATASET,
+    REPORTS_DATASET,
+    TIMESTAMP_FIELD,
+    Manifest,
+    PartInfo,
+    table_fields,
+)
 from fraud_detection.memory import check_memory, is_out_of_memory
 from fraud_detection.schema import ENCODINGS, REPORT_SCHEMA, SCHEMA
 from fraud_detection.settings import (
-    DEFAULT_LEASE_MARGIN_SECONDS,
+    DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_ROW_GROUP_ROWS,
     Compression,
     JobSettings,
@@ -46,10 +54,11 @@ from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_bloc
 from fraud_detection.simulator.dataset import reports_frame
 from fraud_detection.simulator.profiles import PROFILES
 from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
-from fraud_detection.sinks.layout import PARTITION_GLOB, DayLayout
+from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, held_lease
-from fraud_detection.sinks.parquet import WrittenFile, arrow_type_names, write_parquet
+from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
+from fraud_detection.sinks.staged import check_slice, slice_metadata, slice_part
 from fraud_detection.tempfiles import work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
@@ -63,7 +72,7 @@ class RunOptions:
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     deadline_seconds: float | None = None  # None: default_deadline(spec.rows)
-    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
+    lease_ttl_seconds: float = DEFAULT_LEASE_TTL_SECONDS
 
     def row_settings(self) -> dict[str, str]:
         """Everything that shapes a slice's bytes; slices agree on all of it or never mix."""
@@ -101,7 +110,7 @@ def run_job(job: JobSettings) -> Manifest:
         raise UsageError(str(exc)) from None
     opts = RunOptions(
         spec, shard, job.compression, job.row_group_rows, job.deadline_seconds,
-        job.lease_margin_seconds,
+        job.lease_ttl_seconds,
     )  # fmt: skip
     return finalize(opts, dest, labels) if job.finalize else run(opts, dest, labels)
 
@@ -195,34 +204,6 @@ def generate_slice(
     return written, stats
 
 
-def _slice_metadata(opts: RunOptions, part: PartInfo) -> dict[str, str]:
-    settings = opts.row_settings()
-    return {
-        "rows": str(part.rows),
-        "fraud-rows": str(part.fraud_rows),
-        "sha256": part.sha256,
-        "fingerprint": part.fingerprint,
-        "shard": part.shard,
-        "settings": json.dumps(settings, sort_keys=True, separators=(",", ":")),
-        "settings-digest": settings_digest(settings),
-    }
-
-
-def settings_differences(expected: dict[str, str], metadata: dict[str, str]) -> list[str]:
-    """`field=theirs (expected ours)` for every setting a staged slice disagrees on."""
-    try:
-        theirs = json.loads(metadata.get("settings", ""))
-    except ValueError:
-        return ["its settings are unreadable"]
-    if not isinstance(theirs, dict):
-        return ["its settings are unreadable"]
-    return [
-        f"{name}={theirs.get(name, '(unset)')} (expected {value})"
-        for name, value in expected.items()
-        if str(theirs.get(name)) != value
-    ]
-
-
 @dataclass
 class DayRun:
     opts: RunOptions
@@ -232,6 +213,8 @@ class DayRun:
     layout: DayLayout = field(init=False)
     publication: DayPublication | None = None
     reports: DayPublication | None = None  # the labels feed's day, after the payments'
+    # In the names of the files this run publishes: a re-run never overwrites a file.
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self) -> None:
         self.deadline = Deadline(
@@ -282,7 +265,7 @@ class DayRun:
         with self._lease():
             self._clear_staging()
             staged, part = self._generate_and_stage()
-            manifest = self._publish([StagedPart(staged, part.key)], [part])
+            manifest = self._publish([StagedPart(staged, part.key, part.rows)], [part])
             self._publish_reports()
             return manifest
 
@@ -309,15 +292,32 @@ class DayRun:
     @contextmanager
     def _lease(self) -> Iterator[Lease]:
         dest, layout = self.dest, self.layout
-        if not self.deadline.call("probing conditional writes", dest.conditional_writes):
+        conditional = self.deadline.call("probing conditional writes", dest.conditional_writes)
+        if not conditional:
             log.warning(
-                "the store at %s ignores conditional writes (If-None-Match): the day's lease "
-                "cannot keep a second run of %s out; run one writer per day yourself",
+                "the store at %s ignores conditional writes (If-None-Match): a live lease "
+                "still keeps a second run of %s out, but two runs starting at once are not "
+                "fenced (neither by the lease nor by the table's log); run one writer per day",
                 dest.describe(), layout.day,
             )  # fmt: skip
-        ttl = self.deadline.seconds + self.opts.lease_margin_seconds
+        ttl = self.opts.lease_ttl_seconds
         what = f"day {layout.day} at {dest.uri(layout.partition)}"
-        with held_lease(dest, layout.lease_key, what, ttl, self.deadline) as lease:
+        with held_lease(
+            dest, layout.lease_key, what, ttl, self.deadline, check_first=not conditional
+        ) as lease:
+            # The tables as this run finds them: the base its commits are checked against,
+            # so a run that another one overtook can never publish over it.
+            self.publication = DayPublication(
+                dest, layout, self.deadline, arrow_schema(SCHEMA), f"run {self.run_id}"
+            )
+            self.publication.begin()
+            if self.labels is not None:
+                self._call("checking the labels destination", self.labels.preflight)
+                self.reports = DayPublication(
+                    self.labels, DayLayout(self.labels.prefix, layout.day), self.deadline,
+                    arrow_schema(REPORT_SCHEMA), f"run {self.run_id}",
+                )  # fmt: skip
+                self.reports.begin()
             yield lease
 
     def _clear_staging(self) -> None:
@@ -352,8 +352,10 @@ class DayRun:
                     f"row count check failed: slice {shard} has {totals.rows} rows, "
                     f"expected {spec.shard_rows(shard)}"
                 )
+            # A slice's part gets its key in the day folder when --finalize publishes it.
+            part_key = layout.part_key(0, 1, self.run_id) if shard.count == 1 else key
             part = PartInfo(
-                key=layout.part_key(shard.index, shard.count), rows=totals.rows,
+                key=part_key, rows=totals.rows,
                 fraud_rows=totals.fraud_rows, bytes=written.bytes, sha256=written.sha256,
                 fingerprint=stats.fingerprint, shard=str(shard),
             )  # fmt: skip
@@ -365,7 +367,7 @@ class DayRun:
                 written.bytes / 1e6,
                 dest.uri(key),
             )
-            metadata = _slice_metadata(opts, part)
+            metadata = slice_metadata(opts.row_settings(), part)
             try:
                 self._call(f"uploading {key}", lambda: dest.upload(written.path, key, metadata))
             except (Interrupted, DeadlineExceeded):
@@ -396,33 +398,27 @@ class DayRun:
             if obj is None:
                 problems.append(f"slice {index}/{count} was never staged ({name} missing)")
                 continue
-            m = obj.metadata
-            if m.get("settings-digest") != settings_digest(expected):
-                differences = settings_differences(expected, m) or ["its settings digest differs"]
-                problems.append(f"slice {index}/{count} was made with " + ", ".join(differences))
+            label = f"slice {index}/{count}"
+            problem = check_slice(
+                obj.metadata, expected, spec.shard_rows(Shard(index, count)), label
+            )
+            if problem is not None:
+                problems.append(problem)
                 continue
-            want_rows = spec.shard_rows(Shard(index, count))
-            if m.get("rows") != str(want_rows):
-                problems.append(
-                    f"slice {index}/{count} has {m.get('rows')} rows, expected {want_rows}"
-                )
-                continue
-            part = PartInfo(
-                key=layout.part_key(index, count), rows=int(m["rows"]),
-                fraud_rows=int(m.get("fraud-rows", "0")), bytes=obj.size,
-                sha256=m.get("sha256", ""), fingerprint=m.get("fingerprint", "0"),
-                shard=f"{index}/{count}",
-            )  # fmt: skip
+            key = layout.part_key(index, count, self.run_id)
+            part = slice_part(obj.metadata, key, obj.size, f"{index}/{count}")
             parts.append(part)
-            staged.append(StagedPart(obj, part.key))
+            staged.append(StagedPart(obj, part.key, part.rows))
         if problems:
             raise IncompleteDay(f"cannot finalise {spec.day}: " + "; ".join(problems))
         return staged, parts
 
     def _publish(self, staged: list[StagedPart], parts: list[PartInfo]) -> Manifest:
-        manifest = self._manifest(parts, complete=True)
-        self.publication = DayPublication(self.dest, self.layout, self.deadline)
-        self.publication.publish(staged, manifest.to_json() + "\n")
+        assert self.publication is not None  # made when the lease was taken
+        version = self.publication.publish(
+            staged, lambda v: self._manifest(parts, complete=True, version=v).to_json() + "\n"
+        )
+        manifest = self._manifest(parts, complete=True, version=version)
         log.info(
             "published %s: %s rows (%.3f%% fraud), %.1f MB in %d object(s)",
             manifest.uri, f"{manifest.rows:,}", 100 * manifest.fraud_rate, manifest.bytes / 1e6, len(parts),
@@ -435,53 +431,63 @@ class DayRun:
         Once per day (by a whole-day run or by --finalize), under the day's lease: reports
         made on day D are a function of (seed, D, rows, rate, profile), like its payments.
         """
-        opts, dest = self.opts, self.labels
+        opts, dest, publication = self.opts, self.labels, self.reports
         spec = opts.spec
-        if dest is None:
+        if dest is None or publication is None:
             log.info(
                 "the labels feed (%s) is not published: pass --labels-dest or set "
                 "DAILY_SYNTHETIC_LABELS_DEST", REPORTS_DATASET,
             )  # fmt: skip
             return
-        self._call("checking the labels destination", dest.preflight)
-        layout = DayLayout(dest.prefix, spec.day)
+        layout = publication.layout
         frame = validate_reports(reports_frame(spec), spec.day)
-        self.reports = DayPublication(dest, layout, self.deadline)
+        settings = opts.row_settings()
         with work_dir() as tmp:
             written = write_parquet(
                 [frame], REPORT_SCHEMA, tmp / "reports.parquet", compression=opts.compression
             )
-            root = dest.uri(layout.prefix).rstrip("/")
-            settings = opts.row_settings()
-            manifest = {
-                "dataset": REPORTS_DATASET, "date": spec.day.isoformat(), "rows": frame.height,
-                "uri": dest.uri(layout.partition), "keys": [layout.part_key(0, 1)],
-                "bytes": written.bytes, "sha256": written.sha256, "complete": True,
-                "root": root, "glob": f"{root}/{PARTITION_GLOB}", "timestamp_field": "reported_on",
-                "partition_columns": PARTITION_COLUMNS, "schema": arrow_type_names(REPORT_SCHEMA),
-                "generator_version": GENERATOR_VERSION, "settings": settings,
-                "settings_digest": settings_digest(settings), "manifest_key": layout.manifest_key,
-            }  # fmt: skip
+
+            def manifest_for(version: int) -> str:
+                core = table_fields(
+                    dataset=REPORTS_DATASET, date=spec.day.isoformat(),
+                    root=dest.uri(layout.prefix).rstrip("/"), uri=dest.uri(layout.partition),
+                    keys=[layout.part_key(0, 1, self.run_id)], manifest_key=layout.manifest_key,
+                    table_version=version, timestamp_field="reported_on",
+                    schema=arrow_type_names(REPORT_SCHEMA),
+                )  # fmt: skip
+                return json.dumps({
+                    **core, "rows": frame.height, "bytes": written.bytes,
+                    "sha256": written.sha256, "complete": True,
+                    "generator_version": GENERATOR_VERSION, "settings": settings,
+                    "settings_digest": settings_digest(settings),
+                }) + "\n"  # fmt: skip
+
             metadata = {"rows": str(frame.height), "sha256": written.sha256}
-            publish_file(self.reports, written.path, metadata, json.dumps(manifest) + "\n")
+            publish_file(
+                publication, written.path, frame.height, metadata, self.run_id, manifest_for
+            )
         log.info(
             "published %s: %s fraud reports made on %s",
-            manifest["uri"],
-            f"{frame.height:,}",
-            spec.day,
-        )
+            dest.uri(layout.partition), f"{frame.height:,}", spec.day,
+        )  # fmt: skip
 
-    def _manifest(self, parts: list[PartInfo], *, complete: bool) -> Manifest:
+    def _manifest(
+        self, parts: list[PartInfo], *, complete: bool, version: int | None = None
+    ) -> Manifest:
         opts, dest, layout = self.opts, self.dest, self.layout
         spec = opts.spec
-        root = dest.uri(layout.prefix).rstrip("/")
         settings = opts.row_settings()
+        core = table_fields(
+            dataset=DATASET, date=spec.day.isoformat(), root=dest.uri(layout.prefix).rstrip("/"),
+            uri=dest.uri(layout.partition), keys=[p.key for p in parts],
+            manifest_key=layout.manifest_key if complete else None, table_version=version,
+            timestamp_field=TIMESTAMP_FIELD, schema=arrow_type_names(SCHEMA),
+        )  # fmt: skip
         return Manifest.from_parts(
             parts,
-            date=spec.day.isoformat(),
+            core,
             seed=spec.seed,
             target_fraud_rate=spec.fraud_rate,
-            uri=dest.uri(layout.partition),
             generator_version=GENERATOR_VERSION,
             shards=opts.shard.count,
             complete=complete,
@@ -489,10 +495,6 @@ class DayRun:
             customers=spec.population.customers,
             merchants=spec.population.merchants,
             compression=opts.compression,
-            manifest_key=layout.manifest_key if complete else None,
-            root=root,
-            glob=f"{root}/year=*/month=*/day=*/*.parquet",
-            schema=arrow_type_names(SCHEMA),
             settings=settings,
             settings_digest=settings_digest(settings),
             labels_root=self.labels.uri(self.labels.prefix).rstrip("/") if self.labels else None,

@@ -19,8 +19,25 @@ TRANSACTION_TYPES: tuple[str, ...] = ("purchase", "refund")
 CARD_BRANDS: tuple[str, ...] = ("visa", "mastercard", "amex")
 CARD_TYPES: tuple[str, ...] = ("debit", "credit", "prepaid")
 FRAUD_SCENARIOS: tuple[str, ...] = (
-    "compromised_terminal", "compromised_card", "card_testing", "account_takeover",
+    "compromised_terminal", "compromised_card", "card_testing", "account_takeover", "lost_stolen",
 )  # fmt: skip
+# ISO 8583 authorisation response codes the feed uses ("00" approves; the rest decline).
+RESPONSE_CODES: tuple[str, ...] = (
+    "00",  # approved
+    "05",  # do not honour: the issuer's generic refusal
+    "14",  # invalid card number
+    "41",  # lost card, pick up
+    "43",  # stolen card, pick up
+    "51",  # insufficient funds
+    "54",  # expired card
+    "55",  # incorrect PIN
+    "57",  # transaction not permitted to the cardholder
+    "59",  # suspected fraud (the issuer's risk rules)
+    "61",  # exceeds the amount limit
+    "62",  # restricted card (blocked)
+    "65",  # exceeds the frequency limit
+    "91",  # issuer unavailable
+)
 
 # Keys: a kind letter + Crockford base-32 characters (simulator/keys.py makes them).
 # At most 12 bytes, so DuckDB stores them inline (no pointer chase in joins).
@@ -50,7 +67,12 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "transaction_id": (pl.String(), "Unique payment key: `P` + 10 base-32 characters, 4 for the day and 6 for the payment; never repeats on another day."),
     "event_timestamp": (UTC_MICROS, "When the payment was authorised (UTC, µs), inside the partition's day."),
     "customer_id": (pl.String(), "Cardholder key (`C` + 8 base-32 characters), stable across days for a seed."),
-    "card_id": (pl.String(), "Card key (`K` + 8 base-32 characters); a customer holds 1–3 cards."),
+    "card_id": (pl.String(), "Card key (`K` + 8 base-32 characters): one plastic. A customer holds 1–3 cards; a card expired or blocked is replaced by a new key for the same customer."),
+    "card_bin": (pl.String(), "The card's BIN (first 6 digits of the card number): brand, type and issuing programme."),
+    "card_issued_on": (pl.Date(), "When this card was issued: at the start of its validity, or on reissue after a block."),
+    "card_expiry": (pl.Date(), "First day of the card's expiry month (the card is valid until that month ends)."),
+    "account_opened_on": (pl.Date(), "When the customer's account was opened (their tenure)."),
+    "credit_limit_eur": (pl.Int32(), "The credit card's limit in euros; null for debit and prepaid cards."),
     "merchant_id": (pl.String(), "Merchant key (`M` + 8 base-32 characters)."),
     "terminal_id": (pl.String(), "Terminal key (`T` + 8 base-32 characters); online payments use the merchant's virtual terminal."),
     "merchant_name": (pl.String(), "Merchant trading name."),
@@ -73,8 +95,9 @@ COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "sca": (pl.Boolean(), "Strong customer authentication was performed: 3-D Secure online, PIN for chip."),
     "device_id": (pl.String(), "Token of the device behind an online payment (`D` + 11 base-32 characters); null for card-present."),
     "auth_result": (pl.Enum(AUTH_RESULTS), "`approved` or `declined`; declined attempts stay in the feed, as in an authorisation log."),
+    "response_code": (pl.Enum(RESPONSE_CODES), "ISO 8583 response code: `00` exactly when approved; why a payment was declined (`51` funds, `54` expired, `41`/`43`/`62` blocked card, `59` suspected fraud, …)."),
     "is_fraud": (pl.Boolean(), "The label (ground truth, known at once; the `fraud_reports` feed says when it became known)."),
-    "fraud_scenario": (pl.Enum(FRAUD_SCENARIOS), "Set exactly when `is_fraud`: `compromised_terminal`, `compromised_card`, `card_testing` or `account_takeover`."),
+    "fraud_scenario": (pl.Enum(FRAUD_SCENARIOS), "Set exactly when `is_fraud`: `compromised_terminal` (a skimmed card cloned), `compromised_card` (card details stolen, used online), `card_testing`, `account_takeover` or `lost_stolen` (the physical card)."),
 }  # fmt: skip
 
 SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in COLUMNS.items()})
@@ -82,7 +105,7 @@ SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in COLUMNS.items()})
 FILE_SCHEMA = pl.Schema(
     {name: pl.String() if isinstance(dtype, pl.Enum) else dtype for name, dtype in SCHEMA.items()}
 )
-NULLABLE = frozenset({"fraud_scenario", "device_id"})
+NULLABLE = frozenset({"fraud_scenario", "device_id", "credit_limit_eur"})
 
 
 # The labels feed: fraud reports as they arrive (chargebacks, cardholder reports), one
@@ -92,11 +115,14 @@ REPORT_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
     "payment_date": (pl.Date(), "The day of the reported payment: the payments partition that holds it."),
     "reported_on": (pl.Date(), "The day the report was made: this partition's day."),
     "delay_days": (pl.Int32(), "`reported_on` − `payment_date`, 1 to 120 days."),
-    "report_type": (pl.String(), "`chargeback` (the issuer disputes it) or `cardholder_report` (the customer calls in)."),
+    "report_type": (pl.String(), "`chargeback` (an approved payment disputed, money moved back) or `fraud_report` (a declined attempt of a fraud case: no money moved)."),
+    "case_id": (pl.String(), "The case (`X` + 10 base-32 characters): every payment of one fraud case is reported on the same day; a friendly-fraud dispute (a genuine payment the cardholder disputes) is a case of its own, and looks like fraud here, as it does to an issuer."),
+    "reason_code": (pl.String(), "The card network's chargeback reason code (Visa `10.4`, Mastercard `4837`, Amex `F29`, …); null for `fraud_report`."),
 }  # fmt: skip
 
 REPORT_SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in REPORT_COLUMNS.items()})
-REPORT_TYPES = ("chargeback", "cardholder_report")
+REPORT_TYPES = ("chargeback", "fraud_report")
+CASE_KEY_PREFIX, CASE_KEY_CHARS = "X", 10
 
 
 # How the payments file stores each column; the pipeline hands this to the Parquet writer.

@@ -32,12 +32,11 @@ COMPRESSIONS: tuple[Compression, ...] = ("zstd", "snappy", "lz4", "gzip", "uncom
 # 8 full blocks: one dictionary per column over a million rows (about 8 bytes a row less
 # than a row group per block); memory is bounded by it, not by the day.
 DEFAULT_ROW_GROUP_ROWS = 1_048_576
-# The whole run's budget (generation, upload, publishing). The day's lease expires
-# LEASE_MARGIN_SECONDS after it (an allowance for clock skew between hosts), so a run
-# never writes after its lease could be taken over, and a killed run blocks its day
-# for no longer than its deadline plus the margin.
+# The whole run's budget (generation, upload, publishing).
 MAX_DEADLINE_SECONDS = 86_400.0
-DEFAULT_LEASE_MARGIN_SECONDS = 30.0
+# The day's lease only avoids duplicate work (the table's log fences stale writers): a run
+# renews it every third of this, so a killed run blocks its day for no longer than this.
+DEFAULT_LEASE_TTL_SECONDS = 30.0
 
 
 def default_deadline(rows: int) -> float:
@@ -64,7 +63,7 @@ class JobSettings:
     compression: Compression = "zstd"
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS
     deadline_seconds: float | None = None  # None: default_deadline(rows)
-    lease_margin_seconds: float = DEFAULT_LEASE_MARGIN_SECONDS
+    lease_ttl_seconds: float = DEFAULT_LEASE_TTL_SECONDS
 
 
 def settings_digest(fields: dict[str, str]) -> str:

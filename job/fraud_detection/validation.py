@@ -21,6 +21,8 @@ from fraud_detection.schema import (
     AUTH_RESULTS,
     CARD_BRANDS,
     CARD_TYPES,
+    CASE_KEY_CHARS,
+    CASE_KEY_PREFIX,
     CHANNELS,
     DEVICE_KEY_CHARS,
     DEVICE_KEY_PREFIX,
@@ -30,11 +32,13 @@ from fraud_detection.schema import (
     KEY_PREFIX,
     REPORT_SCHEMA,
     REPORT_TYPES,
+    RESPONSE_CODES,
     SCHEMA,
     TRANSACTION_TYPES,
 )
 
 _DEVICE_LENGTH = len(DEVICE_KEY_PREFIX) + DEVICE_KEY_CHARS
+_CASE_LENGTH = len(CASE_KEY_PREFIX) + CASE_KEY_CHARS
 
 
 def _key(name: str) -> dy.String:
@@ -46,7 +50,7 @@ def _key(name: str) -> dy.String:
 # entity-key strings are left out: hashing them cost as much as generating them.
 FINGERPRINT_COLUMNS = (
     "transaction_id", "event_timestamp", "amount", "amount_eur", "latitude", "longitude",
-    "distance_from_home_km", "is_fraud", "fraud_scenario",
+    "distance_from_home_km", "response_code", "is_fraud", "fraud_scenario",
 )  # fmt: skip
 
 
@@ -59,6 +63,11 @@ class PaymentsSchema(dy.Schema):
     event_timestamp = dy.Datetime(time_zone="UTC", time_unit="us")
     customer_id = _key("customer_id")
     card_id = _key("card_id")
+    card_bin = dy.String(min_length=6, max_length=6)
+    card_issued_on = dy.Date()
+    card_expiry = dy.Date()
+    account_opened_on = dy.Date()
+    credit_limit_eur = dy.Int32(nullable=True, min=1)
     merchant_id = _key("merchant_id")
     terminal_id = _key("terminal_id")
     merchant_name = dy.String(min_length=1)
@@ -81,6 +90,7 @@ class PaymentsSchema(dy.Schema):
     sca = dy.Bool()
     device_id = dy.String(nullable=True, min_length=_DEVICE_LENGTH, max_length=_DEVICE_LENGTH)
     auth_result = dy.Enum(AUTH_RESULTS)
+    response_code = dy.Enum(RESPONSE_CODES)
     is_fraud = dy.Bool()
     fraud_scenario = dy.Enum(FRAUD_SCENARIOS, nullable=True)
 
@@ -102,6 +112,23 @@ class PaymentsSchema(dy.Schema):
     def scenario_set_exactly_when_fraud(cls) -> pl.Expr:
         return pl.col("fraud_scenario").is_not_null() == pl.col("is_fraud")
 
+    @dy.rule()
+    def approved_exactly_when_code_00(cls) -> pl.Expr:
+        return (pl.col("auth_result") == "approved") == (pl.col("response_code") == "00")
+
+    @dy.rule()
+    def credit_limit_exactly_on_credit_cards(cls) -> pl.Expr:
+        return pl.col("credit_limit_eur").is_not_null() == (pl.col("card_type") == "credit")
+
+    @dy.rule()
+    def card_live_and_account_open(cls) -> pl.Expr:
+        day = pl.col("event_timestamp").dt.date()
+        return (
+            (pl.col("account_opened_on") <= day)
+            & (pl.col("card_issued_on") <= day)
+            & (day < pl.col("card_expiry").dt.offset_by("1mo"))
+        )
+
 
 class ReportsSchema(dy.Schema):
     """The labels feed: fraud reports made on the partition's day."""
@@ -111,6 +138,12 @@ class ReportsSchema(dy.Schema):
     reported_on = dy.Date()
     delay_days = dy.Int32(min=1, max=120)
     report_type = dy.String(min_length=1)
+    case_id = dy.String(min_length=_CASE_LENGTH, max_length=_CASE_LENGTH)
+    reason_code = dy.String(nullable=True, min_length=2, max_length=4)
+
+    @dy.rule()
+    def reason_code_exactly_on_chargebacks(cls) -> pl.Expr:
+        return pl.col("reason_code").is_not_null() == (pl.col("report_type") == "chargeback")
 
     @dy.rule()
     def delay_matches_the_dates(cls) -> pl.Expr:

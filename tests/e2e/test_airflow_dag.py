@@ -5,6 +5,7 @@ real S3 (moto on loopback). One run with shards=1, then the same day again with 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ DAY = "2025-06-12"
 ROWS = 12_000
 SHARDS = 3
 BUCKET = "raw-e2e"
-DAY_PREFIX = "year=2025/month=06/day=12/"
-MONTH_PREFIX = "year=2025/month=06/"
+DAY_PREFIX = "year=2025/month=6/day=12/"
+MONTH_PREFIX = "year=2025/month=6/"
+MANIFEST_KEY = "_manifests/2025-06-12.json"
 
 
 @dataclass
@@ -33,11 +35,16 @@ class Landed:
     manifest_object: dict[str, Any]
 
 
+def _without_run_id(keys: list[str]) -> list[str]:
+    """Part keys without the publishing run's id (part-RUN-NNNNN-of-KKKKK.parquet)."""
+    return [re.sub(r"/part-[0-9a-f]{12}-", "/part-", k) for k in keys]
+
+
 def _land(airflow_home: Any, s3: Any, conf: dict[str, Any]) -> Landed:
     run = airflow_home.dags_test(DAY, conf, BUCKET)
-    keys = s3.keys(BUCKET, MONTH_PREFIX)
-    manifest_key = DAY_PREFIX + "_manifest.json"
-    manifest = json.loads(s3.read(BUCKET, manifest_key)) if manifest_key in keys else {}
+    keys = _without_run_id(s3.keys(BUCKET, MONTH_PREFIX))
+    listed = s3.keys(BUCKET, "_manifests/")
+    manifest = json.loads(s3.read(BUCKET, MANIFEST_KEY)) if MANIFEST_KEY in listed else {}
     return Landed(run, keys, s3.table(BUCKET, MONTH_PREFIX), manifest)
 
 
@@ -77,10 +84,7 @@ def test_single_run_is_green(single: Landed) -> None:
 
 
 def test_single_run_lands_exactly_the_requested_rows_for_the_day(single: Landed) -> None:
-    assert single.keys == [
-        DAY_PREFIX + "_manifest.json",
-        DAY_PREFIX + "part-00000-of-00001.parquet",
-    ]
+    assert single.keys == [DAY_PREFIX + "part-00000-of-00001.parquet"]
     assert single.table.num_rows == ROWS
     # The date handed to the job is the day the run stands for: every payment is on it.
     days = {ts.date().isoformat() for ts in single.table.column("event_timestamp").to_pylist()}
@@ -108,7 +112,7 @@ def test_xcom_is_the_parsed_manifest(single: Landed) -> None:
     assert manifest["rows"] == ROWS
     assert manifest["date"] == DAY
     assert manifest["uri"] == f"s3://{BUCKET}/{DAY_PREFIX}"
-    assert manifest["keys"] == [DAY_PREFIX + "part-00000-of-00001.parquet"]
+    assert _without_run_id(manifest["keys"]) == [DAY_PREFIX + "part-00000-of-00001.parquet"]
     # The same document the job stored next to the data.
     for key in ("rows", "date", "uri", "keys", "sha256", "bytes", "seed", "generator_version"):
         assert manifest[key] == single.manifest_object[key], key
@@ -175,8 +179,7 @@ def test_sharded_run_is_green(sharded: Landed) -> None:
 def test_sharded_run_lands_the_same_rows_once(single: Landed, sharded: Landed) -> None:
     # Exactly one copy of the day: the shards=1 part is gone, the three slices replace it.
     assert sharded.keys == [
-        DAY_PREFIX + "_manifest.json",
-        *(f"{DAY_PREFIX}part-{i:05d}-of-{SHARDS:05d}.parquet" for i in range(SHARDS)),
+        f"{DAY_PREFIX}part-{i:05d}-of-{SHARDS:05d}.parquet" for i in range(SHARDS)
     ]
     assert sharded.table.num_rows == ROWS
     ids = sharded.table.column("transaction_id")
@@ -194,7 +197,7 @@ def test_sharded_xcoms_and_single_asset_event(sharded: Landed) -> None:
     day = sharded.run.xcoms[("finalize", -1)]
     assert day["rows"] == ROWS
     assert day["date"] == DAY
-    assert day["keys"] == [k for k in sharded.keys if k.endswith(".parquet")]
+    assert _without_run_id(day["keys"]) == [k for k in sharded.keys if k.endswith(".parquet")]
     # One event per day, from finalize only; the shard containers emit none.
     extras = [(e["task"], dict(e["extra"])) for e in sharded.run.events]
     assert [(task, extra.pop("metrics")["rows"]) for task, extra in extras] == [("finalize", ROWS)]

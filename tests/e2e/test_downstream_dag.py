@@ -103,8 +103,7 @@ def test_every_task_succeeds(landed: dict[str, Any]) -> None:
 def test_features_of_each_day_are_published(landed: dict[str, Any], s3: Any) -> None:
     keys = s3.keys(BUCKET, "features/")
     for day in DAYS:
-        y, m, d = day.split("-")
-        manifest_key = f"features/year={y}/month={m}/day={d}/_manifest.json"
+        manifest_key = f"features/_manifests/{day}.json"
         assert manifest_key in keys
         manifest = json.loads(s3.read(BUCKET, manifest_key))
         assert manifest["rows"] == 4000

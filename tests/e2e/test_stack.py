@@ -198,7 +198,7 @@ class Api:
 
 def s3_rows(stack: Stack, day: str) -> tuple[set[str], int]:
     """Parquet keys of the day in the stack's S3 store, and their rows in total."""
-    year, month, dom = day.split("-")
+    year, month, dom = (int(part) for part in day.split("-"))  # unpadded partition values
     s3 = boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{stack.env['S3_PORT']}",

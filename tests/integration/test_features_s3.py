@@ -32,11 +32,16 @@ def test_features_of_an_s3_day_are_published_beside_the_feed(
     )
     run.assert_ok()
     manifest = json.loads(run.stdout.strip().splitlines()[-1])
-    prefix = "features/year=2025/month=06/day=12/"
+    prefix = "features/year=2025/month=6/day=12/"
     assert manifest["uri"] == f"s3://{bucket.name}/{prefix}"
     assert manifest["source_days"] == list(DAYS)
-    assert bucket.listing("features/") == [prefix + "_manifest.json", *manifest["keys"]]
-    assert json.loads(bucket.get(prefix + "_manifest.json")) == manifest
+    log, manifest_key = (
+        "features/_delta_log/00000000000000000000.json",
+        "features/_manifests/2025-06-12.json",
+    )
+    assert bucket.listing("features/") == [log, manifest_key, *manifest["keys"]]
+    assert manifest["keys"][0].startswith(prefix)
+    assert json.loads(bucket.get(manifest_key)) == manifest
 
     # The same computation in the test process, from the raw objects, gives the same rows.
     raw_keys = [k for k in bucket.listing("raw/year=") if k.endswith(".parquet")]

@@ -25,8 +25,13 @@ ROWS = 20_000
 
 def day_prefix(date: str, prefix: str = "") -> str:
     """The contract's layout, spelled out here rather than imported from the job."""
-    year, month, day = date.split("-")
+    year, month, day = (int(part) for part in date.split("-"))  # no zero padding
     return f"{prefix}year={year}/month={month}/day={day}/"
+
+
+def log_and_manifest(date: str, prefix: str = "") -> list[str]:
+    """The table's first log entry and the day's manifest: the only objects beside the day."""
+    return [f"{prefix}_delta_log/00000000000000000000.json", f"{prefix}_manifests/{date}.json"]
 
 
 @pytest.mark.parametrize("prefix", ["", "raw/payments"])
@@ -42,9 +47,12 @@ def test_publishes_one_day_under_year_month_day(
     assert manifest["uri"] == f"{bucket.uri}/{day}"
     assert (manifest["date"], manifest["rows"], manifest["seed"]) == ("2025-06-12", ROWS, 11)
     assert 0 < manifest["fraud_rate"] < 0.05 and manifest["generator_version"]
-    # Exactly the manifest's objects, all inside the day, and nothing else in the bucket.
-    assert bucket.listing() == sorted([*manifest["keys"], manifest["manifest_key"]])
-    assert all(key.startswith(day) for key in bucket.listing())
+    # Exactly the manifest's objects in the day, the log and the manifest, nothing else.
+    root = f"{prefix}/" if prefix else ""
+    assert bucket.listing() == sorted([*manifest["keys"], *log_and_manifest("2025-06-12", root)])
+    assert all(key.startswith(day) for key in manifest["keys"])
+    assert manifest["manifest_key"] == f"{root}_manifests/2025-06-12.json"
+    assert manifest["table_version"] == 0
 
     frame = bucket.frame(manifest["keys"])
     assert frame.height == ROWS
@@ -59,7 +67,7 @@ def test_raw_bucket_is_the_default_destination(job: JobRunner, bucket: Bucket) -
     run = job.run(["--date", "2025-06-12", "--rows", "5000"], env={"RAW_BUCKET": bucket.name})
     run.assert_ok()
     assert run.manifest["uri"] == f"{bucket.uri}/{day_prefix('2025-06-12')}"
-    assert bucket.frame(bucket.listing()).height == 5000
+    assert bucket.frame(bucket.listing("year=")).height == 5000
 
 
 def test_rerun_replaces_the_day(job: JobRunner, bucket: Bucket) -> None:
@@ -69,21 +77,27 @@ def test_rerun_replaces_the_day(job: JobRunner, bucket: Bucket) -> None:
     first.assert_ok()
     first_objects = {key: bucket.get(key) for key in first.manifest["keys"]}
 
-    # A leftover of an earlier run with more shards, and a neighbouring day that must survive.
-    stale = f"{day}part-00001-of-00002.parquet"
+    # A leftover of a killed run, and a neighbouring folder the table does not know (survives).
+    stale = f"{day}part-0123456789ab-00001-of-00002.parquet"
     neighbour = f"{day_prefix('2025-06-14')}part-00000-of-00001.parquet"
     for key in (stale, neighbour):
         bucket.put(key, b"not from this run")
 
     again = job.run([*args, "--rows", str(ROWS)])
     again.assert_ok()
-    assert bucket.listing(day) == sorted([*first.manifest["keys"], first.manifest["manifest_key"]])
-    assert {key: bucket.get(key) for key in again.manifest["keys"]} == first_objects
+    assert bucket.listing(day) == sorted(
+        again.manifest["keys"]
+    )  # the first run's and the leftover gone
+    assert list({key: bucket.get(key) for key in again.manifest["keys"]}.values()) == list(
+        first_objects.values()
+    )  # the same bytes, under the new run's key
+    assert again.manifest["keys"] != first.manifest["keys"]
     assert (again.manifest["sha256"], again.manifest["rows"]) == (first.manifest["sha256"], ROWS)
 
     fewer = job.run([*args, "--rows", "5000"])
     fewer.assert_ok()
-    assert bucket.listing(day) == sorted([*fewer.manifest["keys"], fewer.manifest["manifest_key"]])
+    assert bucket.listing(day) == sorted(fewer.manifest["keys"])
+    assert fewer.manifest["table_version"] == 2
     assert bucket.frame(bucket.listing(day)).height == 5000
     assert fewer.manifest["sha256"] != first.manifest["sha256"]
     assert bucket.listing(day_prefix("2025-06-14")) == [neighbour]

@@ -51,10 +51,11 @@ KINDS: dict[str, Callable[[Request], bool]] = {
     "put-part": lambda r: r.method == "PUT" and "partNumber" in r.params,
     "complete-multipart": lambda r: r.method == "POST" and "uploadId" in r.params,
     "copy": lambda r: r.method == "PUT" and "x-amz-copy-source" in r.headers,
-    "manifest-delete": lambda r: _is_delete_objects(r) and b"_manifest.json" in r.body,
     "stale-delete": lambda r: _is_delete_objects(r) and b".parquet<" in r.body,
     "staged-delete": lambda r: _is_delete_objects(r) and b".staged<" in r.body,
-    "manifest-put": lambda r: r.method == "PUT" and r.path.endswith("/_manifest.json"),
+    "manifest-put": lambda r: r.method == "PUT" and "/_manifests/" in r.path,
+    # delta-rs writing the table's next log entry (put-if-absent): the commit itself.
+    "commit": lambda r: r.method == "PUT" and "/_delta_log/" in r.path and r.path.endswith(".json"),
     "staged-put": lambda r: r.method == "PUT" and r.path.endswith(".staged") and not r.query,
     "lease-put": lambda r: r.method == "PUT" and "/_leases/" in r.path,
 }
@@ -117,6 +118,10 @@ class FaultRelay:
 
     def count(self, kind: str) -> int:
         return sum(1 for k, _ in self.seen if k == kind)
+
+    def release(self) -> None:
+        """End every stalled request (its connection closes unanswered); later ones pass."""
+        self._release.set()
 
     def close(self) -> None:
         self._release.set()

@@ -22,6 +22,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         "## Measured",
         "## Derived",
         "## Sizing",
+        "## Job image",
         "## How it is measured",
     ):
         assert heading in report

@@ -8,9 +8,10 @@ import polars as pl
 import pytest
 
 from fraud_detection.simulator import PopulationSizes, Shard, generate_dataset
-from fraud_detection.simulator.dataset import DaySpec, population_for
-from fraud_detection.simulator.fraud import compromised_cards, compromised_terminals
+from fraud_detection.simulator.dataset import DaySpec
+from fraud_detection.simulator.episodes import attempts_on
 from fraud_detection.simulator.population import build_population
+from fraud_detection.simulator.portfolio import population_for
 
 from .conftest import DAY, SMALL, small_day
 
@@ -65,27 +66,22 @@ def test_entity_keys_do_not_depend_on_rows() -> None:
     assert set(b["customer_id"]) <= set(world.customer_id)
 
 
-def test_compromise_windows_carry_over_to_the_next_day_without_replay() -> None:
-    pop = population_for(7, SMALL)
-    carried_t = carried_c = 0
+def test_episodes_carry_over_to_the_next_day_without_replay() -> None:
+    spec = DaySpec(DAY, 20_000, seed=7, population=SMALL)
+    carried = 0
     for offset in range(10):
         day = DAY + timedelta(days=offset)
-        carried_t += len(
-            set(compromised_terminals(pop, 7, day))
-            & set(compromised_terminals(pop, 7, day + timedelta(days=1)))
-        )
-        carried_c += len(
-            set(compromised_cards(pop, 7, day))
-            & set(compromised_cards(pop, 7, day + timedelta(days=1)))
-        )
-    assert carried_t > 0
-    assert carried_c > 0
+        today, _ = attempts_on(spec.regime, day)
+        tomorrow_eps, tomorrow = attempts_on(spec.regime, day + timedelta(days=1))
+        _, att = attempts_on(spec.regime, day)
+        carried += len(set(today.key[att.episode]) & set(tomorrow_eps.key[tomorrow.episode]))
+    assert carried > 0
 
 
 def test_fraud_on_consecutive_days_hits_the_same_compromised_cards() -> None:
     a = small_day(rows=100_000)
     b = small_day(DAY + timedelta(days=1), rows=100_000)
-    cards = lambda df: set(df.filter(pl.col("fraud_scenario") == "compromised_card")["card_id"])  # noqa: E731
+    cards = lambda df: set(df.filter(pl.col("is_fraud"))["card_id"])  # noqa: E731
     assert cards(a) & cards(b)
 
 

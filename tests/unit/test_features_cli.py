@@ -35,18 +35,18 @@ def test_features_of_a_day_are_published_with_a_manifest(
     dest = tmp_path / "features"
     assert cli.main(["--date", DAYS[-1], "--source", str(raw_root), "--dest", str(dest)]) == 0
     manifest = _last_json(capsys.readouterr().out)
-    folder = dest / "year=2025" / "month=06" / "day=12"
-    assert json.loads((folder / "_manifest.json").read_text()) == manifest
-    # nothing but the part and the manifest in the day folder; strings typed as Arrow `string`
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "_manifest.json", "part-00000-of-00001.parquet",
-    ]  # fmt: skip
-    arrow = pq.read_schema(folder / "part-00000-of-00001.parquet")
+    folder = dest / "year=2025" / "month=6" / "day=12"
+    assert json.loads((dest / "_manifests" / "2025-06-12.json").read_text()) == manifest
+    # nothing but the part in the day folder; strings typed as Arrow `string`
+    (part,) = folder.iterdir()
+    assert manifest["keys"] == [str(part.relative_to(dest))]
+    assert manifest["dataset"] == "card_payments_features" and manifest["table_version"] == 0
+    arrow = pq.read_schema(part)
     assert str(arrow.field("card_id").type) == "string"
     assert manifest["source_days"] == list(DAYS)
     assert len(manifest["history_missing"]) == 37 - 2
     got = pl.read_parquet(dest / manifest["keys"][0])
-    raw = pl.read_parquet(raw_root / "year=2025/month=06/day=12/*.parquet")
+    raw = pl.read_parquet(raw_root / "year=2025/month=6/day=12/*.parquet")
     assert got.height == manifest["rows"] == raw.height
     assert got["transaction_id"].sort().equals(raw["transaction_id"].sort())
     assert set(feature_columns()) <= set(got.columns)

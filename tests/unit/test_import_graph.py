@@ -35,6 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     "simulator": {"schema"},
     # The features step: its own cli → pipeline → (compute, source), writing through sinks.
     "features": {"sinks"} | BASE,
+    # The ODCS contracts: generated from the schema, the checks and the features step.
+    "contracts": {"validation", "features.compute", "features.pipeline", "sinks.layout"} | BASE,
+    # The daily report page: reads published days (sinks, the features' manifest reader).
+    "report": {"sinks", "features.source", "features.compute", "validation"} | BASE,
     **{name: BASE for name in BASE},
 }
 

@@ -38,15 +38,19 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
+def _manifest(root: Path, day: date) -> Path:
+    return root / "_manifests" / f"{day.isoformat()}.json"
+
+
 def test_each_day_publishes_its_reports_with_a_manifest(feed: Path) -> None:
     for day in DAYS:
-        folder = feed / "fraud_reports" / f"year={day:%Y}/month={day:%m}/day={day:%d}"
-        assert sorted(p.name for p in folder.iterdir()) == [
-            "_manifest.json", "part-00000-of-00001.parquet",
-        ]  # fmt: skip
-        manifest = json.loads((folder / "_manifest.json").read_text())
-        reports = pl.read_parquet(folder / "part-00000-of-00001.parquet")
+        folder = feed / "fraud_reports" / f"year={day.year}/month={day.month}/day={day.day}"
+        (part,) = folder.iterdir()  # nothing but the day's one part
+        manifest = json.loads(_manifest(feed / "fraud_reports", day).read_text())
+        reports = pl.read_parquet(part)
         assert manifest["dataset"] == "fraud_reports" and manifest["complete"] is True
+        assert manifest["keys"] == [str(part.relative_to(feed / "fraud_reports"))]
+        assert manifest["table_format"] == "delta" and manifest["table_version"] == DAYS.index(day)
         assert manifest["rows"] == reports.height
         assert (reports["reported_on"] == day).all()
         assert (reports["payment_date"] < day).all()
@@ -69,7 +73,7 @@ def test_the_payments_root_holds_payments_only(feed: Path) -> None:
     files = sorted((feed / "raw").rglob("*.parquet"))
     assert len(files) == len(DAYS)
     assert all("reported_on" not in pl.read_parquet_schema(f) for f in files)
-    manifest = json.loads(next((feed / "raw").rglob("_manifest.json")).read_text())
+    manifest = json.loads(_manifest(feed / "raw", DAYS[0]).read_text())
     assert manifest["labels_root"] == f"file://{(feed / 'fraud_reports').resolve()}"
 
 
@@ -79,7 +83,7 @@ def test_without_a_labels_destination_only_payments_are_published(tmp_path: Path
     )
     assert code == 0
     assert [p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*.parquet")] == ["year=2025"]
-    assert json.loads(next(tmp_path.rglob("_manifest.json")).read_text())["labels_root"] is None
+    assert json.loads(_manifest(tmp_path, LAST).read_text())["labels_root"] is None
 
 
 @pytest.mark.parametrize("inside", ["fraud_reports", ""])
@@ -98,7 +102,7 @@ def test_a_sharded_day_publishes_its_reports_at_finalize(tmp_path: Path) -> None
     day = LAST
     assert run(tmp_path, day, "--shard", "0/2") == 0
     assert run(tmp_path, day, "--shard", "1/2") == 0
-    reports = tmp_path / "fraud_reports" / f"year={day:%Y}/month={day:%m}/day={day:%d}"
-    assert not (reports / "_manifest.json").exists()  # slices publish nothing
+    reports = _manifest(tmp_path / "fraud_reports", day)
+    assert not reports.exists()  # slices publish nothing
     assert run(tmp_path, day, "--finalize", "--shards", "2") == 0
-    assert json.loads((reports / "_manifest.json").read_text())["date"] == day.isoformat()
+    assert json.loads(reports.read_text())["date"] == day.isoformat()

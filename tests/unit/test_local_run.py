@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,8 +16,10 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
+from deltalake import DeltaTable
 
 from fraud_detection import GENERATOR_VERSION, pipeline
 from fraud_detection.cli import main
@@ -25,7 +28,8 @@ from fraud_detection.tempfiles import TEMP_PREFIX
 
 from .conftest import SMALL
 
-DAY_DIR = "year=2025/month=06/day=12"
+DAY_DIR = "year=2025/month=6/day=12"
+MANIFEST = "_manifests/2025-06-12.json"
 POP = ["--customers", str(SMALL.customers), "--merchants", str(SMALL.merchants)]
 
 
@@ -61,7 +65,12 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def parts(dest: Path) -> list[str]:
-    return sorted(p.name for p in (dest / DAY_DIR).glob("*.parquet"))
+    """The day folder's Parquet files, without the run id in their names."""
+    return sorted(re.sub(r"^part-[0-9a-f]{12}-", "part-", p.name) for p in files(dest))
+
+
+def files(dest: Path) -> list[Path]:
+    return sorted((dest / DAY_DIR).glob("*.parquet"))
 
 
 def test_run_publishes_the_day_with_a_manifest(
@@ -71,45 +80,55 @@ def test_run_publishes_the_day_with_a_manifest(
     code, manifest, err = job(capsys, dest)
     assert code == 0, err
     assert parts(dest) == ["part-00000-of-00001.parquet"]
-    df = pl.read_parquet(dest / DAY_DIR / "part-00000-of-00001.parquet")
+    (part,) = files(dest)
+    df = pl.read_parquet(part)
     assert df.height == 20_000
     assert manifest["rows"] == 20_000
     assert manifest["date"] == "2025-06-12" and manifest["seed"] == 7
-    assert manifest["keys"] == [f"{DAY_DIR}/part-00000-of-00001.parquet"]
+    assert manifest["keys"] == [f"{DAY_DIR}/{part.name}"]
     assert manifest["uri"] == f"file://{(dest / DAY_DIR).resolve()}/"
-    assert manifest["bytes"] == (dest / DAY_DIR / "part-00000-of-00001.parquet").stat().st_size
+    assert manifest["bytes"] == part.stat().st_size
+    assert manifest["table_format"] == "delta" and manifest["table_version"] == 0
+    assert [Path(u).name for u in DeltaTable(str(dest)).file_uris()] == [part.name]
     assert manifest["fraud_rate"] == pytest.approx(df["is_fraud"].mean(), abs=1e-6)
     assert manifest["generator_version"] == GENERATOR_VERSION
     assert manifest["complete"] is True
     assert len(manifest["sha256"]) == 64
-    assert json.loads((dest / DAY_DIR / "_manifest.json").read_text()) == manifest
+    assert json.loads((dest / MANIFEST).read_text()) == manifest
     assert "generated 20,000/20,000 rows (100%), block 8/8 validated" in err and "published" in err
     assert list(private_tmp.iterdir()) == []  # the temp file is gone
 
 
-def test_readers_discover_the_partitions(
+def test_readers_read_the_table_and_the_root_with_one_type_per_partition_column(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """Each reader's ordinary call over two days (docs/contract.md, per reader)."""
     dest = tmp_path / "raw"
+    assert job(capsys, dest, "--date", "2025-06-09", rows=2_000)[0] == 0  # day 9: one digit
     assert job(capsys, dest, rows=3_000)[0] == 0
-    # The payments are read through the manifest's glob: the labels feed (fraud_reports/)
-    # is a sibling dataset under the same root.
-    files = [str(f) for f in sorted(dest.glob(PAYMENTS_GLOB))]
-    table = pads.dataset(
-        files, format="parquet", partitioning="hive", partition_base_dir=str(dest)
-    ).to_table()
-    assert table.num_rows == 3_000
-    assert {"year", "month", "day"} <= set(table.column_names)
-    query = "select count(*), min(year), min(month::int), min(day::int) from read_parquet(?, hive_partitioning=true)"
-    got = duckdb.execute(query, [f"{dest}/{PAYMENTS_GLOB}"]).fetchall()
-    assert got == [(3_000, 2025, 6, 12)]
-    lazy = (
-        pl.scan_parquet(dest / PAYMENTS_GLOB, hive_partitioning=True)
-        .select("year", "month", "day")
-        .unique()
-        .collect()
+    days = {9: 2_000, 12: 3_000}
+    # Through the Delta log: deltalake and polars, and time travel to yesterday's version.
+    table = DeltaTable(str(dest)).to_pyarrow_table()
+    assert sorted(pl.DataFrame(table)["day"].value_counts().rows()) == sorted(days.items())
+    delta = pl.scan_delta(str(dest)).group_by("day").len().sort("day").collect()
+    assert delta.rows() == list(days.items()) and delta.schema["day"] == pl.Int32
+    yesterday = pl.scan_delta(str(dest), version=0).select(pl.len()).collect().item()
+    assert yesterday == 2_000
+    # The root as a Hive dataset: pyarrow skips _delta_log/_manifests/_staging/_leases itself.
+    dataset = pads.dataset(dest, format="parquet", partitioning="hive")
+    assert dataset.count_rows() == 5_000
+    assert {dataset.schema.field(c).type for c in ("year", "month", "day")} == {pa.int32()}
+    # The Parquet glob: one integer type per partition column in DuckDB and polars.
+    query = (
+        "select distinct typeof(year), typeof(month), typeof(day) "
+        "from read_parquet(?, hive_partitioning=true)"
     )
-    assert lazy.rows() == [(2025, 6, 12)]
+    for glob in (f"{dest}/{PAYMENTS_GLOB}", f"{dest}/**/*.parquet"):
+        assert duckdb.execute(query, [glob]).fetchall() == [("BIGINT", "BIGINT", "BIGINT")]
+    lazy = pl.scan_parquet(f"{dest}/**/*.parquet", hive_partitioning=True)
+    got = lazy.group_by("year", "month", "day").len().sort("day").collect()
+    assert got.rows() == [(2025, 6, d, n) for d, n in days.items()]
+    assert got.schema["day"] == got.schema["month"] == pl.Int64
 
 
 def test_rerun_replaces_the_day_even_with_fewer_rows(
@@ -119,8 +138,12 @@ def test_rerun_replaces_the_day_even_with_fewer_rows(
     first = job(capsys, dest, rows=20_000)[1]
     again = job(capsys, dest, rows=20_000)[1]
     assert again["sha256"] == first["sha256"]  # byte-identical re-run
+    assert again["keys"] != first["keys"]  # under a new key: no file is overwritten
     fewer = job(capsys, dest, rows=5_000)[1]
     assert parts(dest) == ["part-00000-of-00001.parquet"]
+    assert [f"{DAY_DIR}/{f.name}" for f in files(dest)] == fewer["keys"]
+    assert fewer["table_version"] == 2
+    assert DeltaTable(str(dest)).to_pyarrow_table().num_rows == 5_000
     assert pl.scan_parquet(dest / DAY_DIR / "*.parquet").select(pl.len()).collect().item() == 5_000
     assert fewer["rows"] == 5_000
 
@@ -182,16 +205,15 @@ def test_finalize_names_every_setting_a_slice_differs_in(
     assert not (dest / DAY_DIR).exists()
 
 
-def test_partition_folders_hold_only_parquet_and_the_manifest(
+def test_partition_folders_hold_only_parquet(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     dest = tmp_path / "raw"
     for i in range(2):
         assert job(capsys, dest, "--shard", f"{i}/2")[0] == 0
     assert job(capsys, dest, "--finalize", "--shards", "2")[0] == 0
-    assert sorted(p.name for p in (dest / DAY_DIR).iterdir()) == [
-        "_manifest.json", "part-00000-of-00002.parquet", "part-00001-of-00002.parquet",
-    ]  # fmt: skip
+    assert parts(dest) == ["part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
+    assert len(list((dest / DAY_DIR).iterdir())) == 2  # nothing but the day's Parquet
     # Nothing is left staged, and polars and DuckDB take the folder as it is.
     assert list((dest / "_staging").rglob("*.staged")) == []
     assert pl.scan_parquet(dest / DAY_DIR / "*.parquet").select(pl.len()).collect().item() == 20_000
@@ -213,18 +235,21 @@ def test_the_manifest_describes_the_dataset(
     assert manifest["glob"] == f"{root}/year=*/month=*/day=*/*.parquet"
     assert manifest["timestamp_field"] == "event_timestamp"
     assert manifest["partition_columns"] == {"year": "int32", "month": "int32", "day": "int32"}
-    written = pq.read_schema(dest / DAY_DIR / "part-00000-of-00001.parquet")
+    written = pq.read_schema(files(dest)[0])
     assert manifest["schema"] == {f.name: str(f.type) for f in written}
     assert written.field("customer_id").type == "string"  # not large_string
     assert manifest["settings"]["seed"] == "7" and len(manifest["settings_digest"]) == 16
 
 
-def _lease(dest: Path, expires: str) -> Path:
+def _lease(dest: Path, renewed_ago: float, text: str | None = None) -> Path:
+    """Another run's lease (with a field a newer version might add), last written `renewed_ago` s ago."""
     path = dest / "_leases" / "2025-06-12.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     holder = {"run_id": "feedfacefeedface", "host": "elsewhere", "pid": 1,
-              "started": "2025-06-12T00:00:00+00:00", "expires": expires}  # fmt: skip
-    path.write_text(json.dumps(holder))
+              "started": "2025-06-12T00:00:00+00:00", "ttl_seconds": 30, "new_field": 1}  # fmt: skip
+    path.write_text(json.dumps(holder) if text is None else text)
+    then = time.time() - renewed_ago
+    os.utime(path, (then, then))
     return path
 
 
@@ -232,7 +257,7 @@ def test_a_held_lease_keeps_a_second_run_out(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     dest = tmp_path / "raw"
-    lease = _lease(dest, "2999-01-01T00:00:00+00:00")
+    lease = _lease(dest, renewed_ago=5)
     code, _, err = job(capsys, dest, rows=2_000)
     assert code == 7
     last = err.strip().splitlines()[-1]
@@ -242,9 +267,19 @@ def test_a_held_lease_keeps_a_second_run_out(
     assert not (dest / DAY_DIR).exists() and lease.exists()
 
 
+def test_an_unreadable_lease_is_never_taken_over(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dest = tmp_path / "raw"
+    lease = _lease(dest, renewed_ago=3600, text='{"holder": "a format this version cannot read"}')
+    code, _, err = job(capsys, dest, rows=2_000)
+    assert code == 7 and "cannot be read" in err.strip().splitlines()[-1]
+    assert lease.exists() and not (dest / DAY_DIR).exists()
+
+
 def test_an_expired_lease_is_taken_over(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     dest = tmp_path / "raw"
-    lease = _lease(dest, "2020-01-01T00:00:00+00:00")
+    lease = _lease(dest, renewed_ago=31)  # not renewed for longer than its time to live
     code, _, err = job(capsys, dest, rows=2_000)
     assert code == 0, err
     assert "took over the expired lease" in err

@@ -1,4 +1,4 @@
-"""The publishing step and the lease on their own, as another dataset would use them."""
+"""The publishing step (one Delta commit per day) and the lease on their own, as any dataset uses them."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ from datetime import date
 from pathlib import Path
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from fraud_detection.deadline import Deadline
-from fraud_detection.errors import DeadlineExceeded, LeaseHeld
+from fraud_detection.errors import CommitRejected, DeadlineExceeded, LeaseHeld
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, LeaseInfo
 from fraud_detection.sinks.local import LocalDestination
-from fraud_detection.sinks.publish import DayState, StagedPart, publish_day
+from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart
 from fraud_detection.sinks.s3 import S3Destination
 from tests.support.s3 import threaded_moto
 
@@ -47,42 +50,91 @@ def dest(
     return S3Destination(bucket)
 
 
+SCHEMA = pa.schema([("x", pa.int64())])
+
+
+def _stage(
+    dest: Destination, layout: DayLayout, tmp_path: Path, rows: int, index: int = 0
+) -> StagedPart:
+    """A real Parquet file of `rows` rows in the staging area, bound for a run-unique key."""
+    local = tmp_path / f"stage-{uuid.uuid4().hex}.parquet"
+    pq.write_table(pa.table({"x": list(range(rows))}, schema=SCHEMA), local)
+    key = layout.staged_key(index, 1)
+    dest.upload(local, key, {"rows": str(rows)})
+    staged = dest.head(key)
+    assert staged is not None and staged.metadata["rows"] == str(rows)
+    return StagedPart(staged, layout.part_key(index, 1, uuid.uuid4().hex[:12]), rows)
+
+
+def _publication(dest: Destination, layout: DayLayout) -> DayPublication:
+    publication = DayPublication(dest, layout, Deadline(30), SCHEMA)
+    publication.begin()
+    return publication
+
+
+def _table(dest: Destination, prefix: str = "") -> DeltaTable:
+    return DeltaTable(dest.table_uri(prefix), storage_options=dest.storage_options())
+
+
 def test_another_dataset_publishes_through_the_same_step(dest: Destination, tmp_path: Path) -> None:
     layout = DayLayout("features", DAY)
-    dest.put_text(layout.partition + "part-00000-of-00002.parquet", "old", "text/plain")
-    dest.put_text(layout.manifest_key, "old manifest", "application/json")
-    local = tmp_path / "features.parquet"
-    local.write_bytes(b"PAR1 new rows PAR1")
-    dest.upload(local, layout.staged_key(0, 1), {"rows": "3"})
-    staged = dest.head(layout.staged_key(0, 1))
-    assert staged is not None and staged.metadata["rows"] == "3"
-    publication = publish_day(
-        dest, layout, [StagedPart(staged, layout.part_key(0, 1))], '{"rows":3}\n', Deadline(30)
-    )
-    assert publication.state is DayState.PUBLISHED
-    assert dest.list_keys("features/") == [
-        "features/year=2025/month=06/day=12/_manifest.json",
-        "features/year=2025/month=06/day=12/part-00000-of-00001.parquet",
-    ]  # the stale part and the staged object are gone, nothing outside features/ appeared
-    assert dest.get_text(layout.manifest_key) == '{"rows":3}\n'
-    published = dest.head(layout.part_key(0, 1))
+    first = _publication(dest, layout)
+    old = _stage(dest, layout, tmp_path, 5)
+    assert first.publish([old], lambda v: f'{{"version":{v}}}') == 0
+    dest.put_text(layout.partition + "part-leftover-of-a-killed-run.parquet", "x", "text/plain")
+    second = _publication(dest, layout)
+    new = _stage(dest, layout, tmp_path, 3)
+    version = second.publish([new], lambda v: f'{{"version":{v}}}')
+    assert version == 1 and second.state is DayState.PUBLISHED
+    assert dest.list_keys(layout.partition) == [new.key]  # old files and leftovers are gone
+    assert dest.list_keys("features/_staging/") == []
+    assert dest.get_text(layout.manifest_key) == '{"version":1}'
+    assert layout.manifest_key == "features/_manifests/2025-06-12.json"
+    table = _table(dest, "features").to_pyarrow_table()
+    assert table.num_rows == 3 and set(table["day"].to_pylist()) == {12}
+    assert table.schema.field("month").type == pa.int32()
+    published = dest.head(new.key)
     assert published is not None and published.metadata == {}
-    assert publication.window_seconds < 5
+
+
+def test_a_stale_writer_is_rejected_and_removes_only_its_own_files(
+    dest: Destination, tmp_path: Path
+) -> None:
+    layout = DayLayout("", DAY)
+    _publication(dest, layout).publish([_stage(dest, layout, tmp_path, 2)], lambda v: "{}")
+    stale = _publication(dest, layout)  # reads version 0, then pauses
+    winner = _publication(dest, layout)
+    winning = _stage(dest, layout, tmp_path, 4)
+    assert winner.publish([winning], lambda v: "{}") == 1
+    other_day = DayLayout("", date(2025, 6, 13))
+    late = _stage(dest, layout, tmp_path, 7)
+    with pytest.raises(CommitRejected, match="another run published 2025-06-12 first") as err:
+        stale.publish([late], lambda v: "{}")
+    assert "\n" not in str(err.value)
+    assert stale.state is DayState.UNTOUCHED
+    assert dest.list_keys(layout.partition) == [winning.key]  # the winner's day, intact
+    assert _table(dest).to_pyarrow_table().num_rows == 4
+    # A commit of another day since a run read the table does not reject it.
+    behind = _publication(dest, other_day)
+    _publication(dest, DayLayout("", date(2025, 6, 14))).publish(
+        [_stage(dest, DayLayout("", date(2025, 6, 14)), tmp_path, 1)], lambda v: "{}"
+    )
+    assert behind.publish([_stage(dest, other_day, tmp_path, 6)], lambda v: "{}") == 3
+    assert _table(dest).to_pyarrow_table().num_rows == 4 + 1 + 6
 
 
 def test_a_changed_staged_object_is_not_promoted(dest: Destination, tmp_path: Path) -> None:
     layout = DayLayout("", DAY)
+    part = _stage(dest, layout, tmp_path, 2)
     local = tmp_path / "a.parquet"
-    local.write_bytes(b"first")
-    dest.upload(local, layout.staged_key(0, 1), {})
-    checked = dest.head(layout.staged_key(0, 1))
-    assert checked is not None
     local.write_bytes(b"second, longer")
     dest.upload(local, layout.staged_key(0, 1), {})  # replaced after the check
     if isinstance(dest, S3Destination):
         pytest.skip("moto ignores CopySourceIfMatch (AWS honours it)")
+    publication = _publication(dest, layout)
     with pytest.raises(Exception, match="changed while it was being published"):
-        publish_day(dest, layout, [StagedPart(checked, layout.part_key(0, 1))], "{}", Deadline(30))
+        publication.publish([part], lambda v: "{}")
+    assert publication.state is DayState.UNTOUCHED and dest.list_keys(layout.partition) == []
 
 
 def test_the_lease_admits_one_holder_and_hands_over_when_expired(dest: Destination) -> None:
@@ -104,7 +156,7 @@ def test_the_lease_records_who_holds_it(dest: Destination) -> None:
     key = DayLayout("raw", DAY).lease_key
     lease = Lease.acquire(dest, key, "day", ttl_seconds=30)
     stored = json.loads(dest.get_text(key) or "{}")
-    assert set(stored) == {"run_id", "host", "pid", "started", "expires"}
+    assert set(stored) == {"run_id", "host", "pid", "started", "ttl_seconds"}
     assert stored["run_id"] == lease.info.run_id and key == "raw/_leases/2025-06-12.json"
     lease.release()
 
@@ -114,3 +166,20 @@ def test_a_call_that_outlives_the_deadline_is_cut_short() -> None:
 
     with pytest.raises(DeadlineExceeded, match=r"deadline of 0\.2 s passed while sleeping"):
         Deadline(0.2).call("sleeping", lambda: time.sleep(5))
+
+
+def test_a_held_lease_is_renewed_by_its_heartbeat_and_never_expires_meanwhile(
+    dest: Destination,
+) -> None:
+    import time
+
+    from fraud_detection.sinks.lease import held_lease
+
+    key = DayLayout("", DAY).lease_key
+    with held_lease(dest, key, "day", ttl_seconds=1.5, deadline=Deadline(30)) as lease:
+        for _ in range(3):  # twice its time to live in all
+            time.sleep(1.0)
+            with pytest.raises(LeaseHeld, match=f"run {lease.info.run_id} "):
+                Lease.acquire(dest, key, "day", ttl_seconds=1.5)
+        assert not lease.lost.is_set()
+    assert dest.get_text(key) is None

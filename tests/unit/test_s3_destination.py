@@ -27,7 +27,9 @@ from tests.support.s3 import threaded_moto
 from .conftest import SMALL
 
 POP = ["--customers", str(SMALL.customers), "--merchants", str(SMALL.merchants)]
-PREFIX = "year=2025/month=06/day=12/"
+PREFIX = "year=2025/month=6/day=12/"
+LOG = "_delta_log/"
+MANIFEST = "_manifests/2025-06-12.json"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def read_rows(s3: Any, bucket: str) -> pl.DataFrame:
     frames = [
         pl.read_parquet(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read()))
         for k in keys(s3, bucket)
-        if k.endswith(".parquet")
+        if k.endswith(".parquet") and k.startswith("year=")
     ]
     return pl.concat(frames)
 
@@ -85,36 +87,42 @@ def test_upload_lands_the_day_under_year_month(
 ) -> None:
     code, manifest, err = job(capsys)
     assert code == 0, err
-    assert keys(s3, bucket) == [PREFIX + "_manifest.json", PREFIX + "part-00000-of-00001.parquet"]
+    (part,) = manifest["keys"]
+    assert keys(s3, bucket) == [LOG + "00000000000000000000.json", MANIFEST, part]
+    assert part.startswith(PREFIX + "part-") and part.endswith("-00000-of-00001.parquet")
     assert read_rows(s3, bucket).height == 20_000
-    head = s3.head_object(Bucket=bucket, Key=PREFIX + "part-00000-of-00001.parquet")
+    head = s3.head_object(Bucket=bucket, Key=part)
     assert head["ContentType"] == PARQUET_CONTENT_TYPE
     assert "ContentEncoding" not in head  # Parquet's codec lives inside the file
     assert head["Metadata"] == {}  # what the part is, the manifest says
-    body = s3.get_object(Bucket=bucket, Key=PREFIX + "part-00000-of-00001.parquet")["Body"].read()
+    body = s3.get_object(Bucket=bucket, Key=part)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == manifest["sha256"]
     assert manifest["uri"] == f"s3://{bucket}/{PREFIX}"
-    body = s3.get_object(Bucket=bucket, Key=PREFIX + "_manifest.json")["Body"].read()
-    assert json.loads(body) == manifest
-    assert "uploading" in err and "100%" in err and "manifest written" in err
+    body = s3.get_object(Bucket=bucket, Key=MANIFEST)["Body"].read()
+    assert json.loads(body) == manifest and manifest["table_version"] == 0
+    assert "uploading" in err and "100%" in err and "committed as table version 0" in err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_prefix_in_destination(capsys: pytest.CaptureFixture[str], s3: Any, bucket: str) -> None:
     code, manifest, _ = job(capsys, "--dest", f"s3://{bucket}/feeds/payments/", rows=2_000)
     assert code == 0
-    assert keys(s3, bucket)[1] == "feeds/payments/" + PREFIX + "part-00000-of-00001.parquet"
+    (part,) = manifest["keys"]  # keys are the objects' keys, the prefix included
+    root = "feeds/payments/"
+    assert keys(s3, bucket) == [root + LOG + "00000000000000000000.json", root + MANIFEST, part]
+    assert part.startswith(root + PREFIX)
     assert manifest["uri"] == f"s3://{bucket}/feeds/payments/{PREFIX}"
+    assert manifest["root"] == f"s3://{bucket}/feeds/payments"
 
 
 def test_rerun_replaces_the_day(capsys: pytest.CaptureFixture[str], s3: Any, bucket: str) -> None:
     for i in range(3):
         job(capsys, "--shard", f"{i}/3")
     job(capsys, "--finalize", "--shards", "3")
-    assert len(keys(s3, bucket)) == 4
+    assert len([k for k in keys(s3, bucket) if k.startswith(PREFIX)]) == 3
     code, manifest, _ = job(capsys, rows=4_000)
     assert code == 0
-    assert keys(s3, bucket) == [PREFIX + "_manifest.json", PREFIX + "part-00000-of-00001.parquet"]
+    assert [k for k in keys(s3, bucket) if k.startswith(PREFIX)] == manifest["keys"]
     assert read_rows(s3, bucket).height == 4_000 == manifest["rows"]
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,10 +31,12 @@ from fraud_detection.features.compute import (
     history_days,
 )
 from fraud_detection.features.source import RawFeed
+from fraud_detection.manifest import table_fields
+from fraud_detection.settings import DEFAULT_LEASE_TTL_SECONDS
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import held_lease
-from fraud_detection.sinks.parquet import write_parquet
+from fraud_detection.sinks.parquet import arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, publish_file
 from fraud_detection.tempfiles import work_dir
 
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 
 DATASET = "card_payments_features"
 FEATURES_SUBDIR = "features"
-PUBLISH_DEADLINE_SECONDS = 600.0  # staging + promotion of one file; also the lease's ttl
+PUBLISH_DEADLINE_SECONDS = 600.0  # staging + promotion of one file
 
 
 @dataclass(frozen=True)
@@ -88,15 +91,37 @@ def default_dest(source: str) -> str:
 def _publish(
     dest: Destination,
     layout: DayLayout,
-    path: Path,
+    written: Path,
+    schema: pl.Schema,
+    rows: int,
     metadata: dict[str, str],
-    manifest_text: str,
-) -> None:
-    """The raw feed's publishing, for one part: stage, then promote, under the day's lease."""
+    manifest: dict[str, Any],
+) -> int:
+    """The raw feed's publishing, for one part: one commit of the features table, under
+    the day's lease. Fills in the manifest's table core; returns the table version."""
     deadline = Deadline(PUBLISH_DEADLINE_SECONDS)
     what = f"features of {layout.day} at {dest.uri(layout.partition)}"
-    with held_lease(dest, layout.lease_key, what, PUBLISH_DEADLINE_SECONDS, deadline):
-        publish_file(DayPublication(dest, layout, deadline), path, metadata, manifest_text)
+    run_id = uuid.uuid4().hex[:12]
+    key = layout.part_key(0, 1, run_id)
+
+    def manifest_for(version: int) -> str:
+        core = table_fields(
+            dataset=DATASET, date=layout.day.isoformat(),
+            root=dest.uri(layout.prefix).rstrip("/"), uri=dest.uri(layout.partition),
+            keys=[key], manifest_key=layout.manifest_key, table_version=version,
+            timestamp_field="event_timestamp", schema=arrow_type_names(schema),
+        )  # fmt: skip
+        merged = {**core, **manifest}  # the shared core first
+        manifest.clear()
+        manifest.update(merged)
+        return json.dumps(manifest)
+
+    with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline):
+        publication = DayPublication(
+            dest, layout, deadline, arrow_schema(schema), f"features run {run_id}"
+        )
+        publication.begin()
+        return publish_file(publication, written, rows, metadata, run_id, manifest_for)
 
 
 def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
@@ -166,7 +191,6 @@ def _run(
 
     dest.preflight()
     layout = DayLayout(dest.prefix, opts.day)
-    key = layout.part_key(0, 1)
     path = tmp / "features.parquet"
     frame = add_features(_scan(files, today_files), opts.day, opts.label_delay_days)
     # One day's rows (not the history) are collected, then written as the raw feed is:
@@ -181,16 +205,11 @@ def _run(
         "generator-version": GENERATOR_VERSION,
     }  # fmt: skip
     manifest: dict[str, Any] = {
-        "dataset": DATASET,
-        "date": opts.day.isoformat(),
         "rows": rows,
         "fraud_rows": fraud_rows,
-        "uri": dest.uri(layout.partition),
-        "keys": [key],
         "bytes": size,
         "sha256": sha,
         "complete": True,
-        "timestamp_field": "event_timestamp",
         "entity_keys": ["transaction_id", "card_id", "customer_id", "terminal_id"],
         "label": "is_fraud",
         "features": feature_columns(),
@@ -200,9 +219,8 @@ def _run(
         "source_days": used,
         "history_missing": missing,
         "generator_version": GENERATOR_VERSION,
-        "manifest_key": layout.manifest_key,
         "seconds": round(time.monotonic() - started, 2),
     }
-    _publish(dest, layout, path, metadata, json.dumps(manifest))
+    _publish(dest, layout, path, features.schema, rows, metadata, manifest)
     log.info("published %s rows of features for %s at %s", f"{rows:,}", opts.day, manifest["uri"])
     return manifest

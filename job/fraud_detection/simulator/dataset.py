@@ -13,11 +13,14 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from fraud_detection.schema import SCHEMA
+from fraud_detection.simulator.cards import Lifecycle
 from fraud_detection.simulator.clock import DayClock
+from fraud_detection.simulator.episodes import Regime, lifecycle
 from fraud_detection.simulator.frame import to_frame
-from fraud_detection.simulator.fraud import FraudPlan, inject, plan_fraud
+from fraud_detection.simulator.fraud import FraudPlan, inject, plan_day
 from fraud_detection.simulator.labels import reports_on
-from fraud_detection.simulator.population import Population, PopulationSizes, build_population
+from fraud_detection.simulator.population import Groups, PopulationSizes
+from fraud_detection.simulator.portfolio import Portfolio, portfolio_for
 from fraud_detection.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from fraud_detection.simulator.transactions import legit_block
 from fraud_detection.simulator.travel import Trips, trips_on
@@ -57,6 +60,10 @@ class DaySpec:
     profile: str = DEFAULT_PROFILE  # a key of PROFILES: the fraud mix
 
     @property
+    def regime(self) -> Regime:
+        return Regime(self.seed, self.population, self.rows, self.fraud_rate, self.profile)
+
+    @property
     def block_rows(self) -> int:
         # Depends on `rows` only, never on the slicing, so slices union to the day.
         return min(max(-(-self.rows // BLOCKS_PER_DAY), MIN_BLOCK_ROWS), MAX_BLOCK_ROWS)
@@ -81,22 +88,33 @@ class DaySpec:
         return self.block_bounds(blocks[-1])[1] - self.block_bounds(blocks[0])[0]
 
 
+@dataclass(frozen=True)
+class DayWorld:
+    """What every block of a day shares: who is covered and pays, cards, trips."""
+
+    portfolio: Portfolio
+    payers: Groups
+    life: Lifecycle
+    trips: Trips
+    clock: DayClock
+
+
 @lru_cache(maxsize=4)
-def population_for(seed: int, sizes: PopulationSizes) -> Population:
-    """Built once per process and reused by every block and day."""
-    return build_population(seed, sizes)
+def world_for(spec: DaySpec) -> DayWorld:
+    pf = portfolio_for(spec.seed, spec.population, spec.rows)
+    return DayWorld(
+        portfolio=pf,
+        payers=pf.payers(spec.day),
+        life=lifecycle(spec.regime, spec.day),
+        trips=trips_on(pf.pop, spec.seed, spec.day),
+        clock=DayClock.for_day(spec.day, spec.rows),
+    )
 
 
 @lru_cache(maxsize=4)
 def _plan_for(spec: DaySpec) -> FraudPlan:
-    pop = population_for(spec.seed, spec.population)
-    clock = DayClock.for_day(spec.day, spec.rows)
-    return plan_fraud(pop, spec.seed, clock, spec.fraud_rate, PROFILES[spec.profile])
-
-
-@lru_cache(maxsize=4)
-def _trips_for(spec: DaySpec) -> Trips:
-    return trips_on(population_for(spec.seed, spec.population), spec.seed, spec.day)
+    w = world_for(spec)
+    return plan_day(spec.regime, w.portfolio, w.life, w.clock)
 
 
 def iter_blocks(
@@ -106,14 +124,12 @@ def iter_blocks(
     prefetch: bool = True,
 ) -> Iterator[pl.DataFrame]:
     """The slice's rows block by block, in row (and so time) order."""
-    pop = population_for(spec.seed, spec.population)
-    clock = DayClock.for_day(spec.day, spec.rows)
-    trips = _trips_for(spec)
+    w = world_for(spec)
 
     def make(block: int, plan: Callable[[], FraudPlan]) -> pl.DataFrame:
         start, stop = spec.block_bounds(block)
-        legit = legit_block(pop, clock, trips, spec.seed, block, start, stop)
-        return to_frame(pop, clock, spec.seed, inject(legit, plan()))
+        legit = legit_block(w.portfolio, w.payers, w.life, w.clock, w.trips, block, start, stop)
+        return to_frame(w.portfolio.pop, w.clock, spec.seed, inject(legit, plan()))
 
     blocks = list(spec.blocks(shard))
     if not prefetch or len(blocks) < 2:
@@ -144,7 +160,7 @@ def generate_dataset(
     rows: int,
     *,
     seed: int = DEFAULT_SEED,
-    fraud_rate: float = DEFAULT_FRAUD_RATE,
+    fraud_rate: float | None = None,
     population: PopulationSizes | None = None,
     shard: Shard | None = None,
     profile: str = DEFAULT_PROFILE,
@@ -157,7 +173,8 @@ def generate_dataset(
     generated until the frame is collected or sunk (e.g. `.sink_parquet(...)`),
     and then block by block, so memory stays flat as `rows` grows.
     """
-    spec = DaySpec(day, rows, seed, fraud_rate, population or PopulationSizes(), profile)
+    rate = PROFILES[profile].fraud_rate if fraud_rate is None else fraud_rate
+    spec = DaySpec(day, rows, seed, rate, population or PopulationSizes(), profile)
     return lazy_blocks(spec, shard or Shard())
 
 
@@ -166,7 +183,7 @@ def reports_frame(spec: DaySpec) -> pl.DataFrame:
 
     Small (a few thousand rows at most) and a function of the same inputs as the day.
     """
-    return reports_on(spec.seed, spec.day, spec.rows, spec.fraud_rate, PROFILES[spec.profile])
+    return reports_on(spec.regime, spec.day)
 
 
 def lazy_blocks(spec: DaySpec, shard: Shard) -> pl.LazyFrame:

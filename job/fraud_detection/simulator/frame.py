@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -10,10 +12,11 @@ from fraud_detection.schema import (
     DEVICE_KEY_PREFIX,
     SCHEMA,
 )
+from fraud_detection.simulator.cards import plastic_index
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.keys import base32_keys, transaction_keys
+from fraud_detection.simulator.keys import base32_keys, entity_keys_of, transaction_keys
 from fraud_detection.simulator.population import Population
-from fraud_detection.simulator.reference import CATEGORIES, COUNTRIES, EUR_RATE
+from fraud_detection.simulator.reference import BINS, CATEGORIES, COUNTRIES, EUR_RATE
 from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.transactions import Draft
 
@@ -29,6 +32,15 @@ _CODES = {
     if isinstance(dtype, pl.Enum)
 }
 _EARTH_RADIUS_KM = 6371.0088
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_BINS = pl.Series(BINS)
+# How each category forms its prices (see price_minor).
+FREE, CHARM, FARE, ROUND = range(4)
+_RULES = {"5651": CHARM, "5732": CHARM, "5311": CHARM, "5977": CHARM, "5942": CHARM,
+          "5944": CHARM, "5999": CHARM, "5815": CHARM, "5816": CHARM, "4899": CHARM,
+          "4111": FARE, "7995": ROUND, "6051": ROUND, "8398": ROUND, "7832": CHARM}  # fmt: skip
+PRICE_RULE = np.array([_RULES.get(c.mcc, FREE) for c in CATEGORIES])
+FARES_MINOR = np.array([120, 150, 180, 200, 240, 280, 290, 320, 350, 400, 460, 520, 610, 790])
 
 
 def haversine_km(
@@ -38,6 +50,15 @@ def haversine_km(
     dp, dl = p2 - p1, np.radians(lon2 - lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     return 2 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def _dates(ordinals: np.ndarray) -> pl.Series:
+    return pl.Series(ordinals - _EPOCH_ORDINAL, dtype=pl.Int32).cast(pl.Date)
+
+
+def card_keys(seed: int, plastic: np.ndarray) -> pl.Series:
+    """`K` keys of plastics: a slot's first plastic keeps the slot's own key."""
+    return entity_keys_of(seed, "card", plastic)
 
 
 def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
@@ -54,17 +75,35 @@ def device_ids(device: np.ndarray) -> pl.Series:
     return pl.Series("device_id", [None] * len(device), dtype=pl.String).scatter(has, ids)
 
 
+def price_minor(category: np.ndarray, local: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Amounts as prices are formed in each trade: shelf prices end in .99 or .49, fuel
+    and groceries in any cent, fares come from a short fare table, top-ups and bets in
+    round sums."""
+    cents = np.maximum(np.rint(local * 100.0), 1.0).astype(np.int64)
+    rule = PRICE_RULE[category]
+    whole = cents // 100
+    ending = np.where(u < 0.55, 99, np.where(u < 0.75, 49, np.where(u < 0.9, 95, 0)))
+    shelf = np.where(whole >= 1, whole * 100 + ending, cents)
+    fare = (
+        FARES_MINOR[np.argmin(np.abs(FARES_MINOR[None, :] - cents[:, None]), axis=1)]
+        if len(cents)
+        else cents
+    )
+    step = np.where(cents >= 5_000, 1_000, 500)
+    rounded = np.maximum(np.rint(cents / step), 1).astype(np.int64) * step
+    return np.select([rule == CHARM, rule == FARE, rule == ROUND], [shelf, fare, rounded], cents)
+
+
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
     n = len(d)
     block_salt = int(d.row[0]) if n else 0
     g = rng(seed, "format", clock.day, clock.rows, block_salt)
     merchant_country = pop.cities.country[pop.merchant_city[d.merchant]]
     rate = EUR_RATE[merchant_country]
-    minor = np.maximum(np.rint(d.amount_eur * rate * 100.0), 1.0).astype(np.int64)
-    # Charm pricing: a quarter of tickets end in .99, like real price tags.
-    charm = (g.random(n) < 0.25) & (minor >= 100)
-    minor = np.where(charm, (minor // 100) * 100 + 99, minor)
+    minor = price_minor(d.category, d.amount_eur * rate, g.random(n))
     amount_eur = np.round(minor / rate / 100.0, 2)
+    plastic = plastic_index(d.card, d.version)
+    opened = pop.account_opened[d.customer]
     distance = haversine_km(
         pop.home_lat[d.customer], pop.home_lon[d.customer], d.loc_lat, d.loc_lon
     )
@@ -78,7 +117,14 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
                 SCHEMA["event_timestamp"]
             ),
             "customer_id": pop.customer_id.gather(d.customer),
-            "card_id": pop.card_id.gather(d.card),
+            "card_id": card_keys(seed, plastic),
+            "card_bin": _BINS.gather(pop.card_bin[d.card]),
+            "card_issued_on": _dates(d.issued),
+            "card_expiry": _dates(d.expiry),
+            "account_opened_on": _dates(opened),
+            "credit_limit_eur": pl.Series(pop.credit_limit[d.card], dtype=pl.Int32).replace(
+                0, None
+            ),
             "merchant_id": pop.merchant_id.gather(d.merchant),
             "terminal_id": pop.terminal_id.gather(d.terminal),
             "merchant_name": pop.merchant_name.gather(d.merchant),
@@ -102,7 +148,8 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "entry_mode": _CODES["entry_mode"].gather(d.entry),
             "sca": d.sca.astype(bool),
             "device_id": device_ids(d.device),
-            "auth_result": _CODES["auth_result"].gather(d.declined),
+            "auth_result": _CODES["auth_result"].gather((d.response > 0).astype(np.int8)),
+            "response_code": _CODES["response_code"].gather(d.response),
             "is_fraud": is_fraud,
             "fraud_scenario": _CODES["fraud_scenario"].gather(np.maximum(d.scenario, 0)),
         }

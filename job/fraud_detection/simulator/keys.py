@@ -86,6 +86,12 @@ def entity_keys(seed: int, kind: str, n: int) -> pl.Series:
     return base32_keys(mixed, KEY_PREFIX[f"{kind}_id"], ENTITY_KEY_CHARS).alias(f"{kind}_id")
 
 
+def entity_keys_of(seed: int, kind: str, index: np.ndarray) -> pl.Series:
+    """Keys of the entities with these indices: `entity_keys(seed, kind, n)[index]`."""
+    mixed = permute(index.astype(np.uint64), 5 * ENTITY_KEY_CHARS, salt_for(seed, "keys", kind))
+    return base32_keys(mixed, KEY_PREFIX[f"{kind}_id"], ENTITY_KEY_CHARS).alias(f"{kind}_id")
+
+
 def transaction_keys(seed: int, day: date, rows: np.ndarray) -> pl.Series:
     """Keys of a day's payments: a day part, then a row part, so no two days share one.
 

@@ -1,92 +1,138 @@
-"""The labels feed: when each fraud becomes known, as a pure function of the days.
+"""The labels feed: fraud cases as they are reported, a pure function of the days.
 
-A fraud payment is reported by the cardholder or disputed by the issuer days to
-weeks later (a long tail to REPORT_HORIZON_DAYS), or never. A few genuine payments
-are reported too (friendly fraud: the cardholder disputes a purchase they made).
-The reports made on day D cover payments of D-120 … D-1; D recomputes only where
-those days' fraud sits (`fraud_rows`), never their payments.
+A fraud case (episode.py) is reported once, on the day its investigation closes: an
+investigated issuer alert within days (the fast lane), a cardholder's call or a
+statement dispute after weeks, with a tail to REPORT_HORIZON_DAYS; some cases never.
+Every payment of the case is reported that day: approved ones as chargebacks with the
+network's reason code, declined attempts as fraud reports (no money moved). Friendly
+fraud (genuine purchases disputed later) arrives as chargebacks too.
 
-The recomputation assumes the earlier days were generated with the same rows,
-fraud rate and profile as day D (a daily feed with fixed settings).
+The reports made on day D are recomputed from the episode schedule and the planned
+rows of earlier days, never from their payments, so "labels known on day D" can be
+rebuilt for any D. The recomputation assumes the earlier days were generated with the
+same settings as day D (a daily feed with fixed settings).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
-from fraud_detection.schema import REPORT_SCHEMA, REPORT_TYPES
+from fraud_detection.schema import (
+    CASE_KEY_CHARS,
+    CASE_KEY_PREFIX,
+    REPORT_SCHEMA,
+    REPORT_TYPES,
+)
+from fraud_detection.simulator.cards import T0
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.fraud import fraud_rows
-from fraud_detection.simulator.keys import transaction_keys
-from fraud_detection.simulator.profiles import Profile
-from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.episodes import (
+    REPORT_HORIZON_DAYS,
+    Regime,
+    attempts_on,
+    lifecycle,
+)
+from fraud_detection.simulator.fraud import disputes, first_of_each, render_attempts
+from fraud_detection.simulator.keys import base32_keys, permute, transaction_keys
+from fraud_detection.simulator.portfolio import portfolio_for
+from fraud_detection.simulator.reference import ONLINE
+from fraud_detection.simulator.seeding import rng, salt_for
 
-REPORT_HORIZON_DAYS = 120
-# Per scenario (FRAUD_SCENARIOS order): share never reported, median delay in days.
-# Tiny test charges often go unnoticed; takeovers are noticed fast.
-NEVER_REPORTED = np.array([0.06, 0.08, 0.55, 0.05])
-MEDIAN_DELAY_DAYS = np.array([12.0, 7.0, 20.0, 4.0])
-DELAY_SIGMA = 0.9  # log-normal spread: most reports within 1–30 days, a tail to 120
-FRIENDLY_SHARE = 0.05  # false reports on genuine payments, per fraud payment on average
-FRIENDLY_MEDIAN_DAYS = 35.0  # disputes of genuine purchases come with the statement
-CHARGEBACK_SHARE = 0.6
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _delays(g: np.random.Generator, median: np.ndarray) -> np.ndarray:
-    """Days until the report; beyond the horizon it never comes (returned as 0)."""
-    days = np.ceil(median * np.exp(DELAY_SIGMA * g.standard_normal(len(median))))
-    return np.where(days <= REPORT_HORIZON_DAYS, np.maximum(days, 1), 0).astype(np.int64)
-
-
-def reported_rows(
-    seed: int, clock: DayClock, rate: float, profile: Profile
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, delay_days, report_type index) of every report ever made on a day's payments."""
-    row, scenario = fraud_rows(seed, clock, rate, profile)
-    g = rng(seed, "reports", clock.day, clock.rows)
-    never = g.random(len(row)) < NEVER_REPORTED[scenario]
-    delay = np.where(never, 0, _delays(g, MEDIAN_DELAY_DAYS[scenario]))
-    kind = (g.random(len(row)) >= CHARGEBACK_SHARE).astype(np.int8)
-    # Friendly fraud: genuine payments disputed later, by chargeback.
-    f = rng(seed, "friendly-fraud", clock.day, clock.rows)
-    k = f.poisson(clock.rows * rate * FRIENDLY_SHARE)
-    friendly = np.setdiff1d(f.integers(0, clock.rows, k), row)
-    f_delay = _delays(f, np.full(len(friendly), FRIENDLY_MEDIAN_DAYS))
-    reported = delay > 0
-    return (
-        np.concatenate([row[reported], friendly]),
-        np.concatenate([delay[reported], f_delay]),
-        np.concatenate([kind[reported], np.zeros(len(friendly), np.int8)]),
-    )
+# Reason codes by brand (CARD_BRANDS order): fraud card-present, fraud card-absent,
+# and a cardholder dispute (goods not received, a cancelled subscription).
+FRAUD_CP = np.array(["10.3", "4837", "F24"])
+FRAUD_CNP = np.array(["10.4", "4837", "F29"])
+DISPUTE = np.array(["13.1", "4853", "C08"])
+FRIENDLY_AS_FRAUD = 0.6  # friendly fraud mostly claims "I did not make this payment"
+DISPUTE_MEDIAN_DAYS = 35.0  # disputes of genuine purchases come with the statement
+DISPUTE_SIGMA = 0.5
+_DISPUTE_KEYS = 1 << 45
 
 
-def reports_on(seed: int, day: date, rows: int, rate: float, profile: Profile) -> pl.DataFrame:
+@dataclass(frozen=True)
+class DayReports:
+    """Everything reported, ever, about the planned rows of one payment day."""
+
+    row: np.ndarray
+    case: np.ndarray  # case key (episode key, or a dispute's own)
+    reported: np.ndarray  # day ordinal of the report; 0 when never
+    approved: np.ndarray
+    reason: np.ndarray  # reason code (str)
+
+
+def _business_day(ordinal: np.ndarray) -> np.ndarray:
+    weekday = (ordinal - 1) % 7
+    return ordinal + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+
+
+def day_reports(reg: Regime, payment_day: date, asof: date) -> DayReports:
+    """The reports on one payment day's fraud attempts and disputed purchases."""
+    pf = portfolio_for(reg.seed, reg.population, reg.rows)
+    pop = pf.pop
+    clock = DayClock.for_day(payment_day, reg.rows)
+    life = lifecycle(reg, asof)
+    eps, att = attempts_on(reg, payment_day)
+    fraud = render_attempts(pf, life, clock, eps, att)
+    dispute = disputes(pf, clock)
+    rows = np.concatenate([fraud.row, dispute.row])
+    kept = np.zeros(len(rows), dtype=bool)
+    kept[first_of_each(rows)] = True
+    nf = len(fraud.row)
+    brand = pop.card_brand[np.concatenate([fraud.card, dispute.card])]
+    cnp = np.concatenate([fraud.channel, dispute.channel]) == ONLINE
+    reason = np.where(cnp, FRAUD_CNP[brand], FRAUD_CP[brand])
+    g = rng(reg.seed, "dispute-report", payment_day, reg.rows)
+    k = len(dispute.row)
+    delay = np.ceil(DISPUTE_MEDIAN_DAYS * np.exp(DISPUTE_SIGMA * g.standard_normal(k)))
+    friendly = np.where(g.random(k) < FRIENDLY_AS_FRAUD, reason[nf:], DISPUTE[brand[nf:]])
+    reason[nf:] = friendly
+    dispute_day = _business_day(payment_day.toordinal() + delay.astype(np.int64))
+    dispute_key = _DISPUTE_KEYS + (payment_day.toordinal() - T0) * (1 << 20) + np.arange(k)
+    approved = np.concatenate([fraud.response, dispute.response]) == 0
+    reported = np.concatenate([eps.report_day[att.episode], dispute_day])
+    # A dispute needs money to have moved; a fraud case covers declined attempts too.
+    reported[nf:] = np.where(approved[nf:], reported[nf:], 0)
+    case = np.concatenate([eps.key[att.episode], dispute_key])
+    sel = np.flatnonzero(kept & (reported > 0))
+    return DayReports(rows[sel], case[sel], reported[sel], approved[sel], reason[sel])
+
+
+def case_keys(seed: int, case: np.ndarray) -> pl.Series:
+    bits = 5 * CASE_KEY_CHARS
+    mixed = permute(case.astype(np.uint64), bits, salt_for(seed, "keys", "case"))
+    return base32_keys(mixed, CASE_KEY_PREFIX, CASE_KEY_CHARS).alias("case_id")
+
+
+def reports_on(reg: Regime, day: date) -> pl.DataFrame:
     """The reports made on `day`, ordered by the payment's day and row."""
-    ids: list[pl.Series] = []
-    payment_day: list[np.ndarray] = []
-    delays: list[np.ndarray] = []
-    kinds: list[np.ndarray] = []
+    frames: list[pl.DataFrame] = []
     for back in range(REPORT_HORIZON_DAYS, 0, -1):  # oldest payments first
-        clock = DayClock.for_day(day - timedelta(days=back), rows)
-        row, delay, kind = reported_rows(seed, clock, rate, profile)
-        due = np.flatnonzero(delay == back)
-        order = due[np.argsort(row[due])]
-        ids.append(transaction_keys(seed, clock.day, row[order]))
-        payment_day.append(np.full(len(order), clock.day.toordinal() - _EPOCH_ORDINAL))
-        delays.append(np.full(len(order), back, dtype=np.int32))
-        kinds.append(kind[order])
-    paid = pl.Series("payment_date", np.concatenate(payment_day), dtype=pl.Int32).cast(pl.Date)
-    frame = pl.DataFrame(
-        {
-            "transaction_id": pl.concat(ids),
-            "payment_date": paid,
-            "reported_on": pl.Series([day], dtype=pl.Date).new_from_index(0, len(paid)),
-            "delay_days": pl.Series(np.concatenate(delays), dtype=pl.Int32),
-            "report_type": pl.Series(list(REPORT_TYPES)).gather(np.concatenate(kinds)),
-        }
-    )
-    return frame.select(list(REPORT_SCHEMA))
+        paid = day - timedelta(days=back)
+        reports = day_reports(reg, paid, day)
+        due = np.flatnonzero(reports.reported == day.toordinal())
+        if not len(due):
+            continue
+        due = due[np.argsort(reports.row[due], kind="stable")]
+        approved = reports.approved[due]
+        n = len(due)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "transaction_id": transaction_keys(reg.seed, paid, reports.row[due]),
+                    "payment_date": pl.Series([paid], dtype=pl.Date).new_from_index(0, n),
+                    "reported_on": pl.Series([day], dtype=pl.Date).new_from_index(0, n),
+                    "delay_days": pl.Series(np.full(n, back), dtype=pl.Int32),
+                    "report_type": pl.Series(list(REPORT_TYPES)).gather(np.where(approved, 0, 1)),
+                    "case_id": case_keys(reg.seed, reports.case[due]),
+                    "reason_code": pl.Series(reports.reason[due].astype(str)).scatter(
+                        np.flatnonzero(~approved), None
+                    ),
+                }
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=REPORT_SCHEMA)
+    return pl.concat(frames).select(list(REPORT_SCHEMA))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -17,6 +18,7 @@ import polars as pl
 from fraud_detection.schema import CARD_BRANDS, CARD_TYPES
 from fraud_detection.simulator.keys import entity_keys
 from fraud_detection.simulator.reference import (
+    BINS_PER_PRODUCT,
     CARD_BRAND_WEIGHTS,
     CARD_TYPE_RISK,
     CARD_TYPE_WEIGHTS,
@@ -29,6 +31,13 @@ from fraud_detection.simulator.reference import (
 from fraud_detection.simulator.sampling import GuideTable
 from fraud_detection.simulator.seeding import rng
 from fraud_detection.simulator.vocabulary import Cities, build_cities, merchant_names
+
+HOUSEHOLD_SHARE = 0.35  # pairs of customers who live together (and share a computer)
+WORLD_DAY = date(2025, 1, 1).toordinal()  # tenure is counted back from here
+NEW_ACCOUNTS_FROM = date(2025, 1, 1).toordinal()
+NEW_ACCOUNT_SPAN_DAYS = 730  # new customers join over 2025 and 2026
+NEW_ACCOUNT_SHARE = 0.06
+CARD_ISSUE_LAG_DAYS = 1096  # a slot's first plastic comes within three years of the account
 
 
 @dataclass(frozen=True)
@@ -90,11 +99,16 @@ class Population:
     card_count: np.ndarray
     customers_by_city: Groups
     customers_by_country: Groups  # weighted by activity: who pays, given the country
-    # cards
-    card_id: pl.Series
+    household_head: np.ndarray  # per customer: the household's first member (itself if alone)
+    account_opened: np.ndarray  # per customer: day ordinal the account was opened
+    # cards: a card slot is one of a customer's cards over time (cards.py: its plastics)
+    card_id: pl.Series  # the key of each slot's first plastic
     card_customer: np.ndarray
     card_brand: np.ndarray  # index into CARD_BRANDS
     card_type: np.ndarray  # index into CARD_TYPES
+    card_bin: np.ndarray  # index into reference.BINS
+    card_first_issue: np.ndarray  # day ordinal the slot's first plastic was issued
+    credit_limit: np.ndarray  # euros; 0 for debit and prepaid
     # merchants
     merchant_id: pl.Series
     merchant_name: pl.Series
@@ -209,6 +223,24 @@ def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray
     return rng(seed, kind, axis).normal(0.0, scale, n)
 
 
+def _households(seed: int, nc: int) -> np.ndarray:
+    """Customers 2k and 2k+1 share a home (a couple, flatmates) for a share of pairs."""
+    head = np.arange(nc)
+    pair = np.arange(nc // 2)
+    together = rng(seed, "customer", "household").random(len(pair)) < HOUSEHOLD_SHARE
+    head[2 * pair[together] + 1] = 2 * pair[together]
+    return head
+
+
+def _account_opened(seed: int, nc: int) -> np.ndarray:
+    """Tenure: most accounts are years old; a few open during the feed's first years."""
+    g = rng(seed, "customer", "opened")
+    years = g.exponential(7.0, nc)
+    old = WORLD_DAY - np.minimum(years * 365.25, 40 * 365.25).astype(np.int64)
+    new = NEW_ACCOUNTS_FROM + (g.random(nc) * NEW_ACCOUNT_SPAN_DAYS).astype(np.int64)
+    return np.where(g.random(nc) < NEW_ACCOUNT_SHARE, new, old)
+
+
 def build_population(seed: int, sizes: PopulationSizes | None = None) -> Population:
     sizes = sizes or PopulationSizes()
     # Keys and merchant names depend on counts only: a second thread builds them while
@@ -224,11 +256,15 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
     cities = build_cities(seed)
     n_city = len(cities)
 
-    # --- customers
-    home_city = _draw_city(seed, "customer", cities, nc)
-    home_lat = cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04)
-    home_lon = cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06)
-    activity = rng(seed, "customer", "activity").lognormal(0.0, 1.1, nc)
+    # --- customers: members of a household live in the head's town, a street apart
+    head = _households(seed, nc)
+    home_city = _draw_city(seed, "customer", cities, nc)[head]
+    home_lat = (cities.lat[home_city] + _jitter(seed, "customer", "lat", nc, 0.04))[head]
+    home_lon = (cities.lon[home_city] + _jitter(seed, "customer", "lon", nc, 0.06))[head]
+    home_lat = home_lat + _jitter(seed, "customer", "street-lat", nc, 0.002)
+    home_lon = home_lon + _jitter(seed, "customer", "street-lon", nc, 0.003)
+    opened = _account_opened(seed, nc)
+    activity = rng(seed, "customer", "activity").lognormal(0.0, 0.2, nc)
     amount_scale = rng(seed, "customer", "amount").lognormal(0.0, 0.35, nc)
     online_affinity = 0.4 + 1.4 * rng(seed, "customer", "online").beta(2.0, 3.0, nc)
     fav_cdf = np.cumsum(CATEGORY_WEIGHTS)
@@ -244,6 +280,18 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
     card_customer = np.repeat(np.arange(nc), card_count)
     brand_idx = rng(seed, "card", "brand").choice(len(CARD_BRANDS), n_cards, p=CARD_BRAND_WEIGHTS)
     type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
+    program = (rng(seed, "card", "bin").random(n_cards) * BINS_PER_PRODUCT).astype(np.int64)
+    bin_idx = (brand_idx * len(CARD_TYPES) + type_idx) * BINS_PER_PRODUCT + program
+    # The first card comes with the account; further cards within three years.
+    later = (rng(seed, "card", "issued").random(n_cards) * CARD_ISSUE_LAG_DAYS).astype(np.int64)
+    first_issue = opened[card_customer] + np.where(
+        np.arange(n_cards) == card_start[card_customer], 0, later
+    )
+    # Limits follow spending, in steps of 500 euros.
+    limit = 500 * np.ceil(
+        amount_scale[card_customer] * rng(seed, "card", "limit").lognormal(1.6, 0.5, n_cards)
+    )
+    credit_limit = np.where(type_idx == CARD_TYPES.index("credit"), limit, 0).astype(np.int32)
 
     # --- merchants
     category = rng(seed, "merchant", "category").choice(N_CATEGORIES, nm, p=CATEGORY_WEIGHTS)
@@ -280,10 +328,15 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
         customers_by_country=Groups.build(
             cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
         ),
+        household_head=head,
+        account_opened=opened,
         card_id=card_id.result(),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),
         card_type=type_idx.astype(np.int8),
+        card_bin=bin_idx.astype(np.int16),
+        card_first_issue=first_issue,
+        credit_limit=credit_limit,
         merchant_id=merchant_id.result(),
         merchant_name=merchant_name.result(),
         merchant_category=category.astype(np.int16),

@@ -17,8 +17,8 @@ import numpy as np
 class Profile:
     name: str
     fraud_rate: float  # share of the average day's payments that are fraud
-    # Share of fraud per scenario (FRAUD_SCENARIOS order) on the anchor date of the timeline.
-    scenario_shares: tuple[float, float, float, float]
+    # Share of fraud episodes per scenario (FRAUD_SCENARIOS order) on the timeline's anchor date.
+    scenario_shares: tuple[float, float, float, float, float]
 
     @property
     def shares(self) -> np.ndarray:
@@ -27,7 +27,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "training": Profile("training", 0.005, (0.25, 0.35, 0.22, 0.18)),
-    "realistic": Profile("realistic", 0.00015, (0.10, 0.45, 0.15, 0.30)),
+    "training": Profile("training", 0.005, (0.16, 0.34, 0.14, 0.16, 0.20)),
+    "realistic": Profile("realistic", 0.0002, (0.08, 0.50, 0.10, 0.20, 0.12)),
 }
 DEFAULT_PROFILE = "training"

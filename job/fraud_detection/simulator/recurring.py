@@ -6,10 +6,12 @@ function of (seed, customer), so day D knows its renewals without looking back.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.population import Population
+from fraud_detection.simulator.portfolio import Portfolio
 from fraud_detection.simulator.reference import CATEGORIES, E_ON_FILE, ONLINE
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.transactions import (
@@ -21,7 +23,6 @@ from fraud_detection.simulator.transactions import (
 
 SUBSCRIBER_SHARE = 0.4
 PRICES_EUR = np.array([4.99, 7.99, 9.99, 12.99, 17.99])
-PAYMENTS_PER_CUSTOMER_DAY = 2.5  # the default feed: 1 M rows over 400 k customers
 _STREAMING = [i for i, c in enumerate(CATEGORIES) if c.mcc in ("4899", "5815")]
 
 
@@ -31,15 +32,21 @@ def _unit(seed: int, what: str, customer: np.ndarray) -> np.ndarray:
     ) * (1.0 / (1 << 53))
 
 
-def renewals(pop: Population, seed: int, clock: DayClock) -> Draft:
+@lru_cache(maxsize=4)
+def _subscribers(seed: int, n_customers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(customer, day of the month) of everyone who subscribes, in customer order."""
+    everyone = np.arange(n_customers)
+    who = np.flatnonzero(_unit(seed, "who", everyone) < SUBSCRIBER_SHARE)
+    return who, 1 + (_unit(seed, "day", who) * 28).astype(np.int64)
+
+
+def renewals(pf: Portfolio, clock: DayClock) -> Draft:
     """The day's subscription charges, placed at random rows of the day."""
-    everyone = np.arange(pop.n_customers)
-    # A feed smaller than the default carries proportionally fewer subscribers (the same
-    # ones every month).
-    covered = min(1.0, clock.rows / (PAYMENTS_PER_CUSTOMER_DAY * pop.n_customers))
-    subscribes = _unit(seed, "who", everyone) < SUBSCRIBER_SHARE * covered
-    day_of_month = 1 + (_unit(seed, "day", everyone) * 28).astype(np.int64)
-    customer = np.flatnonzero(subscribes & (day_of_month == clock.day.day))
+    pop, seed = pf.pop, pf.pop.seed
+    who, day_of_month = _subscribers(seed, pop.n_customers)
+    # Only the feed's own customers (the same ones every month).
+    customer = who[day_of_month == clock.day.day]
+    customer = customer[pf.live(clock.day)[customer]]
     n = len(customer)
     g = rng(seed, "subscription-rows", clock.day, clock.rows)
     d = Draft.empty(n)

@@ -96,6 +96,15 @@ E_CHIP, E_CONTACTLESS, E_WALLET, E_MAGSTRIPE, E_ECOMMERCE, E_ON_FILE = range(6)
 COUNTRY_EEA = np.array([c.eea for c in COUNTRIES])
 
 CARD_BRAND_WEIGHTS = np.array([0.58, 0.36, 0.06])
+# A few issuing programmes (BINs) per brand and card type: first digit by brand
+# (4 Visa, 5 Mastercard, 3 Amex), then a fixed range per type.
+BINS_PER_PRODUCT = 4
+BINS: tuple[str, ...] = tuple(
+    f"{first}{kind}{program:04d}"[:6]
+    for first in ("4", "5", "3")
+    for kind in ("1", "2", "6")  # debit, credit, prepaid
+    for program in (1207, 3318, 5561, 7793)
+)
 CARD_TYPE_WEIGHTS = np.array([0.62, 0.33, 0.05])
 # Relative odds that a card of each type is compromised: credit cards are worth more
 # to fraudsters and are used more online; prepaid cards are cheap to test.

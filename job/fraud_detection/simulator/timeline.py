@@ -140,7 +140,7 @@ def tactics(day: date) -> Tactics:
     slow = _ramp(day, LOW_AND_SLOW_FROM)
     return Tactics(
         takeover_local=0.3 + 0.5 * ato,
-        takeover_night=0.7 - 0.5 * ato,
+        takeover_night=0.3 - 0.2 * ato,
         card_amount=(1.2 - 0.3 * slow, 3.5 - 2.2 * slow),
         card_typical=0.45 + 0.45 * slow,
         card_local=0.4 + 0.4 * slow,
@@ -169,7 +169,8 @@ def scenario_drift(day: date) -> np.ndarray:
             max(0.3, 1.0 - 0.35 * years),  # compromised_terminal: chip and contactless win
             1.0 + 1.5 * breach_intensity(day),  # compromised_card
             3.0 if in_testing_wave(day) else 1.0,  # card_testing
-            min(2.5, 1.0 + 0.5 * years),  # account_takeover
+            float(np.clip(1.0 + 0.5 * years, 0.3, 2.5)),  # account_takeover
+            1.0,  # lost_stolen
         ]
     )
 

@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fraud_detection.schema import CARD_TYPES, RESPONSE_CODES
+from fraud_detection.simulator.cards import Lifecycle, Plastic, abs_seconds, issued_slot
 from fraud_detection.simulator.clock import DayClock
-from fraud_detection.simulator.population import Population
+from fraud_detection.simulator.population import Groups, Population
+from fraud_detection.simulator.portfolio import Portfolio
 from fraud_detection.simulator.reference import (
     CATEGORIES,
     CATEGORY_MEDIAN_EUR,
@@ -39,15 +42,15 @@ from fraud_detection.simulator.timeline import day_shape
 if TYPE_CHECKING:
     from fraud_detection.simulator.travel import Trips
 
-FAVOURITE_SHARE = 0.35  # how often a customer shops in one of their favourite categories
-REGULAR_ONLINE = 0.6  # online purchases from the customer's usual merchant of the category
+FAVOURITE_SHARE = 0.6  # how often a customer shops in one of their favourite categories
 LEGIT_ON_FILE = 0.2  # online payments with a card stored at the merchant
-LEGIT_NEW_DEVICE = 0.18  # online payments from a new browser, cleared cookies, a new phone
 WALLET_SHARE = 0.35  # taps made with a phone wallet rather than the card
 SCA_EXEMPT_EUR = 30.0  # low-value online payments are usually exempt from SCA
 # Share of purchases refunded, by category: clothes and electronics go back most.
 REFUND_SHARE = np.array([{"5651": 0.05, "5732": 0.03, "5311": 0.03, "5999": 0.02, "4511": 0.02,
                           "7011": 0.02}.get(c.mcc, 0.004) for c in CATEGORIES])  # fmt: skip
+# Gambling and crypto are refused on many debit and prepaid cards.
+RESTRICTED_FOR_DEBIT = np.array([i for i, c in enumerate(CATEGORIES) if c.mcc in ("7995", "6051")])
 MAX_SHOPPING_KM = 120.0  # nobody drives further than this to shop in person
 DOMESTIC_ONLINE = 0.85  # online purchases from a merchant of the buyer's own country
 LEGIT_MOBILE = 0.35  # online buyers on a mobile carrier (located at its gateway city)
@@ -68,7 +71,10 @@ class Draft:
     row: np.ndarray = field(metadata=_INT)  # global row index in the day
     seconds: np.ndarray = field(metadata=_FLOAT)  # second of the day
     customer: np.ndarray = field(metadata=_INT)
-    card: np.ndarray = field(metadata=_INT)
+    card: np.ndarray = field(metadata=_INT)  # the card slot (cards.py)
+    version: np.ndarray = field(metadata=_INT)  # the slot's plastic at the payment's time
+    issued: np.ndarray = field(metadata=_INT)  # the plastic's issue day (ordinal)
+    expiry: np.ndarray = field(metadata=_INT)  # first day of its expiry month (ordinal)
     category: np.ndarray = field(metadata=_INT)
     merchant: np.ndarray = field(metadata=_INT)
     terminal: np.ndarray = field(metadata=_INT)
@@ -81,7 +87,7 @@ class Draft:
     scenario: np.ndarray = field(metadata=_SMALL)
     entry: np.ndarray = field(metadata=_SMALL)  # index into ENTRY_MODES
     sca: np.ndarray = field(metadata=_SMALL)  # 1 when strong customer authentication was done
-    declined: np.ndarray = field(metadata=_SMALL)  # 1 when the authorisation was declined
+    response: np.ndarray = field(metadata=_SMALL)  # index into RESPONSE_CODES; 0 approves
     refund: np.ndarray = field(metadata=_SMALL)  # 1 for a refund to the card
     device: np.ndarray = field(metadata=_DEVICE)  # device token of online payments (0: none)
 
@@ -92,6 +98,9 @@ class Draft:
 
     def __len__(self) -> int:
         return len(self.row)
+
+    def take(self, idx: np.ndarray) -> Draft:
+        return Draft(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     def overwrite(self, positions: np.ndarray, other: Draft) -> None:
         """Replace the rows at `positions` with `other`'s rows (same length)."""
@@ -176,93 +185,99 @@ def category_amount_eur(
     return CATEGORY_MEDIAN_EUR[category] * scale * np.exp(CATEGORY_SIGMA[category] * normal + shift)
 
 
+PRIMARY_CARD = 0.7  # most payments go on the customer's main card
+
+
 def pick_card(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """One of the customer's cards."""
-    return pop.card_start[customer] + (u * pop.card_count[customer]).astype(np.int64)
+    """One of the customer's cards, the first (their main one) most often."""
+    count = pop.card_count[customer]
+    rest = np.maximum(u - PRIMARY_CARD, 0.0) / (1.0 - PRIMARY_CARD)
+    offset = np.where(u < PRIMARY_CARD, 0, (rest * count).astype(np.int64))
+    return pop.card_start[customer] + np.minimum(offset, count - 1)
+
+
+class Streams:
+    """One keyed random stream per attribute of a block: a column's model can change
+    without reshuffling any other column."""
+
+    def __init__(self, seed: int, *keys: int | str | date) -> None:
+        self.seed, self.keys = seed, keys
+
+    def __call__(self, attribute: str) -> np.random.Generator:
+        return rng(self.seed, "tx", attribute, *self.keys)
 
 
 def legit_block(
-    pop: Population, clock: DayClock, trips: Trips, seed: int, block: int, start: int, stop: int
-) -> Draft:
+    pf: Portfolio, payers: Groups, life: Lifecycle, clock: DayClock, trips: Trips, block: int,
+    start: int, stop: int,
+) -> Draft:  # fmt: skip
+    """A block of genuine payments, step by step, each step with its own streams."""
+    pop = pf.pop
     day: date = clock.day
     shape = day_shape(day)
-    g = rng(seed, "tx", day, clock.rows, block)
+    s = Streams(pop.seed, day, clock.rows, block)
     n = stop - start
     row = np.arange(start, stop, dtype=np.int64)
-    seconds = clock.seconds(row, g.random(n))
+    seconds = clock.seconds(row, s("time").random(n))
     hour = np.minimum((seconds // 3600).astype(np.int64), 23)
+    country = clock.countries(hour, s("country").random(n))
+    customer = who_pays(pop, payers, trips, s, country, seconds)
+    leader = sessions(s, seconds)
+    follows = np.flatnonzero(leader >= 0)
+    customer[follows] = customer[leader[follows]]
+    slot = pick_card(pop, customer, s("card").random(n))
+    same_card = follows[s("session-card").random(len(follows)) < SESSION_SAME_CARD]
+    slot[same_card] = slot[leader[same_card]]
+    t = abs_seconds(day, seconds)
+    plastic, slot, blocked = plastics(pop, life, customer, slot, t)
+    # Someone whose only card is blocked mostly pays some other way (not in this feed):
+    # another customer pays instead; a few try the blocked card anyway.
+    gone = np.flatnonzero(blocked & (s("blocked").random(n) >= TRY_BLOCKED))
+    if len(gone):
+        customer[gone] = payers.pick(country[gone], s("customer-3").random(len(gone)))
+        slot[gone] = pick_card(pop, customer[gone], s("card-3").random(len(gone)))
+        again, slot[gone], blocked[gone] = plastics(pop, life, customer[gone], slot[gone], t[gone])
+        for f in fields(Plastic):
+            getattr(plastic, f.name)[gone] = getattr(again, f.name)
 
-    # Who pays: a country by its share of this UTC hour (its local clock), then a
-    # customer of that country by activity: a few pay often, most rarely.
-    country = clock.countries(hour, g.random(n))
-    customer = pop.customers_by_country.pick(country, g.random(n))
-    # Travellers on their way pay nothing in person: someone else at home pays instead.
-    moving = np.flatnonzero(trips.in_transit(customer, seconds))
-    customer[moving] = pop.customers_by_country.pick(country[moving], g.random(len(moving)))
-    card = pick_card(pop, customer, g.random(n))
-
-    # What for: a favourite category, or the usual mix of the local hour and the day.
-    local_hour = clock.local_hour(country, hour)
-    cdf = category_hour_cdf(shape.category_multiplier)
-    flat = (cdf + np.arange(24)[:, None]).ravel()
-    by_hour = (
-        np.searchsorted(flat, local_hour + g.random(n), side="right") - local_hour * N_CATEGORIES
+    category = categories(pop, clock, s, customer, hour, country, shape.category_multiplier)
+    online = s("online").random(n) < np.minimum(
+        CATEGORY_ONLINE[category] * pop.online_affinity[customer], 1.0
     )
-    by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
-    favourite = pop.favourite_categories[customer, (g.random(n) < 0.5).astype(np.int64)]
-    category = np.where(g.random(n) < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
-
-    online_p = np.minimum(CATEGORY_ONLINE[category] * pop.online_affinity[customer], 1.0)
-    online = g.random(n) < online_p
-
-    # Where: at home, or at the destination of a trip. What no shop nearby sells is
-    # bought online.
+    # At home, or at the destination of a trip; what no shop nearby sells is bought online.
     away = trips.away(customer, seconds)
     city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64)
     online |= pop.nearest_km[city, category] > MAX_SHOPPING_KM
-
-    # Online shopping is mostly domestic (the home market), some cross-border.
-    home_country = pop.home_country[customer]
-    market = np.where(g.random(n) < DOMESTIC_ONLINE, home_country, -1)
-    # Online, people mostly go back to the shops they know: a fixed draw per
-    # (customer, category) picks the same merchant every time.
-    u_merchant = g.random(n)
-    regular = np.flatnonzero(online & (g.random(n) < REGULAR_ONLINE))
-    u_merchant[regular] = regular_draw(pop.seed, customer[regular], category[regular])
-    market[regular] = home_country[regular]
-    merchant = pick_merchant(pop, category, city, online, u_merchant, online_country=market)
-    terminal = pick_terminal(pop, merchant, online, g.random(n))
+    merchant = loyal_merchants(pop, s, customer, category, city, online)
+    terminal = pick_terminal(pop, merchant, online, s("terminal").random(n))
     amount_eur = shape.amount_factor * category_amount_eur(
-        category, pop.amount_scale[customer], g.standard_normal(n)
+        category, pop.amount_scale[customer], s("amount").standard_normal(n)
     )
-    channel = np.where(online, ONLINE, card_present_channel(amount_eur, g.random(n))).astype(
-        np.int8
-    )
-
-    # Card-present at the terminal; online where IP geolocation puts the buyer.
-    loc_lat = pop.merchant_lat[merchant]
-    loc_lon = pop.merchant_lon[merchant]
+    channel = np.where(
+        online, ONLINE, card_present_channel(amount_eur, s("channel").random(n))
+    ).astype(np.int8)
     loc_city = pop.merchant_city[merchant].astype(np.int64)
+    loc_lat, loc_lon = pop.merchant_lat[merchant], pop.merchant_lon[merchant]
     web = np.flatnonzero(online)
-    ip_city, ip_lat, ip_lon = ip_location(pop, g, city[web], LEGIT_MOBILE, LEGIT_VPN)
+    ip_city, ip_lat, ip_lon = ip_location(pop, s("ip"), city[web], LEGIT_MOBILE, LEGIT_VPN)
     loc_city[web], loc_lat[web], loc_lon[web] = ip_city, ip_lat, ip_lon
 
-    # Authentication, entry mode, device and declines: the fields an authorisation log has.
-    entry = entry_modes(channel, g.random(n), on_file=g.random(n) < LEGIT_ON_FILE)
-    eea = COUNTRY_EEA[pop.merchant_country[merchant]]
-    sca_p = np.where(amount_eur > SCA_EXEMPT_EUR, 0.85, 0.2) * np.where(eea, 1.0, 0.35)
-    sca = np.where(online, (g.random(n) < sca_p) & (entry != E_ON_FILE), channel == CHIP).astype(
-        np.int8
+    entry = entry_modes(
+        channel, s("wallet").random(n), on_file=s("on-file").random(n) < LEGIT_ON_FILE
     )
+    eea = COUNTRY_EEA[pop.merchant_country[merchant]]
+    required = sca_required(online, eea, amount_eur, s("sca").random(n))
+    sca = np.where(online, required, channel == CHIP).astype(np.int8)
     device = np.zeros(n, dtype=np.uint64)
-    own = customer_devices(pop.seed, customer[web], g.random(len(web)))
-    fresh = mix64(row[web].astype(np.uint64), salt_for(seed, "new-device", day, clock.rows))
-    device[web] = np.where(g.random(len(web)) < LEGIT_NEW_DEVICE, fresh, own)
-    return Draft(
+    device[web] = legit_devices(pf, s, customer[web], city[web], row[web], clock)
+    d = Draft(
         row=row,
         seconds=seconds,
         customer=customer,
-        card=card,
+        card=slot,
+        version=plastic.version,
+        issued=plastic.issued,
+        expiry=plastic.expiry,
         category=category,
         merchant=merchant,
         terminal=terminal,
@@ -274,15 +289,238 @@ def legit_block(
         scenario=np.full(n, -1, dtype=np.int8),
         entry=entry,
         sca=sca,
-        declined=(g.random(n) < shape.decline_rate).astype(np.int8),
-        refund=(g.random(n) < REFUND_SHARE[category]).astype(np.int8),
+        response=np.zeros(n, dtype=np.int8),
+        refund=(s("refund").random(n) < REFUND_SHARE[category]).astype(np.int8),
         device=device,
     )
+    d.response = declines(pop, d, s, shape.decline_rate, required, blocked)
+    retries(d, s)
+    return d
 
 
-def regular_draw(seed: int, customer: np.ndarray, category: np.ndarray) -> np.ndarray:
-    """A uniform in [0, 1) fixed for each (customer, category): their usual merchant."""
-    key = customer.astype(np.uint64) * np.uint64(N_CATEGORIES) + category.astype(np.uint64)
+TRY_BLOCKED = 0.1  # cardholders who try a card they know is blocked
+SESSION_SHARE = 0.6  # payments that continue a shopping trip or an evening out
+SESSION_MEAN_S = 1_500.0
+SESSION_SAME_CARD = 0.95
+SESSION_MAX_FOLLOWERS = 1
+LOYAL_SHARE = 0.88  # payments at one of the customer's regular shops of the category
+REGULAR_WEIGHTS = np.cumsum([0.7, 0.2, 0.1])  # first, second and third favourite shop
+LEGIT_FRESH_DEVICE = 0.12  # a new browser, cleared cookies, a new phone
+HOUSEHOLD_DEVICE = 0.35  # household members' online payments from the shared computer
+PUBLIC_DEVICE = 0.01  # a library, office or shop computer used by many people
+PUBLIC_DEVICES_PER_CITY = 8
+
+
+def who_pays(
+    pop: Population, payers: Groups, trips: Trips, s: Streams, country: np.ndarray,
+    seconds: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """A customer of the row's country, by how much each pays today."""
+    customer = payers.pick(country, s("customer").random(len(country)))
+    # Travellers on their way pay nothing in person: someone else at home pays instead.
+    moving = np.flatnonzero(trips.in_transit(customer, seconds))
+    customer[moving] = payers.pick(country[moving], s("customer-2").random(len(moving)))
+    return customer
+
+
+def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
+    """For each row, the earlier row whose payer it continues (-1: a new session).
+
+    Sessions are small (a coffee after the groceries, the ride home): a row either
+    opens one or follows one, and a session takes at most SESSION_MAX_FOLLOWERS.
+    """
+    n = len(seconds)
+    follow = s("session").random(n) < SESSION_SHARE
+    lag = s("session-lag").exponential(SESSION_MEAN_S, n)
+    roots = np.flatnonzero(~follow)
+    leader = np.full(n, -1, dtype=np.int64)
+    if not len(roots):
+        return leader
+    followers = np.flatnonzero(follow)
+    at = np.searchsorted(seconds[roots], seconds[followers] - lag[followers], side="left")
+    ok = at < len(roots)
+    followers, target = followers[ok], roots[np.minimum(at[ok], len(roots) - 1)]
+    ok = target < followers
+    followers, target = followers[ok], target[ok]
+    order = np.lexsort((followers, target))
+    followers, target = followers[order], target[order]
+    first = np.r_[True, target[1:] != target[:-1]] if len(target) else np.zeros(0, bool)
+    rank = np.arange(len(target)) - np.maximum.accumulate(
+        np.where(first, np.arange(len(target)), 0)
+    )
+    keep = rank < SESSION_MAX_FOLLOWERS
+    leader[followers[keep]] = target[keep]
+    return leader
+
+
+def plastics(
+    pop: Population, life: Lifecycle, customer: np.ndarray, slot: np.ndarray, t: np.ndarray
+) -> tuple[Plastic, np.ndarray, np.ndarray]:
+    """The plastic of each payment; a blocked card is swapped for another of the customer's."""
+    slot = issued_slot(pop, slot, t)
+    plastic = life.plastic(pop, slot, t)
+    swap = np.flatnonzero(plastic.blocked & (pop.card_count[customer] > 1))
+    if len(swap):
+        first, count = pop.card_start[customer[swap]], pop.card_count[customer[swap]]
+        slot = slot.copy()
+        slot[swap] = issued_slot(pop, first + (slot[swap] - first + 1) % count, t[swap])
+        other = life.plastic(pop, slot[swap], t[swap])
+        for f in fields(Plastic):
+            getattr(plastic, f.name)[swap] = getattr(other, f.name)
+    return plastic, slot, plastic.blocked
+
+
+def categories(
+    pop: Population, clock: DayClock, s: Streams, customer: np.ndarray, hour: np.ndarray,
+    country: np.ndarray, multiplier: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """A favourite category, or the usual mix of the local hour and the day."""
+    n = len(customer)
+    local_hour = clock.local_hour(country, hour)
+    cdf = category_hour_cdf(multiplier)
+    flat = (cdf + np.arange(24)[:, None]).ravel()
+    u = s("category").random((3, n))
+    by_hour = np.searchsorted(flat, local_hour + u[0], side="right") - local_hour * N_CATEGORIES
+    by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
+    favourite = pop.favourite_categories[customer, (u[1] < 0.5).astype(np.int64)]
+    return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
+
+
+def loyal_merchants(
+    pop: Population, s: Streams, customer: np.ndarray, category: np.ndarray, city: np.ndarray,
+    online: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Mostly one of the customer's regular shops of the category, sometimes a new one."""
+    n = len(customer)
+    u = s("merchant").random((3, n))
+    home_country = pop.home_country[customer]
+    market = np.where(u[0] < DOMESTIC_ONLINE, home_country, -1)
+    loyal = np.flatnonzero(u[1] < LOYAL_SHARE)
+    which = np.searchsorted(REGULAR_WEIGHTS, u[2][loyal] * REGULAR_WEIGHTS[-1], side="right")
+    u_merchant = s("new-merchant").random(n)
+    u_merchant[loyal] = regular_draw(pop.seed, customer[loyal], category[loyal], which)
+    market[loyal] = home_country[loyal]
+    return pick_merchant(pop, category, city, online, u_merchant, online_country=market)
+
+
+def sca_required(
+    online: np.ndarray, eea: np.ndarray, amount_eur: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """PSD2's rule online: inside the EEA above 30 euros unless an exemption applies
+    (transaction risk analysis), and below it when the cumulative limit is reached."""
+    above = amount_eur > SCA_EXEMPT_EUR
+    p = np.where(above, 0.85, 0.15) * np.where(eea, 1.0, 0.3)
+    return online & (u < p)
+
+
+def legit_devices(
+    pf: Portfolio, s: Streams, customer: np.ndarray, city: np.ndarray, row: np.ndarray,
+    clock: DayClock,
+) -> np.ndarray:  # fmt: skip
+    """Own phones and computers, the household's shared one, public ones, fresh ones."""
+    pop = pf.pop
+    n = len(customer)
+    u = s("device").random((2, n))
+    own = customer_devices(pop.seed, customer, u[0])
+    head = pop.household_head[customer]
+    shared = mix64(head.astype(np.uint64), salt_for(pop.seed, "household-device"))
+    public = mix64(
+        city.astype(np.uint64) * np.uint64(PUBLIC_DEVICES_PER_CITY)
+        + (u[0] * PUBLIC_DEVICES_PER_CITY).astype(np.uint64),
+        salt_for(pop.seed, "public-device"),
+    )
+    fresh = mix64(row.astype(np.uint64), salt_for(pop.seed, "new-device", clock.day, clock.rows))
+    in_household = pf.in_household[customer]
+    return np.select(
+        [
+            u[1] < LEGIT_FRESH_DEVICE,
+            u[1] < LEGIT_FRESH_DEVICE + PUBLIC_DEVICE,
+            in_household & (u[1] < LEGIT_FRESH_DEVICE + PUBLIC_DEVICE + HOUSEHOLD_DEVICE),
+        ],
+        [fresh, public, shared],
+        own,
+    ).astype(np.uint64)
+
+
+# ISO 8583 codes, by their index in schema.RESPONSE_CODES.
+R = {code: i for i, code in enumerate(RESPONSE_CODES)}
+
+
+def declines(
+    pop: Population, d: Draft, s: Streams, rate: float, sca: np.ndarray, blocked: np.ndarray
+) -> np.ndarray:
+    """Why a genuine payment is refused: funds, limits, PINs, risk rules, blocked cards."""
+    n = len(d)
+    u = s("decline").random((2, n))
+    lean = rate / 0.012  # the day's pressure on balances (the days before payday)
+    card_type = pop.card_type[d.card]
+    debit_like = card_type != CARD_TYPES.index("credit")
+    big = np.sqrt(np.minimum(d.amount_eur / CATEGORY_MEDIAN_EUR[d.category], 9.0))
+    limit = pop.credit_limit[d.card]
+    over = (~debit_like) & (d.amount_eur > 0.25 * np.maximum(limit, 1))
+    risky = (d.channel == ONLINE) & (d.amount_eur > 150.0)
+    restricted = np.isin(d.category, RESTRICTED_FOR_DEBIT) & debit_like
+    p = np.stack(
+        [
+            np.where(debit_like, 0.007, 0.0015) * lean * big,  # 51
+            np.where(over, 0.03, 0.0005),  # 61
+            np.where(d.channel == CHIP, 0.006, 0.0),  # 55
+            np.full(n, 0.002) + np.where(sca.astype(bool), 0.03, 0.0),  # 05 (and failed SCA)
+            np.where(risky, 0.02, np.where(d.channel == ONLINE, 0.002, 0.0003)),  # 59
+            np.where(restricted, 0.04, 0.0),  # 57
+            np.full(n, 0.0005),  # 91
+        ]
+    )
+    codes = np.array([R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"]])
+    cum = np.cumsum(p, axis=0)
+    which = (u[0][None, :] >= cum).sum(axis=0)
+    response = np.where(which < len(codes), codes[np.minimum(which, len(codes) - 1)], R["00"])
+    # A cardholder who tries a card they reported blocked.
+    response = np.where(blocked, np.where(u[1] < 0.5, R["62"], R["41"]), response)
+    return response.astype(np.int8)
+
+
+# Which refusals the cardholder tries again, and after about how long (seconds).
+RETRY = {"51": (0.5, 300.0), "55": (0.8, 60.0), "91": (0.8, 90.0), "05": (0.3, 120.0),
+         "59": (0.6, 600.0), "61": (0.4, 300.0)}  # fmt: skip
+
+
+def retries(d: Draft, s: Streams) -> None:
+    """A declined payment is often tried again minutes later, and then goes through."""
+    n = len(d)
+    share = np.zeros(len(RESPONSE_CODES))
+    lag = np.ones(len(RESPONSE_CODES))
+    for code, (p, mean_s) in RETRY.items():
+        share[R[code]], lag[R[code]] = p, mean_s
+    u = s("retry").random((3, n))
+    src = np.flatnonzero((d.response > 0) & (u[0] < share[d.response]))
+    if not len(src):
+        return
+    after = d.seconds[src] + 20.0 + u[1][src] * 2.0 * lag[d.response[src]]
+    dst = np.searchsorted(d.seconds, after, side="left")
+    ok = (dst < n) & (dst > src)
+    src, dst = src[ok], dst[ok]
+    ok = d.response[dst] == 0  # never overwrite another refusal
+    src, dst = src[ok], dst[ok]
+    first = np.unique(dst, return_index=True)[1]
+    src, dst = src[first], dst[first]
+    keep = ~np.isin(dst, src)
+    src, dst = src[keep], dst[keep]
+    d.overwrite(dst, d.take(src))
+    smaller = d.response[src] == R["51"]  # a smaller basket the second time
+    d.amount_eur[dst] = np.where(
+        smaller, d.amount_eur[dst] * (0.4 + 0.5 * u[2][dst]), d.amount_eur[dst]
+    )
+    d.response[dst] = R["00"]
+
+
+def regular_draw(
+    seed: int, customer: np.ndarray, category: np.ndarray, which: np.ndarray | int = 0
+) -> np.ndarray:
+    """A uniform in [0, 1) fixed for each (customer, category, k): their k-th usual shop."""
+    key = (customer.astype(np.uint64) * np.uint64(N_CATEGORIES) + category.astype(np.uint64)) * (
+        np.uint64(4)
+    ) + np.asarray(which).astype(np.uint64)
     return (mix64(key, salt_for(seed, "regular-merchant")) >> np.uint64(11)) * (1.0 / (1 << 53))
 
 

@@ -33,6 +33,12 @@ class Destination(Protocol):
 
     def uri(self, key: str) -> str: ...
 
+    def table_uri(self, prefix: str) -> str:
+        """The dataset root at `prefix` as `deltalake` opens it (a path, or s3://bucket/prefix)."""
+
+    def storage_options(self) -> dict[str, str]:
+        """`deltalake`'s options for this store: endpoint, credentials, conditional put."""
+
     def preflight(self) -> None:
         """Fail fast, before generating anything, if we could not publish."""
 
@@ -55,6 +61,10 @@ class Destination(Protocol):
 
     def get_tagged(self, key: str) -> tuple[str, str] | None:
         """(text, tag) of `key`, read in one request, or None."""
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        """(text, tag, age) of `key` in one request, or None. The age (seconds since the object
+        was last written) is judged by the store's own clock, never the caller's."""
 
     def download(self, key: str, local: Path) -> None:
         """Copy the object at `key` to the local file `local`."""

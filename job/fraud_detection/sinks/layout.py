@@ -1,12 +1,17 @@
-"""Where a day's objects live: Hive-style year=/month=/day= partitions.
+"""Where a day's objects live: a Delta Lake table with Hive-style year=/month=/day= folders.
 
-    <prefix>/year=YYYY/month=MM/day=DD/part-NNNNN-of-KKKKK.parquet   published parts
-    <prefix>/year=YYYY/month=MM/day=DD/_manifest.json                the day's commit marker
-    <prefix>/_staging/YYYY-MM-DD/part-NNNNN-of-KKKKK.parquet.staged  slices before promotion
-    <prefix>/_leases/YYYY-MM-DD.json                                 one writer per day
+    <prefix>/_delta_log/NNNNNNNNNNNNNNNNNNNN.json                      the table's commit log
+    <prefix>/year=YYYY/month=M/day=D/part-RUN-NNNNN-of-KKKKK.parquet   the day's parts
+    <prefix>/_manifests/YYYY-MM-DD.json                                the day's manifest
+    <prefix>/_staging/YYYY-MM-DD/part-NNNNN-of-KKKKK.parquet.staged    slices before the commit
+    <prefix>/_leases/YYYY-MM-DD.json                                   one writer per day
 
-Readers glob `<prefix>/year=*/month=*/day=*/*.parquet`; the staging area starts with an
-underscore and its objects do not end in `.parquet`, so no dataset glob reaches them.
+Partition values are integers without zero padding (`month=6`, `day=9`), so every reader
+that infers Hive types from the folder names (DuckDB, polars, pyarrow) gets one integer
+type per column, and the folder names are what Delta itself writes for integer values.
+Part keys carry the publishing run's id: a re-run never overwrites a file a reader may
+be reading. Everything that is not a day's Parquet starts with an underscore, so neither
+`<prefix>/year=*/month=*/day=*/*.parquet` nor `<prefix>/**/*.parquet` reaches it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-MANIFEST_NAME = "_manifest.json"  # leading underscore: Hive/Athena/pyarrow readers skip it
+MANIFESTS = "_manifests"  # leading underscore: Hive/Athena/pyarrow/polars readers skip it
+LEASES = "_leases"
 STAGED_SUFFIX = ".staged"
 PARTITION_GLOB = "year=*/month=*/day=*/*.parquet"
 
@@ -30,17 +36,24 @@ class DayLayout:
     @property
     def partition(self) -> str:
         d = self.day
-        return self._under(f"year={d:%Y}/month={d:%m}/day={d:%d}/")
+        return self._under(f"year={d.year}/month={d.month}/day={d.day}/")
 
-    def part_key(self, index: int, count: int) -> str:
-        return f"{self.partition}part-{index:05d}-of-{count:05d}.parquet"
+    @property
+    def partition_values(self) -> dict[str, str]:
+        """The day's partition as the Delta log records it (see PARTITION_COLUMNS)."""
+        d = self.day
+        return {"year": str(d.year), "month": str(d.month), "day": str(d.day)}
 
-    def part_keys(self, count: int) -> list[str]:
-        return [self.part_key(i, count) for i in range(count)]
+    def part_key(self, index: int, count: int, run_id: str) -> str:
+        return f"{self.partition}part-{run_id}-{index:05d}-of-{count:05d}.parquet"
+
+    def relative(self, key: str) -> str:
+        """`key` relative to the dataset root (a path in the Delta log)."""
+        return key[len(self.prefix) + 1 :] if self.prefix else key
 
     @property
     def manifest_key(self) -> str:
-        return self.partition + MANIFEST_NAME
+        return self._under(f"{MANIFESTS}/{self.day.isoformat()}.json")
 
     @property
     def staging(self) -> str:
@@ -51,7 +64,7 @@ class DayLayout:
 
     @property
     def lease_key(self) -> str:
-        return self._under(f"_leases/{self.day.isoformat()}.json")
+        return self._under(f"{LEASES}/{self.day.isoformat()}.json")
 
     @property
     def dataset_glob(self) -> str:

@@ -1,9 +1,9 @@
 """A local folder that behaves like the bucket: handy for `make run` and tests.
 
-S3-shaped: a partition folder only ever holds Parquet files and `_manifest.json`.
+S3-shaped: a partition folder only ever holds the day's Parquet files.
 Temp files live in `<root>/_staging/.tmp/` and are renamed into place (atomic on
 one filesystem); metadata sidecars exist only beside staged objects. Conditional
-writes are made safe by an exclusive `flock` on `<root>/.daily-synthetic.lock`.
+writes are made safe by an exclusive `flock` on `<root>/_leases/.daily-synthetic.lock`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ from fraud_detection.tempfiles import pid_alive
 
 _META_SUFFIX = ".meta.json"  # sidecar of a staged object, like S3's user metadata
 TMP_DIR = "_staging/.tmp"
-LOCK_NAME = ".daily-synthetic.lock"
+# Under an underscore folder: no reader of the dataset root (glob or Parquet) reaches it.
+LOCK_NAME = "_leases/.daily-synthetic.lock"
 
 
 @dataclass
@@ -38,6 +40,12 @@ class LocalDestination:
     def uri(self, key: str) -> str:
         # Plain file:// + path: `year=2025` stays readable (as_uri() would escape "=").
         return f"file://{(self.root / key).resolve()}" + ("/" if key.endswith("/") else "")
+
+    def table_uri(self, prefix: str) -> str:
+        return str((self.root / prefix).resolve())
+
+    def storage_options(self) -> dict[str, str]:
+        return {}
 
     def preflight(self) -> None:
         try:
@@ -91,6 +99,16 @@ class LocalDestination:
         try:
             with (self.root / key).open() as f:
                 return f.read(), _tag(os.fstat(f.fileno()))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _error(exc, f"cannot read {self.root / key}") from None
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        try:
+            with (self.root / key).open() as f:
+                st = os.fstat(f.fileno())
+                return f.read(), _tag(st), time.time() - st.st_mtime  # one host: one clock
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -150,6 +168,7 @@ class LocalDestination:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         try:
+            (self.root / LOCK_NAME).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise _error(exc, f"cannot lock {self.root}") from None

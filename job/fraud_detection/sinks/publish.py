@@ -1,46 +1,49 @@
-"""Publishing one day of a dataset: invalidate first, promote from staging, commit last.
+"""Publishing one day of a dataset (payments, fraud reports, features): one Delta commit.
 
-API, for any dataset laid out by `DayLayout` (raw payments, fraud reports, features):
+The one helper every dataset publishes through. The caller holds the day's lease
+(sinks.lease) and has uploaded the day's file(s) to the staging area; then:
 
-    layout = DayLayout("features", day)                      # keys under <root>/features/
-    with_lease = Lease.acquire(dest, layout.lease_key, "features of " + day, ttl)  # sinks.lease
-    dest.upload(local_file, layout.staged_key(0, 1), metadata)
-    staged = [StagedPart(dest.head(layout.staged_key(0, 1)), layout.part_key(0, 1))]
-    publication = publish_day(dest, layout, staged, manifest_text, Deadline(600))
-    publication.state        # DayState; on failure: DayPublication(...).publish(...) and
-                             # read .state in the except block
-    with_lease.release()
+    publication = DayPublication(dest, layout, deadline, data_schema, run_id)
+    publication.begin()             # read the table's version: the base of the commit
+    ...                             # generate, stage
+    publication.publish(staged, manifest_for)   # manifest_for(version) -> manifest JSON
 
-`parts` are objects already uploaded to the staging area (`layout.staged_key`), each
-with the key it must take in the day folder. The caller holds the day's lease
-(`sinks.lease.Lease`) for the whole call. The steps, in this order:
+`publish` takes these steps, in this order:
 
-1. delete the old `_manifest.json`: from here on the day is *incomplete*;
-2. delete the day's objects that the new manifest will not list (stale parts);
-3. server-side copy each staged object into the day folder (only if it is unchanged
-   since it was checked: CopySourceIfMatch on S3, the file identity locally);
-4. write the new manifest: the day is *published*;
+1. promote: server-side copy of each staged object to its key in the day folder, a key
+   unique to this run (`part-RUN-…`), so no file a reader may be reading is overwritten;
+2. commit: one Delta commit removes the day's previous files and adds the new ones
+   (sinks/table.py). If the log moved on under a day this run replaces, the commit is
+   rejected (`CommitRejected`) and this run removes only its own new files;
+3. write `_manifests/YYYY-MM-DD.json`, naming the table version;
+4. delete the files the commit removed (and any file of the day folder the table does not
+   list: leftovers of a killed run), for the glob readers. They are not kept for time travel:
+   a version from before a day was replaced no longer reads (vacuum's job, done at once);
 5. delete the staged objects (a failure here is only logged: the next run removes them).
 
-A reader that follows the manifest never sees a manifest that disagrees with the
-objects. A reader that globs `*.parquet` can see a subset of the old or new parts, never
-the same rows twice, during steps 2-3: `window_seconds` measures that window.
+A reader of the table sees the old day until step 2 and the new day after it. A reader
+that globs the day folder's `*.parquet` sees the old and the new files together between
+steps 1 and 4: `window_seconds` measures that window.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+import pyarrow as pa
+
 from fraud_detection.deadline import Deadline
-from fraud_detection.errors import DestinationError
+from fraud_detection.errors import CommitRejected, DeadlineExceeded, DestinationError
 from fraud_detection.sinks.destination import Destination, StoredObject
 from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.table import NewFile, TableView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,18 +51,16 @@ T = TypeVar("T")
 
 class DayState(StrEnum):
     UNTOUCHED = "untouched"
-    INCOMPLETE = "incomplete"
     PUBLISHED = "published"
     UNKNOWN = "unknown"
 
     def explain(self, day: str) -> str:
         return {
             DayState.UNTOUCHED: f"day {day} left untouched (as it was before this run)",
-            DayState.INCOMPLETE: f"day {day} left incomplete (no manifest); re-run to repair",
             DayState.PUBLISHED: f"day {day} is published",
             DayState.UNKNOWN: (
-                f"day {day} may be incomplete (a manifest change could not be confirmed); "
-                "re-run to repair"
+                f"day {day} is either as it was or published by this run (the commit could "
+                "not be confirmed); re-run to be sure"
             ),
         }[self]
 
@@ -67,7 +68,8 @@ class DayState(StrEnum):
 @dataclass(frozen=True)
 class StagedPart:
     staged: StoredObject  # as checked in the staging area (its tag pins the content)
-    key: str  # where it goes in the day folder
+    key: str  # where it goes in the day folder (unique to the run)
+    rows: int
 
 
 @dataclass
@@ -75,72 +77,98 @@ class DayPublication:
     dest: Destination
     layout: DayLayout
     deadline: Deadline
+    data_schema: pa.Schema  # the Arrow schema of the day's files (without partition columns)
+    # Recorded in the commit (commitInfo), unique to the run: how it finds its version.
+    operation: str = field(default_factory=lambda: f"run {uuid.uuid4().hex[:12]}")
     state: DayState = DayState.UNTOUCHED
-    window_seconds: float = 0.0  # a glob reader may see part of the day
-    unpublished_seconds: float = 0.0  # a manifest reader finds no manifest
+    view: TableView | None = None
+    version: int | None = None  # the table version that published the day
+    window_seconds: float = 0.0  # a glob reader may see old and new files together
+    commit_seconds: float = 0.0
+    _promoted: list[str] = field(default_factory=list)
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
         return self.deadline.call(doing, fn)
 
-    def publish(self, parts: Sequence[StagedPart], manifest_text: str) -> None:
+    def begin(self) -> TableView:
+        """Read the table: the version this run's commit is checked against."""
+        if self.view is None:
+            view = self._call("reading the table", lambda: TableView.open(self.dest, self.layout))
+            log.info(
+                "table %s at version %s", self.dest.table_uri(self.layout.prefix),
+                "(none yet)" if view.version is None else view.version,
+            )  # fmt: skip
+            self.view = view
+        return self.view
+
+    def publish(self, parts: Sequence[StagedPart], manifest_for: Callable[[int], str]) -> int:
+        view = self.begin()
         dest, layout = self.dest, self.layout
         day = layout.day.isoformat()
-        keep = {p.key for p in parts} | {layout.manifest_key}
-        existing = self._call("listing the day", lambda: dest.list_keys(layout.partition))
-        stale = [k for k in existing if k not in keep]
-
+        keys = [p.key for p in parts]
         started = time.monotonic()
-        self.state = DayState.UNKNOWN
-        log.info("publish: invalidating %s (manifest removed first)", day)
         try:
-            self._call("removing the old manifest", lambda: dest.delete([layout.manifest_key]))
-        except DestinationError:
-            self._confirm_manifest(None)
-            raise
-        self.state = DayState.INCOMPLETE
-        log.info("publish: old manifest removed; promoting %d part(s)", len(parts))
-        promote_started = time.monotonic()
-        if stale:
-            log.info("publish: removing %d stale object(s): %s", len(stale), ", ".join(stale))
-            self._call("removing stale objects", lambda: dest.delete(stale))
-        for part in parts:
-            log.info("publish: promoting %s -> %s", part.staged.key, part.key)
-            self._call(f"promoting {part.key}", _copier(dest, part))
-        self.window_seconds = time.monotonic() - promote_started
-        self._write_manifest(manifest_text)
-        self.unpublished_seconds = time.monotonic() - started
-        log.info(
-            "publish: manifest written; %s published (glob window %.3f s, no manifest for %.3f s)",
-            day, self.window_seconds, self.unpublished_seconds,
-        )  # fmt: skip
-        self._remove_staged([p.staged.key for p in parts])
-
-    def _write_manifest(self, text: str) -> None:
-        key = self.layout.manifest_key
-        self.state = DayState.UNKNOWN  # until the PUT is known to have landed or not
-        try:
-            self._call(
-                "writing the manifest", lambda: self.dest.put_text(key, text, "application/json")
+            for part in parts:
+                log.info("publish: promoting %s -> %s", part.staged.key, part.key)
+                self._promoted.append(part.key)
+                self._call(f"promoting {part.key}", _copier(dest, part))
+            self.state = DayState.UNKNOWN
+            commit_started = time.monotonic()
+            files = [NewFile(p.key, p.staged.size, p.rows) for p in parts]
+            self.version = self._call(
+                "committing the day", lambda: view.commit(files, self.data_schema, self.operation)
             )
-        except DestinationError:
-            self._confirm_manifest(text)
+            self.commit_seconds = time.monotonic() - commit_started
+        except BaseException as exc:
+            self._after_failed_commit(keys, exc)
             raise
         self.state = DayState.PUBLISHED
+        log.info("publish: %s committed as table version %d", day, self.version)
+        text = manifest_for(self.version)
+        self._call(
+            "writing the manifest",
+            lambda: dest.put_text(layout.manifest_key, text, "application/json"),
+        )
+        self._remove_old_files(set(keys))
+        self.window_seconds = time.monotonic() - started
+        log.info(
+            "publish: %s published (commit %.3f s, glob window %.3f s)",
+            day, self.commit_seconds, self.window_seconds,
+        )  # fmt: skip
+        self._remove_staged([p.staged.key for p in parts])
+        return self.version
 
-    def _confirm_manifest(self, ours: str | None) -> None:
-        """After a failed manifest change (the request is over): read back what is there."""
-        key = self.layout.manifest_key
-        try:
-            landed = Deadline(3.0).call("checking the manifest", lambda: self.dest.get_text(key))
-        except Exception:  # unreadable: the state stays UNKNOWN; the first error is raised
-            self.state = DayState.UNKNOWN
-            return
-        if landed is None:
-            self.state = DayState.INCOMPLETE
-        elif ours is None:  # the old manifest is still there, and so is everything else
-            self.state = DayState.UNTOUCHED
-        else:
-            self.state = DayState.PUBLISHED if landed == ours else DayState.UNKNOWN
+    def _after_failed_commit(self, keys: list[str], exc: BaseException) -> None:
+        """Find out whether the commit landed; if not, remove this run's own files only."""
+        if self.state is DayState.UNKNOWN and not isinstance(exc, CommitRejected):
+            landed = self.view.committed(keys) if self.view is not None else None
+            if landed:
+                self.state = DayState.PUBLISHED
+                return
+            if landed is None or isinstance(exc, (DeadlineExceeded, KeyboardInterrupt)):
+                # The commit call may still be under way: its files stay (the next run
+                # removes whatever the table does not list).
+                return
+        self.state = DayState.UNTOUCHED
+        if self._promoted:
+            try:
+                promoted = list(self._promoted)
+                Deadline(3.0).call("removing this run's files", lambda: self.dest.delete(promoted))
+            except Exception as cleanup:
+                log.warning("this run's files are left for the next run to remove: %s", cleanup)
+
+    def _remove_old_files(self, keep: set[str]) -> None:
+        """The files the commit removed, and any other file of the day the table does not list.
+
+        A failure here fails the run (the day is published): until a re-run removes them, a
+        glob reader sees the old files beside the new ones.
+        """
+        dest, layout = self.dest, self.layout
+        listed = self._call("listing the day", lambda: dest.list_keys(layout.partition))
+        old = [k for k in listed if k not in keep]
+        if old:
+            log.info("publish: removing %d file(s) the table no longer lists", len(old))
+            self._call("removing old files", lambda: dest.delete(old))
 
     def _remove_staged(self, keys: list[str]) -> None:
         try:
@@ -153,30 +181,24 @@ def _copier(dest: Destination, part: StagedPart) -> Callable[[], None]:
     return lambda: dest.copy(part.staged, part.key)
 
 
-def publish_day(
-    dest: Destination,
-    layout: DayLayout,
-    parts: Sequence[StagedPart],
-    manifest_text: str,
-    deadline: Deadline,
-) -> DayPublication:
-    """Publish staged `parts` as `layout`'s day (the caller holds the day's lease)."""
-    publication = DayPublication(dest, layout, deadline)
-    publication.publish(parts, manifest_text)
-    return publication
-
-
 def publish_file(
-    publication: DayPublication, path: Path, metadata: dict[str, str], manifest_text: str
-) -> None:
+    publication: DayPublication,
+    path: Path,
+    rows: int,
+    metadata: dict[str, str],
+    run_id: str,
+    manifest_for: Callable[[int], str],
+) -> int:
     """One local file as the day's only part: stage it, then publish (lease held by caller).
 
     `publication.state` tells, also after an exception, what the day was left as.
     """
     dest, layout, deadline = publication.dest, publication.layout, publication.deadline
+    publication.begin()
     staged_key = layout.staged_key(0, 1)
     deadline.call(f"staging {path.name}", lambda: dest.upload(path, staged_key, metadata))
     staged = deadline.call("checking the staged file", lambda: dest.head(staged_key))
     if staged is None:
         raise DestinationError(f"the staged file {dest.uri(staged_key)} vanished after its upload")
-    publication.publish([StagedPart(staged, layout.part_key(0, 1))], manifest_text)
+    part = StagedPart(staged, layout.part_key(0, 1, run_id), rows)
+    return publication.publish([part], manifest_for)

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
@@ -154,9 +156,39 @@ class S3Destination:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def table_uri(self, prefix: str) -> str:
+        return f"s3://{self.bucket}/{prefix}".rstrip("/")
+
+    def storage_options(self) -> dict[str, str]:
+        """boto3's endpoint, region and credentials, handed to delta-rs's object store.
+
+        `conditional_put=etag`: the log's next version is written with `If-None-Match: *`,
+        so of two writers of one version exactly one wins (no locking service needed).
+        """
+        session = boto3.session.Session()
+        options = {"conditional_put": "etag"}
+        if endpoint := endpoint_url():
+            options["endpoint"] = endpoint
+            if endpoint.startswith("http://"):
+                options["allow_http"] = "true"
+        region = session.region_name or self.client.meta.region_name
+        if region:
+            options["region"] = region
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            options["access_key_id"] = frozen.access_key or ""
+            options["secret_access_key"] = frozen.secret_key or ""
+            if frozen.token:
+                options["session_token"] = frozen.token
+        return options
+
     def preflight(self) -> None:
-        with self._errors("check bucket"):
-            self.client.head_bucket(Bucket=self.bucket)
+        # A listing of our own root, not HeadBucket: HeadBucket needs s3:ListBucket with no
+        # s3:prefix, which a policy that limits listing to the dataset's prefix refuses.
+        root = f"{self.prefix}/" if self.prefix else ""
+        with self._errors(f"check bucket (list s3://{self.bucket}/{root})"):
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=root, MaxKeys=1)
 
     def conditional_writes(self) -> bool:
         """Probe once: does this store refuse a second If-None-Match write of one key?
@@ -236,6 +268,27 @@ class S3Destination:
                     return None
                 raise
             return r["Body"].read().decode(), r["ETag"]
+
+    def get_aged(self, key: str) -> tuple[str, str, float] | None:
+        with self._errors(f"read s3://{self.bucket}/{key}"):
+            try:
+                r = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+            text = r["Body"].read().decode()
+        # Both ends of the age from the store: its Date header and the object's LastModified.
+        headers = r.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if "date" not in headers:
+            return text, r["ETag"], 0.0  # no clock of the store's: never judged expired early
+        return (
+            text,
+            r["ETag"],
+            (
+                _utc(parsedate_to_datetime(headers["date"])) - _utc(r["LastModified"])
+            ).total_seconds(),
+        )
 
     def download(self, key: str, local: Path) -> None:
         with self._errors(f"download s3://{self.bucket}/{key}"):
@@ -327,6 +380,11 @@ class S3Destination:
             raise DestinationError(message) from None
 
 
+def _utc(moment: datetime) -> datetime:
+    """Some servers' dates carry no zone (`-0000`): they are UTC all the same."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -388,7 +446,7 @@ def _client_error_message(exc: ClientError, action: str, bucket: str, where: str
         return f"S3 rejected the credentials ({code}); check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role"
     if code in ("403", "AccessDenied", "Forbidden") or status == 403:
         return (
-            f"access denied to bucket {bucket!r} ({action}): bad credentials or "
-            "missing s3:ListBucket/PutObject/DeleteObject permission"
+            f"access denied ({code or status}) during {action}: the role or keys in use are "
+            "not allowed to do this; check that their IAM policy covers this bucket and prefix"
         )
     return f"S3 error during {action}: {code or status} {err.get('Message', '')}".strip()

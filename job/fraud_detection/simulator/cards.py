@@ -1,0 +1,113 @@
+"""Cards over time: each card slot of a customer is a series of plastics.
+
+A plastic is valid for CARD_VALIDITY_DAYS; then the slot's next plastic (a new key)
+takes over. A fraud case blocks the plastic at detection and a new one is issued a few
+days later. Everything is a function of the slot, the time and the blocks of the
+current validity cycle (episodes.py schedules them), so day D needs no earlier day.
+
+Times are absolute seconds since 2000-01-01 UTC (`abs_seconds`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from fraud_detection.simulator.population import Population
+
+T0 = date(2000, 1, 1).toordinal()
+DAY_S = 86_400
+CARD_VALIDITY_DAYS = 1096  # three years
+REISSUES_PER_CYCLE = 16  # version codes per validity cycle (more reissues share the last)
+# Key index of a plastic: slot + SLOT_STRIDE * version; version 0 is the slot's own key.
+SLOT_STRIDE = 1 << 25
+
+
+def abs_seconds(day: date, seconds: np.ndarray | float) -> np.ndarray:
+    return (day.toordinal() - T0) * DAY_S + np.asarray(seconds, dtype=np.float64)
+
+
+def day_ordinal(t: np.ndarray) -> np.ndarray:
+    return (np.floor_divide(t, DAY_S)).astype(np.int64) + T0
+
+
+@dataclass(frozen=True)
+class Plastic:
+    """Which plastic of its slot each payment used."""
+
+    version: np.ndarray  # cycle * REISSUES_PER_CYCLE + reissues in the cycle
+    issued: np.ndarray  # day ordinal
+    expiry: np.ndarray  # day ordinal of the first day of the expiry month
+    blocked: np.ndarray  # bool: the plastic was blocked at that time
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Blocks and reissues of card slots, grouped by slot (CSR) and sorted by time."""
+
+    ptr: np.ndarray  # events of slot s: [ptr[s], ptr[s + 1])
+    block: np.ndarray  # absolute seconds
+    reissue: np.ndarray  # absolute seconds (block + a few days)
+
+    @staticmethod
+    def build(n_slots: int, slot: np.ndarray, block: np.ndarray, reissue: np.ndarray) -> Lifecycle:
+        order = np.lexsort((block, slot))
+        ptr = np.searchsorted(slot[order], np.arange(n_slots + 1))
+        return Lifecycle(ptr, block[order], reissue[order])
+
+    def plastic(self, pop: Population, slot: np.ndarray, t: np.ndarray) -> Plastic:
+        """The slot's plastic at time t, and whether it is blocked then."""
+        first = pop.card_first_issue[slot]
+        today = day_ordinal(t)
+        cycle = np.maximum(today - first, 0) // CARD_VALIDITY_DAYS
+        cycle_start = first + cycle * CARD_VALIDITY_DAYS
+        issued = cycle_start.copy()
+        reissues = np.zeros(len(slot), dtype=np.int64)
+        blocked = np.zeros(len(slot), dtype=bool)
+        lo = self.ptr[slot]
+        count = self.ptr[slot + 1] - lo
+        busy = np.flatnonzero(count)  # most slots never had a case
+        if len(busy):
+            lo, count, tb = lo[busy], count[busy], t[busy]
+            start_s = (cycle_start[busy] - T0).astype(np.float64) * DAY_S
+            last = np.full(len(busy), -np.inf)
+            n = np.zeros(len(busy), dtype=np.int64)
+            hit = np.zeros(len(busy), dtype=bool)
+            for k in range(int(count.max())):
+                live = np.flatnonzero(k < count)
+                idx = lo[live] + k
+                r, b, at = self.reissue[idx], self.block[idx], tb[live]
+                done = (r <= at) & (r >= start_s[live])
+                n[live] += done
+                last[live] = np.where(done, np.maximum(last[live], r), last[live])
+                hit[live] |= (b <= at) & (at < r)
+            reissues[busy] = n
+            blocked[busy] = hit
+            issued[busy] = np.where(n > 0, day_ordinal(np.maximum(last, 0)), cycle_start[busy])
+        version = cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1)
+        return Plastic(
+            version=version.astype(np.int64),
+            issued=issued.astype(np.int64),
+            expiry=_month_start(cycle_start + CARD_VALIDITY_DAYS),
+            blocked=blocked,
+        )
+
+
+def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The slot, or the customer's first card where the slot's card is not issued yet."""
+    early = pop.card_first_issue[slot] > day_ordinal(t)
+    return np.where(early, pop.card_start[pop.card_customer[slot]], slot)
+
+
+def _month_start(ordinal: np.ndarray) -> np.ndarray:
+    """The first day of each ordinal's month (vectorised through numpy's datetime64)."""
+    days = (ordinal - date(1970, 1, 1).toordinal()).astype("datetime64[D]")
+    months = days.astype("datetime64[M]").astype("datetime64[D]")
+    return months.astype(np.int64) + date(1970, 1, 1).toordinal()
+
+
+def plastic_index(slot: np.ndarray, version: np.ndarray) -> np.ndarray:
+    """The key index of a plastic (keys.py turns it into `K…`)."""
+    return slot.astype(np.int64) + np.int64(SLOT_STRIDE) * version.astype(np.int64)

@@ -1,0 +1,332 @@
+"""Fraud as episodes on a card's life: a deterministic schedule, rendered day by day.
+
+An episode is one fraud case on one card slot: compromise, sometimes a test, a run of
+attempts over hours or days, then detection (an issuer alert, the cardholder noticing,
+or the monthly statement), a block, a few declined attempts on the blocked card, and a
+new plastic some days later. Some episodes are never detected.
+
+Episodes that *start* in a calendar month are a pure function of (regime, month): their
+headers (victim, start, detection, report) come from one stream and their attempts from
+another, so day D renders the attempts of the episodes that overlap it, the card
+lifecycle looks back over the headers only, and the labels feed finds the cases reported
+on D without building any payment. Rates are per covered card and day: `--rows` changes
+how many cards a feed covers, never how often each one is attacked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from fraud_detection.schema import FRAUD_SCENARIOS
+from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
+from fraud_detection.simulator.population import PopulationSizes
+from fraud_detection.simulator.portfolio import portfolio_for
+from fraud_detection.simulator.profiles import PROFILES
+from fraud_detection.simulator.reference import WEEK_INTENSITY
+from fraud_detection.simulator.seeding import rng
+from fraud_detection.simulator.timeline import scenario_drift, tactics
+
+TERMINAL, CARD, TESTING, TAKEOVER, LOST = range(len(FRAUD_SCENARIOS))
+N_SCENARIOS = len(FRAUD_SCENARIOS)
+EPISODE_DAYS = 21  # attempts later than this after the start are never made
+
+# Per scenario (FRAUD_SCENARIOS order). Attempts: a base plus a Poisson number more.
+BASE_ATTEMPTS = np.array([2, 2, 2, 1, 2])
+EXTRA_ATTEMPTS = np.array([3.0, 4.0, 3.0, 2.5, 3.0])
+MEAN_GAP_S = np.array([9_000.0, 10_800.0, 45.0, 2_700.0, 1_800.0])
+# Expected fraud rows an episode leaves (attempts before the block, a few after it):
+# turns the profile's fraud rate (per payment) into an episode rate (per card and day).
+ROWS_PER_EPISODE = 4.6
+TEST_PASS_SHARE = 0.5  # tested cards that are live: cashed out 1–4 days later
+CASHOUT_ATTEMPTS = (2, 3.0)  # base, Poisson extra
+# How an episode ends: P(issuer alert), P(cardholder notices soon), P(never detected);
+# the rest is found on the monthly statement.
+P_ALERT = np.array([0.30, 0.30, 0.30, 0.25, 0.15])
+P_NOTICE = np.array([0.10, 0.10, 0.05, 0.35, 0.70])
+P_NEVER = np.array([0.04, 0.05, 0.05, 0.03, 0.03])
+P_NEVER_DEAD_TEST = 0.85  # tests on dead cards mostly go unnoticed
+ALERT_MEAN_S = 6 * 3600.0
+NOTICE_MEAN_S = np.array([30.0, 30.0, 30.0, 20.0, 8.0]) * 3600.0
+STATEMENT_DAYS = (5, 40)
+REISSUE_DAYS = (2, 7)
+# Case processing before the report lands (business days): an investigated alert is
+# confirmed fast; a disputed statement line takes weeks, with a long tail.
+FAST_LANE_DAYS = (2, 5)
+CASE_MEDIAN_DAYS = 18.0
+CASE_SIGMA = 1.0
+REPORT_HORIZON_DAYS = 120
+ALERT, NOTICE, STATEMENT, NEVER = range(4)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """What fraud schedules are a function of, besides the month: one feed's settings."""
+
+    seed: int
+    population: PopulationSizes
+    rows: int
+    fraud_rate: float
+    profile: str
+
+    @cached_property
+    def episode_rate(self) -> float:
+        """Episodes per covered card and day on the anchor date (per card, so the same
+        for any `rows` until the feed covers the whole population)."""
+        pf = portfolio_for(self.seed, self.population, self.rows)
+        return self.fraud_rate * pf.payments_per_card_day / ROWS_PER_EPISODE
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """One entry per episode, in the order they were drawn."""
+
+    key: np.ndarray  # month * 2^20 + index: the case's identity
+    scenario: np.ndarray
+    slot: np.ndarray
+    start: np.ndarray  # absolute seconds
+    detection: np.ndarray  # ALERT, NOTICE, STATEMENT or NEVER
+    block: np.ndarray  # absolute seconds; inf when never detected
+    reissue: np.ndarray
+    report_day: np.ndarray  # day ordinal of the case's report; 0 when never reported
+    passed: np.ndarray  # card testing: the card was live
+
+    def take(self, idx: np.ndarray) -> Episodes:
+        return Episodes(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    @staticmethod
+    def concat(parts: list[Episodes]) -> Episodes:
+        return Episodes(
+            **{
+                f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                for f in fields(Episodes)
+            }
+        )
+
+
+def month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_days(month: int) -> list[date]:
+    y, m = divmod(month, 12)
+    first = date(y, m + 1, 1)
+    nxt = date(y + (m + 1) // 12, (m + 1) % 12 + 1, 1)
+    return [first + timedelta(days=i) for i in range((nxt - first).days)]
+
+
+CAMPAIGN_SHAPE = 2.0  # gamma shape of a day's campaign shock; lower is burstier
+CAMPAIGN_DAYS = 3  # a campaign's shock lasts this many days
+CAMPAIGN_CLIP = (0.3, 3.0)
+
+
+@lru_cache(maxsize=64)
+def _shocks(seed: int, month: int) -> np.ndarray:
+    days = len(_month_days(month))
+    g = rng(seed, "campaign", month)
+    return g.gamma(CAMPAIGN_SHAPE, 1.0 / CAMPAIGN_SHAPE, (days, N_SCENARIOS))
+
+
+def campaigns(seed: int, month: int) -> np.ndarray:
+    """(days, scenarios): overdispersed volume, mean 1, each shock lasting a few days."""
+    here = _shocks(seed, month)
+    before = _shocks(seed, month - 1)[-(CAMPAIGN_DAYS - 1) :]
+    both = np.concatenate([before, here])
+    rolled = sum(both[k : k + len(here)] for k in range(CAMPAIGN_DAYS)) / CAMPAIGN_DAYS
+    return np.clip(rolled, *CAMPAIGN_CLIP)
+
+
+@lru_cache(maxsize=7)
+def _start_cdf(weekday: int) -> np.ndarray:
+    # Central European clock (UTC+1): where most of the portfolio lives.
+    hours = np.roll(WEEK_INTENSITY[weekday], -1)
+    return np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
+
+
+def _start_seconds(days: list[date], day_idx: np.ndarray, u: np.ndarray) -> np.ndarray:
+    out = np.empty(len(u))
+    edges = np.arange(25) * 3600.0
+    weekday = np.array([d.weekday() for d in days])[day_idx]
+    for wd in range(7):
+        sel = np.flatnonzero(weekday == wd)
+        out[sel] = np.interp(u[sel], _start_cdf(wd), edges)
+    return out
+
+
+def _business_day(ordinal: np.ndarray) -> np.ndarray:
+    """Moved to Monday when it falls on a weekend (case teams work weekdays)."""
+    weekday = (ordinal - 1) % 7  # date.fromordinal(1) is a Monday
+    return ordinal + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+
+
+@lru_cache(maxsize=96)
+def month_episodes(reg: Regime, month: int) -> Episodes:
+    """Every episode that starts in `month`."""
+    profile = PROFILES[reg.profile]
+    portfolio = portfolio_for(reg.seed, reg.population, reg.rows)
+    days = _month_days(month)
+
+    def g(what: str) -> np.random.Generator:  # one keyed stream per attribute
+        return rng(reg.seed, "episodes", what, month)
+
+    drift = np.stack([scenario_drift(d) for d in days])  # (days, scenarios)
+    base = reg.episode_rate * portfolio.n_covered_cards * profile.shares
+    counts = g("count").poisson(base[None, :] * drift * campaigns(reg.seed, month))
+    n = int(counts.sum())
+    day_idx = np.repeat(np.arange(len(days)), counts.sum(axis=1))
+    scenario = np.concatenate([np.repeat(np.arange(N_SCENARIOS), c) for c in counts]).astype(
+        np.int8
+    )
+    start = _start_seconds(days, day_idx, g("start").random(n))
+    t = g("night").random((2, n))
+    ato_night = (scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night)
+    start = np.where(ato_night, (t[1] * 5 - 1) % 24 * 3600.0, start)
+    start = (days[0].toordinal() - T0 + day_idx) * float(DAY_S) + start
+    slot = portfolio.card_risk.draw(g("victim").random(n))
+    passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
+
+    u = g("detection").random(n)
+    never = np.where((scenario == TESTING) & ~passed, P_NEVER_DEAD_TEST, P_NEVER[scenario])
+    p_alert, p_notice = P_ALERT[scenario], P_NOTICE[scenario]
+    detection = np.select(
+        [u < p_alert, u < p_alert + p_notice, u < 1.0 - never], [ALERT, NOTICE, STATEMENT], NEVER
+    ).astype(np.int8)
+    when = g("detected")
+    alert = 600.0 + when.exponential(ALERT_MEAN_S, n)
+    notice = 1800.0 + when.exponential(NOTICE_MEAN_S[scenario])
+    statement = when.uniform(*STATEMENT_DAYS, n) * DAY_S
+    delay = np.choose(np.minimum(detection, STATEMENT), [alert, notice, statement])
+    # Live tests are found with their cash-out, which comes days after the test.
+    delay = np.where(passed, delay + when.uniform(1, 4, n) * DAY_S, delay)
+    block = np.where(detection == NEVER, np.inf, start + delay)
+    reissue = block + g("reissue").uniform(*REISSUE_DAYS, n) * DAY_S
+
+    case = g("case")
+    fast = case.integers(FAST_LANE_DAYS[0], FAST_LANE_DAYS[1] + 1, n)
+    slow = np.ceil(CASE_MEDIAN_DAYS * np.exp(CASE_SIGMA * case.standard_normal(n)))
+    processing = np.where(detection == ALERT, fast, np.maximum(slow, 2)).astype(np.int64)
+    finite = np.where(np.isfinite(block), block, 0.0)
+    reported = _business_day(np.floor_divide(finite, DAY_S).astype(np.int64) + T0 + processing)
+    first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
+    in_time = reported - first_day <= REPORT_HORIZON_DAYS
+    report_day = np.where((detection != NEVER) & in_time, reported, 0)
+    return Episodes(
+        key=month * (1 << 20) + np.arange(n, dtype=np.int64),
+        scenario=scenario,
+        slot=slot.astype(np.int64),
+        start=start,
+        detection=detection,
+        block=block,
+        reissue=reissue,
+        report_day=report_day,
+        passed=passed,
+    )
+
+
+def episodes_between(reg: Regime, first: date, last: date) -> Episodes:
+    """Episodes that start in the months from `first`'s to `last`'s."""
+    months = range(month_index(first), month_index(last) + 1)
+    return Episodes.concat([month_episodes(reg, m) for m in months])
+
+
+@lru_cache(maxsize=8)
+def lifecycle(reg: Regime, day: date) -> Lifecycle:
+    """Blocks and reissues that can matter on `day`: the last validity cycle's worth."""
+    eps = episodes_between(reg, day - timedelta(days=CARD_VALIDITY_DAYS + EPISODE_DAYS), day)
+    blocked = np.flatnonzero(np.isfinite(eps.block))
+    n_slots = portfolio_for(reg.seed, reg.population, reg.rows).pop.n_cards
+    return Lifecycle.build(n_slots, eps.slot[blocked], eps.block[blocked], eps.reissue[blocked])
+
+
+# Uniforms and normals each attempt carries, drawn once with its episode's month so
+# that every day renders an attempt the same way.
+DRAWS = ("channel", "category", "tilt", "tilt-pick", "city", "region", "abroad", "place",
+         "merchant", "terminal", "amount", "entry", "wallet", "sca", "sca-pass", "decline",
+         "code", "device", "victim-device")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """One entry per fraud attempt, in episode then time order."""
+
+    episode: np.ndarray  # index into the Episodes they come with
+    seq: np.ndarray  # 0, 1, … within the episode
+    scenario: np.ndarray  # the attempt's own label (a live test's cash-out: compromised_card)
+    time: np.ndarray  # absolute seconds
+    after_block: np.ndarray  # bool: tried on the blocked card (declined)
+    u: np.ndarray  # (attempts, len(DRAWS)) uniforms; column "amount" is a standard normal
+
+    def take(self, idx: np.ndarray) -> Attempts:
+        return Attempts(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def draw(self, name: str) -> np.ndarray:
+        return self.u[:, DRAWS.index(name)]
+
+
+@lru_cache(maxsize=8)
+def month_attempts(reg: Regime, month: int) -> Attempts:
+    eps = month_episodes(reg, month)
+    n = len(eps.key)
+
+    def g(what: str) -> np.random.Generator:
+        return rng(reg.seed, "attempts", what, month)
+
+    sc = eps.scenario.astype(np.int64)
+    tests = BASE_ATTEMPTS[sc] + g("count").poisson(EXTRA_ATTEMPTS[sc])
+    cash = np.where(eps.passed, CASHOUT_ATTEMPTS[0] + g("cash").poisson(CASHOUT_ATTEMPTS[1], n), 0)
+    # Live cards are tested briefly (one to three charges) before the cash-out.
+    tests = np.where(eps.passed, 1 + g("tests").integers(0, 3, n), tests)
+    per = tests + cash
+    episode = np.repeat(np.arange(n), per)
+    first = np.cumsum(per) - per
+    seq = np.arange(len(episode)) - first[episode]
+    cashout = seq >= tests[episode]
+    gaps = g("gap")
+    gap = gaps.exponential(1.0, len(episode)) * np.where(cashout, 7_200.0, MEAN_GAP_S[sc[episode]])
+    first_cash = cashout & (seq == tests[episode])
+    gap = np.where(first_cash, gaps.uniform(1, 4, len(episode)) * DAY_S, gap)
+    gap[first] = 0.0
+    elapsed = np.cumsum(gap)
+    elapsed -= np.repeat(elapsed[first], per)
+    time = eps.start[episode] + elapsed
+    scenario = np.where(cashout, CARD, eps.scenario[episode]).astype(np.int8)
+    # After the block the fraudster tries a few more times, then gives up.
+    persist = g("persist").binomial(2, 0.5, n)[episode]
+    after = time >= eps.block[episode]
+    rank_after = np.cumsum(after) - np.repeat(np.cumsum(after)[first] - after[first], per)
+    keep = (~after | (rank_after <= persist)) & (elapsed <= EPISODE_DAYS * DAY_S)
+    u = np.stack([g(name).random(len(episode)) for name in DRAWS], axis=1)
+    u[:, DRAWS.index("amount")] = g("amount-normal").standard_normal(len(episode))
+    out = Attempts(episode, seq, scenario, time, after, u)
+    return out.take(np.flatnonzero(keep))
+
+
+def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
+    """The attempts made on `day` (time order) and the episodes they belong to."""
+    months = range(month_index(day - timedelta(days=EPISODE_DAYS)), month_index(day) + 1)
+    eps_parts, att_parts, offset = [], [], 0
+    lo = (day.toordinal() - T0) * float(DAY_S)
+    for m in months:
+        eps, att = month_episodes(reg, m), month_attempts(reg, m)
+        on = att.take(np.flatnonzero((att.time >= lo) & (att.time < lo + DAY_S)))
+        eps_parts.append(eps)
+        att_parts.append(
+            Attempts(on.episode + offset, on.seq, on.scenario, on.time, on.after_block, on.u)
+        )
+        offset += len(eps.key)
+    att = Attempts(
+        **{
+            f.name: np.concatenate([getattr(a, f.name) for a in att_parts])
+            for f in fields(Attempts)
+        }
+    )
+    eps = Episodes.concat(eps_parts)
+    # An account opened after the day has nothing to steal yet.
+    pop = portfolio_for(reg.seed, reg.population, reg.rows).pop
+    opened = pop.account_opened[pop.card_customer[eps.slot[att.episode]]] <= day.toordinal()
+    att = att.take(np.flatnonzero(opened))
+    order = np.argsort(att.time, kind="stable")
+    return eps, att.take(order)
