@@ -52,12 +52,12 @@ from daily_synthetic_job.policy import (
     LOCAL_DATA_MOUNT,
     MATERIALIZE_JOB,
     RAW_FEED,
+    features_root,
 )
 
 DAG_ID = "payment_features"
 RAW_FEED_NAME = RAW_FEED.name
 FEATURES = Asset(name="daily_synthetic_features")
-FEATURES_DIR = "features"  # the features' root under the feed's root (the raw days' glob skips it)
 LAUNCHER = load_launcher()  # DAILY_SYNTHETIC_LAUNCHER, as for daily_synthetic
 
 
@@ -98,11 +98,10 @@ def features_command(day: str) -> list[str]:
     the feed's root, where the Feast image reads them (feature_repo's default). The command's
     own default would fail beside a bucket root, and beside /data be outside the mount."""
     if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
-        roots = ["--source", LOCAL_DATA_MOUNT, "--dest", f"{LOCAL_DATA_MOUNT}/{FEATURES_DIR}"]
+        roots = ["--source", LOCAL_DATA_MOUNT, "--dest", features_root()]
     else:
-        bucket = os.environ.get("RAW_BUCKET", "").strip()
         # Without RAW_BUCKET the command fails as before, saying what to set.
-        roots = ["--dest", f"s3://{bucket}/{FEATURES_DIR}"] if bucket else []
+        roots = ["--dest", dest] if (dest := features_root()) else []
     return ["--date", day, "-q", *roots]
 
 

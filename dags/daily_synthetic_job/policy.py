@@ -147,6 +147,7 @@ class Job:
             env[DEADLINE_ENV] = str(deadline_seconds(rows_of(context)))
         if self.feast:
             env["DAILY_SYNTHETIC_DATA"] = feast_data_root()
+            env["DAILY_SYNTHETIC_FEATURES"] = features_root()
         return env
 
     def scratch_mib(self, context: Mapping[str, Any]) -> int:
@@ -159,12 +160,22 @@ class Job:
 LOCAL_DATA_MOUNT = "/data"  # where DAILY_SYNTHETIC_LOCAL_DATA appears in the containers
 
 
+FEATURES_DIR = "features"  # the features' root under the feed's root (payment_features' --dest)
+
+
 def feast_data_root() -> str:
-    """Where the Feast image reads the features: the local folder's mount, else the bucket."""
+    """The raw feed's root as the containers see it: the local folder's mount, else the bucket."""
     if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
         return LOCAL_DATA_MOUNT
     bucket = os.environ.get("RAW_BUCKET", "").strip()
     return f"s3://{bucket}" if bucket else ""
+
+
+def features_root() -> str:
+    """Where payment_features writes the features (--dest) and the Feast image reads them:
+    one value for both, so that neither relies on the other's default."""
+    raw = feast_data_root()
+    return f"{raw}/{FEATURES_DIR}" if raw else ""
 
 
 DAILY_JOB = Job(name="daily-synthetic-job")

@@ -91,7 +91,11 @@ CASES = [
         "payment_features",
         "materialize",
         ("materialize", "--date", DAY, "--days", "3"),
-        (("DAILY_SYNTHETIC_DATA", "s3://raw-bucket"),),
+        (
+            ("DAILY_SYNTHETIC_DATA", "s3://raw-bucket"),
+            # The same root the features step writes to (its --dest), never a default.
+            ("DAILY_SYNTHETIC_FEATURES", "s3://raw-bucket/features"),
+        ),
         "daily_synthetic_features",
         "daily-synthetic-feast",
     ),
