@@ -26,6 +26,13 @@ event per successful day, its `extra` is the same manifest (`uri`, `rows`, `date
 the job gets a deadline one minute shorter (`DAILY_SYNTHETIC_DEADLINE`, exit 8). Exit 7
 (another run holds the day's lease) is retried; 2, 4 and 9 (out of memory) are not.
 
+**Alerts.** A task that fails for good posts one line (task, day, try, the job's reason and
+the day's state, the runbook section) to the webhook of the Airflow connection
+`daily_synthetic_alerts`; a day not published by 06:00 UTC the morning after posts one too
+(the `daily_synthetic_freshness` DAG). Without the connection the line is only logged.
+Rows, bytes, objects and the container's wall time go into the asset event's
+`extra["metrics"]` and out as `daily_synthetic.*` metrics (Airflow's `[metrics]` settings).
+
 **Configuration** is read from the worker's environment when the task runs:
 `DAILY_SYNTHETIC_IMAGE`, `DAILY_SYNTHETIC_MEM_LIMIT`, the pass-through `RAW_BUCKET`,
 `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, and each launcher's own settings (see the modules
@@ -43,13 +50,13 @@ from typing import Any
 # provider only; no job dependencies, no I/O. dags/ is on sys.path, so the package resolves.
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
+from daily_synthetic_job import alerts
 from daily_synthetic_job.launchers import load_launcher
+from daily_synthetic_job.limits import MAX_ROWS, MAX_SHARDS
 from daily_synthetic_job.policy import RAW_FEED, day_of
 
 DAG_ID = "daily_synthetic"
 SCHEDULE_CRON = "0 2 * * *"
-MAX_ROWS = 50_000_000  # the job's own maximum
-MAX_SHARDS = 64
 DEFAULT_START_DATE = "2025-06-01"
 LAUNCHER = load_launcher()  # DAILY_SYNTHETIC_LAUNCHER: docker (default), ecs or kubernetes
 
@@ -92,8 +99,10 @@ with DAG(
         "owner": "data-platform",
         "retries": 2,
         "retry_delay": dt.timedelta(minutes=5),
+        # The webhook instead of e-mail (daily_synthetic_job/alerts.py).
         "email_on_failure": False,
         "email_on_retry": False,
+        "on_failure_callback": alerts.on_task_failure,
     },
     tags=["data-gen"],
     doc_md=__doc__,

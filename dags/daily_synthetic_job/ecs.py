@@ -3,7 +3,10 @@
 The task definition (deploy/ecs/task-definition.json) fixes the image, the non-root user, the
 read-only root filesystem, the stop grace, the log configuration and the task role: the job
 gets its S3 access from that role, never from keys. Per run the operator overrides the
-command, the environment and the memory, like the other launchers.
+command, the environment and the memory, like the other launchers. ECS cannot override an
+entrypoint: a job with one of its own (payment-features, the Feast image) has a task
+definition of its own, named after the job (`DAILY_SYNTHETIC_ECS_TASK_DEFINITION_FEATURES`,
+`..._FEAST` override the family), whose container has the job's name.
 
 Settings from the worker's environment (template-field callables):
 DAILY_SYNTHETIC_ECS_CLUSTER, DAILY_SYNTHETIC_ECS_TASK_DEFINITION (family or family:revision),
@@ -23,18 +26,18 @@ from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 from airflow.sdk.exceptions import AirflowException
 
 from daily_synthetic_job.policy import (
+    DAILY_JOB,
+    Job,
     JobTask,
     container_labels,
     day_of,
     explain,
-    job_env,
-    mem_limit_from_env,
     memory_mib,
 )
 
-CONTAINER_NAME = "daily-synthetic-job"  # the container's name in the task definition
+CONTAINER_NAME = DAILY_JOB.name  # the container's name in the task definition
 DEFAULT_CLUSTER = "daily-synthetic"
-DEFAULT_TASK_DEFINITION = "daily-synthetic-job"
+DEFAULT_TASK_DEFINITION = DAILY_JOB.name
 DEFAULT_LOG_GROUP = "/ecs/daily-synthetic-job"
 LOG_STREAM_PREFIX = "daily-synthetic"  # awslogs-stream-prefix of the task definition
 LOG_TAIL = 50  # CloudWatch lines read back for the manifest and the error line
@@ -48,8 +51,22 @@ def cluster_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
     return os.environ.get("DAILY_SYNTHETIC_ECS_CLUSTER") or DEFAULT_CLUSTER
 
 
-def task_definition_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
-    return os.environ.get("DAILY_SYNTHETIC_ECS_TASK_DEFINITION") or DEFAULT_TASK_DEFINITION
+def task_definition_variable(job: Job) -> str:
+    suffix = "" if job == DAILY_JOB else "_" + job.name.rsplit("-", 1)[-1].upper()
+    return f"DAILY_SYNTHETIC_ECS_TASK_DEFINITION{suffix}"
+
+
+class TaskDefinition:
+    """A job's task definition (family or family:revision): its variable, else the job's name."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, context: Mapping[str, Any], jinja_env: Any) -> str:
+        return os.environ.get(task_definition_variable(self.job)) or self.job.name
+
+
+task_definition_from_env = TaskDefinition(DAILY_JOB)
 
 
 def log_group_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
@@ -67,7 +84,12 @@ def network_from_env(context: Mapping[str, Any], jinja_env: Any) -> dict[str, An
     }
 
 
-def overrides(command: list[str], environment: Mapping[str, str], mem_limit: str) -> dict[str, Any]:
+def overrides(
+    command: list[str],
+    environment: Mapping[str, str],
+    mem_limit: str,
+    container_name: str = CONTAINER_NAME,
+) -> dict[str, Any]:
     """The per-run part of the task: the same command, environment and memory as docker's.
 
     Memory is set for the task and its one container; on Fargate it must fit the task's CPU
@@ -78,7 +100,7 @@ def overrides(command: list[str], environment: Mapping[str, str], mem_limit: str
         "memory": str(memory),
         "containerOverrides": [
             {
-                "name": CONTAINER_NAME,
+                "name": container_name,
                 "command": [str(arg) for arg in command],
                 "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
                 "memory": memory,
@@ -104,12 +126,14 @@ class EcsJobOperator(JobTask, EcsRunTaskOperator):
         self.environment = environment
         self.mem_limit = mem_limit
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        super().render_template_fields(context, jinja_env)
-        self.overrides = overrides(self.command, self.environment, self.mem_limit)
+    def after_render(self, context: Any) -> None:
+        self.overrides = overrides(
+            self.command, self.environment, self.mem_limit, self.container_name or CONTAINER_NAME
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
         day_of(self.command)
+        self.start_clock()
         try:
             super().execute(context)
         except AirflowException as exc:
@@ -128,7 +152,7 @@ class EcsJobOperator(JobTask, EcsRunTaskOperator):
         tasks = client.describe_tasks(cluster=self.cluster, tasks=[self.arn]).get("tasks", [])
         for task in tasks:
             for container in task.get("containers", []):
-                if container.get("name") == CONTAINER_NAME:
+                if container.get("name") == self.container_name:
                     found: dict[str, Any] = container
                     return found
         return None
@@ -139,16 +163,24 @@ class EcsJobOperator(JobTask, EcsRunTaskOperator):
         return list(self.task_log_fetcher.get_last_log_messages(LOG_TAIL))
 
 
-CONTAINER: dict[str, Any] = {
-    "environment": job_env,
-    "mem_limit": mem_limit_from_env,
+def container(job: Job) -> dict[str, Any]:
+    """The operator's arguments for every task that runs `job`."""
+    return {
+        "job": job.name,
+        "environment": job.environment,
+        "mem_limit": job.mem_limit,
+        "task_definition": TaskDefinition(job),
+        "container_name": job.name,
+        **COMMON,
+    }
+
+
+COMMON: dict[str, Any] = {
     "cluster": cluster_from_env,
-    "task_definition": task_definition_from_env,
     "network_configuration": network_from_env,
     "awslogs_group": log_group_from_env,
     "awslogs_stream_prefix": LOG_STREAM_PREFIX,
     "awslogs_fetch_interval": dt.timedelta(seconds=10),
-    "container_name": CONTAINER_NAME,
     "launch_type": "FARGATE",
     "platform_version": "LATEST",
     "tags": container_labels,
@@ -158,6 +190,7 @@ CONTAINER: dict[str, Any] = {
     "do_xcom_push": True,
     "number_logs_exception": LOG_TAIL,
 }
+CONTAINER = container(DAILY_JOB)
 
 OPERATOR = EcsJobOperator
 DESCRIPTION = "ECS (Fargate)"

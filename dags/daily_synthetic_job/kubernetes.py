@@ -2,9 +2,11 @@
 
 The pod runs as the image's user (uid/gid 10001), with a read-only root filesystem, no
 privilege escalation, no capabilities and the runtime's seccomp profile; /tmp is an
-emptyDir (the job's scratch space). S3 access comes from the service account (IRSA on EKS,
-or the cluster's workload identity), never from keys. deploy/kubernetes/ holds the same
-settings as a plain Job manifest and the service account.
+emptyDir (the job's scratch space) sized from `rows`, and the pod's ephemeral-storage limit
+is that plus an allowance for its log (the kubelet counts both). S3 access comes from the
+service account (IRSA on EKS, or the cluster's workload identity), never from keys; the
+API token Kubernetes would mount is not mounted (IRSA projects a token of its own).
+deploy/kubernetes/ holds the same settings as a plain Job manifest and the service account.
 
 Settings from the worker's environment (template-field callables):
 DAILY_SYNTHETIC_K8S_NAMESPACE, DAILY_SYNTHETIC_K8S_SERVICE_ACCOUNT, plus DAILY_SYNTHETIC_IMAGE,
@@ -21,16 +23,17 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk.exceptions import AirflowException
 
+from daily_synthetic_job import limits
 from daily_synthetic_job.policy import (
+    DAILY_JOB,
     STOP_GRACE_SECONDS,
+    Job,
     JobTask,
     container_labels,
     day_of,
     explain,
-    image_from_env,
-    job_env,
-    mem_limit_from_env,
     memory_mib,
+    rows_of,
 )
 
 JOB_UID = 10001  # the image's USER (job.Dockerfile)
@@ -38,7 +41,6 @@ DEFAULT_NAMESPACE = "daily-synthetic"
 DEFAULT_SERVICE_ACCOUNT = "daily-synthetic-job"
 BASE_CONTAINER = "base"  # KubernetesPodOperator's name for the container it runs
 SCRATCH = "/tmp"  # noqa: S108 - the job's TMPDIR, an emptyDir under a read-only root
-SCRATCH_LIMIT = "2Gi"
 LOG_TAIL = 50
 
 # Plain API dicts (a pod template), so that parsing the DAG needs no Kubernetes client import.
@@ -65,31 +67,50 @@ def service_account_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
     return os.environ.get("DAILY_SYNTHETIC_K8S_SERVICE_ACCOUNT") or DEFAULT_SERVICE_ACCOUNT
 
 
-def pod_template(context: Mapping[str, Any], jinja_env: Any) -> dict[str, Any]:
-    """The pod around the job container: security, scratch space and memory (from the env)."""
-    memory = f"{memory_mib(mem_limit_from_env(context, jinja_env))}Mi"
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "daily-synthetic-job"},
-        "spec": {
-            "securityContext": POD_SECURITY,
-            "restartPolicy": "Never",
-            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": SCRATCH_LIMIT}}],
-            "containers": [
-                {
-                    "name": BASE_CONTAINER,
-                    "securityContext": CONTAINER_SECURITY,
-                    # Memory request = limit: the job's peak is what it needs (no overcommit).
-                    "resources": {
-                        "requests": {"memory": memory, "cpu": "1"},
-                        "limits": {"memory": memory, "ephemeral-storage": SCRATCH_LIMIT},
-                    },
-                    "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
-                }
-            ],
-        },
-    }
+class PodTemplate:
+    """The pod around a job's container: security, scratch and memory, sized when rendered
+    (memory from the worker's env, scratch and ephemeral storage from `rows`)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, context: Mapping[str, Any], jinja_env: Any) -> dict[str, Any]:
+        memory = f"{memory_mib(self.job.mem_limit(context, jinja_env))}Mi"
+        rows = rows_of(context) if "params" in context else 1_000_000  # deploy/ review only
+        security = dict(CONTAINER_SECURITY)
+        security["readOnlyRootFilesystem"] = self.job.read_only_root
+        limit = {"memory": memory}
+        scratch: dict[str, Any] = {}  # an unsized job keeps /tmp in its own layer
+        if days := self.job.scratch_days:
+            scratch = {"sizeLimit": f"{limits.scratch_mib(rows, days)}Mi"}
+            limit["ephemeral-storage"] = f"{limits.ephemeral_storage_mib(rows, days)}Mi"
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": self.job.name},
+            "spec": {
+                "securityContext": POD_SECURITY,
+                "restartPolicy": "Never",
+                # IRSA projects its own token; the API token is of no use to the job.
+                "automountServiceAccountToken": False,
+                "volumes": [{"name": "scratch", "emptyDir": scratch}],
+                "containers": [
+                    {
+                        "name": BASE_CONTAINER,
+                        "securityContext": security,
+                        # Memory request = limit: the job's peak is what it needs.
+                        "resources": {
+                            "requests": {"memory": memory, "cpu": "1"},
+                            "limits": limit,
+                        },
+                        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH}],
+                    }
+                ],
+            },
+        }
+
+
+pod_template = PodTemplate(DAILY_JOB)
 
 
 class PodJobOperator(JobTask, KubernetesPodOperator):
@@ -108,6 +129,7 @@ class PodJobOperator(JobTask, KubernetesPodOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         day_of(self.arguments)
+        self.start_clock()
         try:
             super().execute(context)
         except AirflowException as exc:
@@ -140,14 +162,23 @@ class PodJobOperator(JobTask, KubernetesPodOperator):
         return str(text).splitlines()
 
 
-CONTAINER: dict[str, Any] = {
-    "image": image_from_env,
-    "environment": job_env,
-    "pod_template_dict": pod_template,
+def container(job: Job) -> dict[str, Any]:
+    """The operator's arguments for every task that runs `job`."""
+    return {
+        "job": job.name,
+        "image": job.image,
+        "cmds": list(job.entrypoint) or None,
+        "environment": job.environment,
+        "pod_template_dict": PodTemplate(job),
+        "name": job.name,
+        **COMMON,
+    }
+
+
+COMMON: dict[str, Any] = {
     "namespace": namespace_from_env,
     "service_account_name": service_account_from_env,
     "annotations": container_labels,  # run ids are not valid label values; KPO adds its labels
-    "name": "daily-synthetic-job",
     "base_container_name": BASE_CONTAINER,
     "termination_grace_period": STOP_GRACE_SECONDS,
     "image_pull_policy": "IfNotPresent",
@@ -156,6 +187,7 @@ CONTAINER: dict[str, Any] = {
     "on_finish_action": "delete_pod",
     "durable": True,  # a retry after a worker died reattaches to the running pod
 }
+CONTAINER = container(DAILY_JOB)
 
 OPERATOR = PodJobOperator
 DESCRIPTION = "Kubernetes pods"

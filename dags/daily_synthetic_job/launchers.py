@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from daily_synthetic_job.policy import Job
 
 LAUNCHERS = ("docker", "ecs", "kubernetes")
 DEFAULT_LAUNCHER = "docker"
@@ -18,12 +21,17 @@ DEFAULT_LAUNCHER = "docker"
 
 @dataclass(frozen=True)
 class Launcher:
-    """An operator class and the keyword arguments every job task of the DAG gets."""
+    """An operator class and the keyword arguments every task running a given Job gets."""
 
     name: str
     operator: type[Any]
-    container: dict[str, Any]
+    container: dict[str, Any]  # daily_synthetic's job (DAILY_JOB)
     description: str
+    arguments: Callable[[Job], dict[str, Any]]
+
+    def run(self, job: Job) -> dict[str, Any]:
+        """The operator's arguments for a task that runs `job` (another image or entrypoint)."""
+        return self.arguments(job)
 
 
 def launcher_name() -> str:
@@ -44,4 +52,5 @@ def load_launcher(name: str | None = None) -> Launcher:
         operator=module.OPERATOR,
         container=dict(module.CONTAINER),
         description=module.DESCRIPTION,
+        arguments=module.container,
     )

@@ -1,4 +1,8 @@
-"""What every launcher of the job container shares, whatever runs it (Docker, ECS, Kubernetes).
+"""What every launcher of a job container shares, whatever runs it (Docker, ECS, Kubernetes).
+
+* A `Job` names what runs: the image (and its variable), the entrypoint, the memory and
+  scratch it needs, the result it prints. `DAILY_JOB` is daily_synthetic's container; the
+  payment_features DAG runs `FEATURES_JOB` and `MATERIALIZE_JOB` through the same launchers.
 
 * Settings come from the worker's environment when the task runs, through template-field
   callables: Airflow calls them while rendering, so the worker's values count and show in
@@ -19,6 +23,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +31,11 @@ from typing import Any
 from airflow.sdk import Asset, BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from daily_synthetic_job import limits, metrics
 from daily_synthetic_job.lineage import LineageFromManifest
 
 DEFAULT_IMAGE = "daily-synthetic-job:dev"
+DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
 # Measured peak of the job container: ~0.5 GB for 1 M rows, ~1.5 GB for 10 M. Beyond ~25 M
 # rows use shards or raise DAILY_SYNTHETIC_MEM_LIMIT. A cap, not a reservation.
 DEFAULT_MEM_LIMIT = "4g"
@@ -51,7 +58,7 @@ PUBLIC_ENV = (
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEADLINE_ENV = "DAILY_SYNTHETIC_DEADLINE"
 MANIFEST_KEYS = frozenset({"rows", "uri", "date"})
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MEMORY_RE = re.compile(r"(\d+)\s*([kmg]?)b?", re.IGNORECASE)
 
 NO_LOGICAL_DATE = (
@@ -98,24 +105,116 @@ OOM_KILLED = ExitPolicy(
 )
 
 
+# --- what runs: a Job ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of container a DAG runs; every launcher turns it into the same run.
+
+    Its methods `image`, `environment` and `mem_limit` are template-field callables: Airflow
+    calls them while rendering, on the worker, so the worker's settings count and show in
+    "Rendered Templates".
+    """
+
+    name: str  # container (ECS: in the task definition), pod and task-definition name
+    image_variable: str = "DAILY_SYNTHETIC_IMAGE"
+    default_image: str = DEFAULT_IMAGE
+    entrypoint: tuple[str, ...] = ()  # empty: the image's own
+    default_mem_limit: str = DEFAULT_MEM_LIMIT
+    result_keys: frozenset[str] = MANIFEST_KEYS  # what its last JSON line must hold
+    what: str = "JSON manifest"
+    # Days of `rows` rows that its /tmp holds at once; 0: no sized scratch (/tmp stays in the
+    # container's own writable layer).
+    scratch_days: int = 1
+    timeout_scale: int = 1  # execution_timeout = job_timeout(rows) * timeout_scale
+    deadline: bool = True  # the command reads DAILY_SYNTHETIC_DEADLINE
+    needs_logical_date: bool = True  # rendered from {{ ds }}: no logical date, no run
+    read_only_root: bool = True  # verified for the job image (ECS and Kubernetes run it so)
+    feast: bool = False  # the Feast image: its data and store (docker: a volume)
+
+    def image(self, context: Mapping[str, Any], jinja_env: Any) -> str:
+        return os.environ.get(self.image_variable) or self.default_image
+
+    def mem_limit(self, context: Mapping[str, Any], jinja_env: Any) -> str:
+        """The container's memory cap (Docker syntax, e.g. 4g): DAILY_SYNTHETIC_MEM_LIMIT."""
+        return os.environ.get("DAILY_SYNTHETIC_MEM_LIMIT") or self.default_mem_limit
+
+    def environment(self, context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
+        """The set, non-secret pass-through variables, the job's deadline, Feast's data root."""
+        env = {name: value for name in PUBLIC_ENV if (value := os.environ.get(name))}
+        if self.deadline:
+            env[DEADLINE_ENV] = str(deadline_seconds(rows_of(context)))
+        if self.feast:
+            env["DAILY_SYNTHETIC_DATA"] = feast_data_root()
+            env["DAILY_SYNTHETIC_FEATURES"] = features_root()
+        return env
+
+    def scratch_mib(self, context: Mapping[str, Any]) -> int:
+        return limits.scratch_mib(rows_of(context), self.scratch_days)
+
+    def timeout(self, rows: int) -> dt.timedelta:
+        return job_timeout(rows) * self.timeout_scale
+
+
+LOCAL_DATA_MOUNT = "/data"  # where DAILY_SYNTHETIC_LOCAL_DATA appears in the containers
+
+
+FEATURES_DIR = "features"  # the features' root under the feed's root (payment_features' --dest)
+
+
+def feast_data_root() -> str:
+    """The raw feed's root as the containers see it: the local folder's mount, else the bucket."""
+    if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
+        return LOCAL_DATA_MOUNT
+    bucket = os.environ.get("RAW_BUCKET", "").strip()
+    return f"s3://{bucket}" if bucket else ""
+
+
+def features_root() -> str:
+    """Where payment_features writes the features (--dest) and the Feast image reads them:
+    one value for both, so that neither relies on the other's default."""
+    raw = feast_data_root()
+    return f"{raw}/{FEATURES_DIR}" if raw else ""
+
+
+DAILY_JOB = Job(name="daily-synthetic-job")
+# payment-features reads the day and FEATURE_HISTORY_DAYS before it: its scratch holds them
+# all. Its time is not measured at full size yet: three times the generator's, generously.
+FEATURES_JOB = Job(
+    name="daily-synthetic-features",
+    entrypoint=("payment-features",),
+    default_mem_limit="8g",  # 38 days of 1 M payments go through it: a cap, not a reservation
+    result_keys=frozenset({"rows", "uri", "date"}),
+    scratch_days=limits.FEATURE_HISTORY_DAYS + 1,
+    timeout_scale=3,
+    deadline=False,
+    needs_logical_date=False,  # asset-triggered runs have none; the day is in the command
+)
+MATERIALIZE_JOB = Job(
+    name="daily-synthetic-feast",
+    image_variable="DAILY_SYNTHETIC_FEAST_IMAGE",
+    default_image=DEFAULT_FEAST_IMAGE,
+    default_mem_limit="8g",
+    result_keys=frozenset(),
+    what="JSON summary",
+    timeout_scale=3,
+    deadline=False,
+    needs_logical_date=False,
+    # Feast's own writes (registry cache, DuckDB's temporary files) are not mapped or measured
+    # yet: its root stays writable and its /tmp unsized.
+    read_only_root=False,
+    scratch_days=0,
+    feast=True,
+)
+
+
 # --- settings from the worker's environment (template-field callables) ---------------------
 
-
-def image_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
-    """The job image: DAILY_SYNTHETIC_IMAGE, else the local dev tag."""
-    return os.environ.get("DAILY_SYNTHETIC_IMAGE") or DEFAULT_IMAGE
-
-
-def mem_limit_from_env(context: Mapping[str, Any], jinja_env: Any) -> str:
-    """The container's memory cap (Docker syntax, e.g. 4g): DAILY_SYNTHETIC_MEM_LIMIT."""
-    return os.environ.get("DAILY_SYNTHETIC_MEM_LIMIT") or DEFAULT_MEM_LIMIT
-
-
-def job_env(context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
-    """The job's environment: the set, non-secret pass-through variables and its deadline."""
-    env = {name: value for name in PUBLIC_ENV if (value := os.environ.get(name))}
-    env[DEADLINE_ENV] = str(deadline_seconds(rows_of(context)))
-    return env
+# daily_synthetic's, kept by name: docs and tests refer to them.
+image_from_env = DAILY_JOB.image
+mem_limit_from_env = DAILY_JOB.mem_limit
+job_env = DAILY_JOB.environment
 
 
 class WorkerCredentials(Mapping[str, str]):
@@ -157,6 +256,7 @@ class WorkerCredentials(Mapping[str, str]):
 
 
 def rows_of(context: Mapping[str, Any]) -> int:
+    """The rows a run's containers handle: the day's (daily_synthetic) or each raw day's."""
     return int(context["params"]["rows"])
 
 
@@ -192,7 +292,7 @@ def day_of(command: Sequence[str]) -> str:
     if not value:
         raise AirflowFailException(NO_LOGICAL_DATE)
     try:
-        if not _DATE_RE.fullmatch(value):
+        if not DATE_RE.fullmatch(value):
             raise ValueError(value)
         dt.date.fromisoformat(value)
     except ValueError:
@@ -245,24 +345,60 @@ def explain(code: int, logs: Sequence[Any] | None, *, oom_killed: bool = False) 
 
 
 class JobTask(BaseOperator, LineageFromManifest):
-    """Mixed in before a provider's operator: what every launcher's task does the same way."""
+    """Mixed in before a provider's operator: what every launcher's task does the same way.
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    `job` (a key of JOBS, so that mapped tasks serialise it as a string) says what runs.
+    """
+
+    job: Job
+    started: float | None = None
+
+    def __init__(self, *, job: str = DAILY_JOB.name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job = JOBS[job]
+
+    # The hook for both paths: a task's render_template_fields, and a mapped task's, which
+    # renders its expanded copy through this method and never calls the copy's own
+    # render_template_fields.
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Any,
+        context: Any,
+        jinja_env: Any,
+        seen_oids: set[int],
+    ) -> None:
+        top = parent is self  # not a nested object being rendered
         # Airflow 3 allows runs without a logical date; then `ds` is undefined, rendering
         # fails and would be retried twice. Fail once, with the reason, instead.
-        if context.get("ds") is None:
+        if top and self.job.needs_logical_date and context.get("ds") is None:
             raise AirflowFailException(NO_LOGICAL_DATE)
-        super().render_template_fields(context, jinja_env)
-        # Params are known only now; the task runner reads the timeout after rendering.
-        self.execution_timeout = job_timeout(rows_of(context))
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if top:
+            # Params are known only now; the task runner reads the timeout after rendering.
+            self.execution_timeout = self.job.timeout(rows_of(context))
+            self.after_render(context)
+
+    def after_render(self, context: Any) -> None:
+        """What a launcher derives from the rendered fields and the params (sizes, overrides)."""
+
+    def start_clock(self) -> None:
+        self.started = time.monotonic()
 
     def publish(self, context: Any, output: Sequence[str] | str | None) -> dict[str, Any]:
-        """The manifest as the XCom, and as the asset event's extra when RAW_FEED is an outlet."""
-        manifest = parse_manifest(output)
-        self.lineage_manifest = manifest  # OpenLineage facets come from it (lineage.py)
-        if RAW_FEED in self.outlets:
-            context["outlet_events"][RAW_FEED].extra.update(manifest)
-        return manifest
+        """The result as the XCom; with the run's metrics, the extra of every asset outlet."""
+        result = last_json_object(output, self.job.result_keys, self.job.what)
+        if not self.job.feast:  # a manifest; Feast's summary names no dataset
+            self.lineage_manifest = result  # OpenLineage facets come from it (lineage.py)
+        seconds = time.monotonic() - self.started if self.started is not None else None
+        run = metrics.run_metrics(result, seconds)
+        for outlet in self.outlets:
+            if isinstance(outlet, Asset):
+                event = context["outlet_events"][outlet]
+                event.extra.update(result)
+                event.extra["metrics"] = run
+        metrics.emit(self.dag_id, self.task_id, run)
+        return result
 
 
 def container_labels(context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
@@ -274,3 +410,6 @@ def container_labels(context: Mapping[str, Any], jinja_env: Any) -> dict[str, st
         "io.daily-synthetic.task_id": str(ti.task_id),
         "io.daily-synthetic.map_index": str(ti.map_index),
     }
+
+
+JOBS: dict[str, Job] = {job.name: job for job in (DAILY_JOB, FEATURES_JOB, MATERIALIZE_JOB)}

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.e2e.conftest import DAGS
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +94,9 @@ def test_single_run_lands_exactly_the_requested_rows_for_the_day(single: Landed)
 def test_single_run_rendered_command(single: Landed) -> None:
     rendered = single.run.rendered[("generate", -1)]
     assert rendered["command"] == ["--date", DAY, "--rows", str(ROWS)]
+    # The job ran under a read-only root with its /tmp a tmpfs sized from rows (and the rest
+    # of the confinement, in the host config): a green run proves it needs nothing more.
+    assert "tmpfs" in json.dumps(rendered["mounts"])
     assert rendered["environment"]["RAW_BUCKET"] == BUCKET
     assert set(rendered["environment"]) == {
         "RAW_BUCKET",
@@ -117,7 +123,15 @@ def test_asset_event_carries_the_manifest(single: Landed, airflow_home: Any) -> 
     event = single.run.events[0]
     assert event["name"] == "daily_synthetic_raw"
     assert event["task"] == "generate"
-    assert event["extra"] == single.run.xcoms[("generate", -1)]
+    extra = dict(event["extra"])
+    metrics = extra.pop("metrics")
+    manifest = single.run.xcoms[("generate", -1)]
+    assert extra == manifest
+    # The run's figures, from the manifest and the operator's clock (never from logs).
+    assert metrics["rows"] == ROWS
+    assert metrics["bytes"] == manifest["bytes"]
+    assert metrics["objects"] == len(manifest["keys"])
+    assert metrics["container_seconds"] > 0
     # The asset-scheduled downstream DAG is now queued to run.
     queued = airflow_home.query(
         "SELECT a.name, q.target_dag_id FROM asset_dag_run_queue q JOIN asset a ON a.id = q.asset_id"
@@ -185,7 +199,9 @@ def test_sharded_xcoms_and_single_asset_event(sharded: Landed) -> None:
     assert day["date"] == DAY
     assert _without_run_id(day["keys"]) == [k for k in sharded.keys if k.endswith(".parquet")]
     # One event per day, from finalize only; the shard containers emit none.
-    assert [(e["task"], e["extra"]) for e in sharded.run.events] == [("finalize", day)]
+    extras = [(e["task"], dict(e["extra"])) for e in sharded.run.events]
+    assert [(task, extra.pop("metrics")["rows"]) for task, extra in extras] == [("finalize", ROWS)]
+    assert extras == [("finalize", day)]
 
 
 def test_sharded_run_leaves_no_container(sharded: Landed, containers: Any) -> None:
@@ -205,3 +221,75 @@ def test_dag_parse_time_reported(airflow_home: Any, timings: dict[str, float]) -
     for name, row in sorted(by_file.items()):
         seconds = float(str(row["duration"]).rsplit(":", 1)[-1])
         timings[f"airflow dags report: parse {name}"] = seconds
+
+
+# --- the confinement, as the engine applies it -------------------------------------------
+
+PROBE = r"""
+import json, os, sys
+def read(*paths):  # cgroup v2, else v1
+    for path in paths:
+        if os.path.exists(path):
+            return open(path).read().strip()
+    return ""
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+def writable(path):
+    try:
+        with open(os.path.join(path, ".probe"), "w") as f:
+            f.write("x")
+        os.remove(os.path.join(path, ".probe"))
+        return True
+    except OSError:
+        return False
+tmp = os.statvfs("/tmp")
+print(json.dumps({
+    "rows": 0, "uri": "probe", "date": sys.argv[2],
+    "cap_eff": status["CapEff"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "uid": os.getuid(), "root_writable": writable("/"), "tmp_writable": writable("/tmp"),
+    "tmp_bytes": tmp.f_blocks * tmp.f_frsize,
+    "pids_max": read("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
+    "cpu_max": read("/sys/fs/cgroup/cpu.max")
+    or read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") + " " + read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+}))
+"""
+
+
+def test_job_container_is_confined_by_the_engine(
+    job_image: str, docker_client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The docker launcher's own operator, on the real engine, with a probe for an entrypoint:
+    what the kernel says about the container it got."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))  # Airflow writes its home on import
+    monkeypatch.syspath_prepend(str(DAGS))  # as Airflow does for DAG files
+    from daily_synthetic_job import docker, limits
+
+    monkeypatch.setenv("DAILY_SYNTHETIC_IMAGE", job_image)
+    monkeypatch.setenv("DAILY_SYNTHETIC_MEM_LIMIT", "1g")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    op = docker.DockerJobOperator(
+        task_id="probe",
+        command=["--date", DAY],
+        **{**docker.CONTAINER, "entrypoint": ["python3", "-c", PROBE]},
+    )
+    ti = SimpleNamespace(dag_id="e2e", run_id="confinement-probe", task_id="probe", map_index=-1)
+    context: Any = {"ti": ti, "ds": DAY, "params": {"rows": ROWS}}
+    op.render_template_fields(context, op.get_template_env())
+    context["outlet_events"] = {}
+    got = op.execute(context)
+    assert got["cap_eff"] == "0000000000000000"  # every capability dropped
+    assert got["no_new_privs"] == "1"
+    assert got["uid"] == 10001
+    assert got["root_writable"] is False and got["tmp_writable"] is True
+    assert got["tmp_bytes"] == limits.scratch_mib(ROWS) * 1024**2
+    assert got["pids_max"] == str(limits.PIDS_LIMIT)
+    quota, period = got["cpu_max"].split()
+    assert int(quota) / int(period) == limits.JOB_CPUS
+    assert (
+        docker_client.containers.list(
+            all=True, filters={"label": "io.daily-synthetic.run_id=confinement-probe"}
+        )
+        == []
+    )

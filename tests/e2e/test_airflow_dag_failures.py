@@ -1,18 +1,36 @@
-"""daily_synthetic failing the right way: S3 down, and a run without a logical date."""
+"""daily_synthetic failing the right way: S3 down, and a run without a logical date. Each
+failure reaches a webhook on loopback as one line (the Airflow connection
+`daily_synthetic_alerts`, set in the environment of the `airflow dags test` process)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.unit.dags.test_dag_alerts import Webhook
 
 pytestmark = pytest.mark.e2e
 
 DAY = "2025-06-12"
 
 
+@pytest.fixture
+def webhook(airflow_home: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    hook = Webhook()
+    env = airflow_home.env
+    monkeypatch.setattr(
+        airflow_home,
+        "env",
+        lambda bucket: {**env(bucket), "AIRFLOW_CONN_DAILY_SYNTHETIC_ALERTS": hook.url},
+    )
+    yield hook
+    hook.close()
+
+
 def test_s3_down_fails_the_task_and_lands_nothing(
-    airflow_home: Any, s3: Any, containers: Any, timings: dict[str, float]
+    airflow_home: Any, s3: Any, containers: Any, timings: dict[str, float], webhook: Webhook
 ) -> None:
     bucket = "raw-e2e-s3-down"
     s3.client().create_bucket(Bucket=bucket)
@@ -35,10 +53,17 @@ def test_s3_down_fails_the_task_and_lands_nothing(
     assert events.get("create") == 1
     assert events.get("destroy") == 1
     assert containers.leftovers(run) == []
+    # Somebody hears about it: one line, naming the task, the day, the reason and the runbook.
+    (body,) = webhook.bodies
+    line = body["text"]
+    assert "\n" not in line
+    assert line.startswith(f"daily-synthetic: daily_synthetic.generate failed for day {DAY}")
+    assert "exited with 3" in line and "cannot reach S3" in line
+    assert "runbook: docs/operations.md#exit-codes" in line
 
 
 def test_run_without_logical_date_fails_once_and_starts_no_container(
-    airflow_home: Any, s3: Any, containers: Any
+    airflow_home: Any, s3: Any, containers: Any, webhook: Webhook
 ) -> None:
     bucket = "raw-e2e-no-date"
     s3.client().create_bucket(Bucket=bucket)
@@ -49,3 +74,5 @@ def test_run_without_logical_date_fails_once_and_starts_no_container(
     assert "this run has no logical date" in run.output
     assert s3.keys(bucket) == []
     assert containers.events(run) == {}
+    lines = [body["text"] for body in webhook.bodies]
+    assert any("daily_synthetic.generate failed for day no logical date" in x for x in lines)

@@ -194,9 +194,11 @@ def test_settings_are_template_fields_rendered_from_the_worker_env(
         assert field in task.template_fields
         assert callable(getattr(task, field)), field  # nothing read at parse time
     rendered = _render(task, "2025-06-12")
+    scratch = importlib.import_module("daily_synthetic_job.limits").scratch_mib(5000)
     assert rendered.docker_url == "unix://var/run/docker.sock"
     assert rendered.network_mode is None
-    assert rendered.mem_limit == "4g"
+    # The job's cap plus its /tmp tmpfs (whose pages count as the container's memory).
+    assert rendered.mem_limit == f"{4096 + scratch}m"
     assert rendered.labels["io.daily-synthetic.run_id"] == "manual__x"
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
     monkeypatch.setenv("DAILY_SYNTHETIC_NETWORK", "host")
@@ -204,7 +206,7 @@ def test_settings_are_template_fields_rendered_from_the_worker_env(
     rendered = _render(task, "2025-06-12")
     assert rendered.docker_url == "tcp://127.0.0.1:2375"
     assert rendered.network_mode == "host"
-    assert rendered.mem_limit == "1g"
+    assert rendered.mem_limit == f"{1024 + scratch}m"
 
 
 @pytest.mark.parametrize(
@@ -403,11 +405,14 @@ def test_execute_returns_parsed_manifest_and_fills_asset_event(
     context = _context()
     result = _operator(mod, policy, outlets=[policy.RAW_FEED]).execute(context)
     assert result == MANIFEST
-    assert context["outlet_events"][policy.RAW_FEED].extra == MANIFEST
+    extra = dict(context["outlet_events"][policy.RAW_FEED].extra)
+    assert extra.pop("metrics")["bytes"] == MANIFEST["bytes"]
+    assert extra == MANIFEST
     created = docker_api.created
     assert created is not None
     assert created["host_config"]["network_mode"] == "host"
-    assert created["host_config"]["mem_limit"] == "1g"
+    scratch = importlib.import_module("daily_synthetic_job.limits").scratch_mib(5000)
+    assert created["host_config"]["mem_limit"] == f"{1024 + scratch}m"
     # Public settings and the credentials meet only in the container's environment.
     assert created["environment"] == {
         "RAW_BUCKET": "raw",

@@ -39,7 +39,7 @@ def dag_bag() -> Any:
 
 def _dag_ids() -> list[str]:
     # Parametrising needs the ids before fixtures exist; the file names are enough.
-    return ["daily_synthetic", "payment_features"]
+    return ["daily_synthetic", "daily_synthetic_freshness", "payment_features"]
 
 
 def test_no_import_errors(dag_bag: Any) -> None:

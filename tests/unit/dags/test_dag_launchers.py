@@ -1,11 +1,14 @@
-"""One DAG, three launchers: docker, ecs and kubernetes give the job the same run.
+"""Two DAGs, three launchers: docker, ecs and kubernetes give each job container the same run.
 
-Each launcher's operator is rendered against a fake context; ECS and IAM calls go to moto
-in-process (mock_aws); no cluster, no Docker engine. deploy/ is checked against the code.
+Every job task of both DAGs (daily_synthetic's generate, payment_features' features and
+materialize) goes through the same tests on each launcher. Each launcher's operator is
+rendered against a fake context; ECS and IAM calls go to moto in-process (mock_aws); no
+cluster, no Docker engine. deploy/ is checked against the code.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -13,6 +16,7 @@ import re
 import string
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -41,16 +45,83 @@ PLACEHOLDERS = {
 }
 
 
-def _load_dag(launcher: str, monkeypatch: Any) -> Any:
-    """dags/daily_synthetic.py parsed with DAILY_SYNTHETIC_LAUNCHER=launcher (a fresh module)."""
+def _load_dag(launcher: str, monkeypatch: Any, dag_id: str = "daily_synthetic") -> Any:
+    """dags/<dag_id>.py parsed with DAILY_SYNTHETIC_LAUNCHER=launcher (a fresh module)."""
     monkeypatch.setenv("DAILY_SYNTHETIC_LAUNCHER", launcher)
-    spec = importlib.util.spec_from_file_location(
-        f"daily_synthetic_{launcher}", DAGS / "daily_synthetic.py"
-    )
+    spec = importlib.util.spec_from_file_location(f"{dag_id}_{launcher}", DAGS / f"{dag_id}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag
+
+
+# Every task of both DAGs that runs a container: (dag, task, the command it runs, its env
+# besides the pass-through variables, the asset it feeds, timeout scale).
+@dataclass(frozen=True)
+class Case:
+    dag_id: str
+    task_id: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    outlet: str | None
+    job: str
+
+    def __str__(self) -> str:
+        return f"{self.dag_id}.{self.task_id}"
+
+
+CASES = [
+    Case(
+        "daily_synthetic",
+        "generate",
+        ("--date", DAY, "--rows", str(ROWS)),
+        (("DAILY_SYNTHETIC_DEADLINE", str(12 * 60)),),  # 10 + 3 minutes, less one
+        "daily_synthetic_raw",
+        "daily-synthetic-job",
+    ),
+    Case(
+        "payment_features",
+        "features",
+        ("--date", DAY, "-q", "--dest", "s3://raw-bucket/features"),
+        (),
+        None,
+        "daily-synthetic-features",
+    ),
+    Case(
+        "payment_features",
+        "materialize",
+        ("materialize", "--date", DAY, "--days", "3"),
+        (
+            ("DAILY_SYNTHETIC_DATA", "s3://raw-bucket"),
+            # The same root the features step writes to (its --dest), never a default.
+            ("DAILY_SYNTHETIC_FEATURES", "s3://raw-bucket/features"),
+        ),
+        "daily_synthetic_features",
+        "daily-synthetic-feast",
+    ),
+]
+
+
+def _task(launcher: str, case: Case, monkeypatch: Any) -> Any:
+    """The DAG's task for `case`, as one run of it (a mapped task expanded with its command)."""
+    task = _load_dag(launcher, monkeypatch, case.dag_id).task_dict[case.task_id]
+    if case.dag_id == "daily_synthetic":
+        return task
+    command = list(case.command)
+    if hasattr(task, "partial_kwargs"):  # mapped: what one expanded instance gets
+        return task.unmap({"command": command})
+    task = copy.copy(task)  # its command is an XComArg until upstream has run
+    if launcher == "kubernetes":
+        task.arguments = command
+    else:
+        task.command = command
+    return task
+
+
+def _rendered_case(launcher: str, case: Case, monkeypatch: Any) -> Any:
+    task = _task(launcher, case, monkeypatch)
+    task.render_template_fields(_context(case.task_id, case.dag_id), task.dag.get_template_env())
+    return task
 
 
 @pytest.fixture
@@ -69,9 +140,9 @@ def worker_env(monkeypatch: Any) -> None:
     monkeypatch.setenv("DAILY_SYNTHETIC_K8S_NAMESPACE", "feeds")
 
 
-def _context(task_id: str = "generate") -> dict[str, Any]:
+def _context(task_id: str = "generate", dag_id: str = "daily_synthetic") -> dict[str, Any]:
     ti = SimpleNamespace(
-        dag_id="daily_synthetic",
+        dag_id=dag_id,
         run_id="scheduled__2025-06-12T02:00:00+00:00",
         task_id=task_id,
         map_index=-1,
@@ -87,7 +158,7 @@ def _context(task_id: str = "generate") -> dict[str, Any]:
     return {
         "ds": DAY,
         "run_id": ti.run_id,
-        "dag": SimpleNamespace(dag_id="daily_synthetic"),
+        "dag": SimpleNamespace(dag_id=dag_id),
         "params": {"rows": ROWS, "shards": 1},
         "ti": ti,
         "outlet_events": OutletEvents(),
@@ -101,12 +172,17 @@ def _rendered(dag: Any, task_id: str = "generate") -> Any:
 
 
 def _run_spec(launcher: str, task: Any) -> dict[str, Any]:
-    """What each launcher hands the platform, reduced to one shape: image, args, env, memory."""
+    """What each launcher hands the platform, reduced to one shape: args, env, memory."""
+    from daily_synthetic_job import limits
+
     if launcher == "docker":
+        # Docker's cap also holds the /tmp tmpfs (its pages count as the container's memory).
+        days = task.job.scratch_days
+        scratch = limits.scratch_mib(ROWS, days) if days else 0
         return {
             "args": list(task.command),
             "env": dict(task.environment),
-            "memory_mib": 3072 if task.mem_limit == "3g" else task.mem_limit,
+            "memory_mib": int(task.mem_limit.removesuffix("m")) - scratch,
         }
     if launcher == "ecs":
         (container,) = task.overrides["containerOverrides"]
@@ -140,18 +216,17 @@ def test_each_launcher_builds_the_same_dag(launcher: str, monkeypatch: Any) -> N
 
 
 @pytest.mark.usefixtures("worker_env")
-def test_same_command_environment_and_memory_for_all_launchers(monkeypatch: Any) -> None:
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_same_command_environment_and_memory_for_all_launchers(
+    case: Case, monkeypatch: Any
+) -> None:
     specs = {
-        launcher: _run_spec(launcher, _rendered(_load_dag(launcher, monkeypatch)))
+        launcher: _run_spec(launcher, _rendered_case(launcher, case, monkeypatch))
         for launcher in LAUNCHERS
     }
-    expected_env = {
-        "RAW_BUCKET": "raw-bucket",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "DAILY_SYNTHETIC_DEADLINE": str(12 * 60),  # 10 + 3 minutes, less one
-    }
+    expected_env = {"RAW_BUCKET": "raw-bucket", "AWS_DEFAULT_REGION": "us-east-1", **dict(case.env)}
     assert specs["docker"] == {
-        "args": ["--date", DAY, "--rows", str(ROWS)],
+        "args": list(case.command),
         "env": expected_env,
         "memory_mib": 3072,
     }
@@ -160,18 +235,42 @@ def test_same_command_environment_and_memory_for_all_launchers(monkeypatch: Any)
 
 
 @pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_same_image_and_entrypoint_for_all_launchers(case: Case, monkeypatch: Any) -> None:
+    from daily_synthetic_job import ecs
+    from daily_synthetic_job.policy import JOBS
+
+    job = JOBS[case.job]
+    docker = _rendered_case("docker", case, monkeypatch)
+    pod_op = _rendered_case("kubernetes", case, monkeypatch)
+    (pod,) = pod_op.build_pod_request_obj(_context(), dry_run=True).spec.containers
+    ecs_op = _rendered_case("ecs", case, monkeypatch)
+    assert docker.image == pod.image == job.image({}, None)
+    assert (docker.entrypoint or None) == (pod.command or None) == (list(job.entrypoint) or None)
+    # ECS cannot override an entrypoint: each job has a task definition (and container) of its own.
+    assert ecs_op.task_definition == ecs_op.container_name == job.name
+    assert ecs.task_definition_variable(job).startswith("DAILY_SYNTHETIC_ECS_TASK_DEFINITION")
+
+
+@pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("launcher", LAUNCHERS)
-def test_timeout_and_no_keys_in_anything_rendered(launcher: str, monkeypatch: Any) -> None:
+def test_timeout_and_no_keys_in_anything_rendered(
+    launcher: str, case: Case, monkeypatch: Any
+) -> None:
     import datetime as dt
 
-    task = _rendered(_load_dag(launcher, monkeypatch))
-    assert task.execution_timeout == dt.timedelta(minutes=13)
+    from daily_synthetic_job.policy import JOBS
+
+    task = _rendered_case(launcher, case, monkeypatch)
+    assert task.execution_timeout == dt.timedelta(minutes=13) * JOBS[case.job].timeout_scale
     rendered = {field: repr(getattr(task, field)) for field in task.template_fields}
     if launcher == "kubernetes":
         rendered["pod"] = repr(task.build_pod_request_obj(_context(), dry_run=True).to_dict())
     text = json.dumps(rendered)
     assert SECRET not in text
     assert "AKIALAUNCHERTEST" not in text
+    assert task.on_failure_callback  # the webhook alert, whatever the launcher
 
 
 @pytest.mark.parametrize("launcher", LAUNCHERS)
@@ -204,6 +303,128 @@ def test_unknown_launcher_is_refused(monkeypatch: Any) -> None:
         _load_dag("nomad", monkeypatch)
 
 
+@pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "command"),
+    [
+        ("daily_synthetic", "shard", ["--date", DAY, "--rows", str(ROWS), "--shard", "1/3"]),
+        ("payment_features", "features", ["--date", DAY, "-q"]),
+    ],
+)
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_a_mapped_task_gets_the_same_run_as_an_unmapped_one(
+    launcher: str, dag_id: str, task_id: str, command: list[str], monkeypatch: Any
+) -> None:
+    """The task runner renders a mapped task's expanded copy without calling that copy's
+    render_template_fields: sizes, timeout and ECS overrides must be made all the same."""
+    import datetime as dt
+
+    from daily_synthetic_job import limits
+
+    dag = _load_dag(launcher, monkeypatch, dag_id)
+    mapped = dag.task_dict[task_id]
+    context = _context(task_id, dag_id)
+    context["ti"].map_index = 0
+    context["ti"].xcom_pull = lambda **kw: [command]
+    context["dag"], context["dag_run"] = dag, SimpleNamespace(conf={"rows": ROWS})
+    mapped.render_template_fields(context, dag.get_template_env())
+    task = context["task"]  # the expanded, rendered copy the runner executes
+    job = task.job
+    assert task.execution_timeout == job.timeout(ROWS) > dt.timedelta(0)
+    if launcher == "docker":
+        assert task.command == command
+        (tmp,) = task.mounts
+        assert tmp["TmpfsOptions"]["SizeBytes"] == limits.scratch_mib(ROWS, job.scratch_days) << 20
+    elif launcher == "ecs":
+        (container,) = task.overrides["containerOverrides"]
+        assert container["command"] == command
+        assert container["name"] == job.name
+    else:
+        pod = task.build_pod_request_obj(context, dry_run=True)
+        assert pod.spec.containers[0].args == command
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("worker_env")
+def test_docker_container_is_confined_with_tmp_sized_from_rows(
+    case: Case, monkeypatch: Any
+) -> None:
+    from airflow.providers.docker.operators.docker import DockerOperator
+
+    from daily_synthetic_job import limits
+    from daily_synthetic_job.policy import JOBS
+    from tests.unit.dags.test_dag_daily_synthetic import FakeDockerAPI
+
+    job = JOBS[case.job]
+    api = FakeDockerAPI()
+    api.output = [json.dumps(MANIFEST)]
+    monkeypatch.setattr(DockerOperator, "cli", property(lambda self: api))
+    task = _rendered_case("docker", case, monkeypatch)
+    task.execute(_context(case.task_id, case.dag_id))
+    assert api.created is not None
+    host = api.created["host_config"]
+    assert host["cap_drop"] == ["ALL"]
+    assert host["security_opt"] == ["no-new-privileges:true"]
+    assert host["pids_limit"] == limits.PIDS_LIMIT
+    assert host["nano_cpus"] == limits.JOB_CPUS * 1e9
+    assert host["privileged"] is False
+    assert host["read_only"] is job.read_only_root
+    tmp = [m for m in host["mounts"] if m["Target"] == "/tmp"]
+    if not job.scratch_days:  # the Feast image: its /tmp is not sized (yet)
+        assert tmp == [] and host["read_only"] is False
+        assert host["mem_limit"] == "3072m"
+        return
+    scratch = limits.scratch_mib(ROWS, job.scratch_days)
+    assert [(m["Type"], m["TmpfsOptions"]["SizeBytes"]) for m in tmp] == [
+        ("tmpfs", scratch * 1024**2)
+    ]
+    assert host["mem_limit"] == f"{3072 + scratch}m"  # the tmpfs counts as memory
+    assert not [m for m in host["mounts"] if m["Type"] == "bind"]  # no host folder unless asked
+
+
+def test_confinement_is_a_host_config_the_docker_api_accepts() -> None:
+    """docker-py's own HostConfig (API 1.41, Docker 20.10) takes every added key."""
+    import docker
+
+    from daily_synthetic_job.docker import CONFINED, HardenedClient
+
+    client = HardenedClient(docker.APIClient(version="1.41"), {**CONFINED, "read_only": True})
+    config = client.create_host_config(mem_limit="1g", auto_remove=False)
+    assert config["CapDrop"] == ["ALL"]
+    assert config["SecurityOpt"] == ["no-new-privileges:true"]
+    assert config["PidsLimit"] == CONFINED["pids_limit"]
+    assert config["NanoCpus"] == CONFINED["nano_cpus"]
+    assert config["ReadonlyRootfs"] is True
+
+
+@pytest.mark.usefixtures("worker_env")
+@pytest.mark.parametrize("rows", [1_000, 50_000_000])
+def test_pod_storage_grows_with_rows_and_mounts_no_api_token(
+    case: Case, rows: int, monkeypatch: Any
+) -> None:
+    from daily_synthetic_job import limits
+    from daily_synthetic_job.policy import JOBS
+
+    days = JOBS[case.job].scratch_days
+    if not days:
+        pytest.skip(f"{case}: no sized scratch (the Feast image's temporary use is not measured)")
+    task = _task("kubernetes", case, monkeypatch)
+    context = _context(case.task_id, case.dag_id)
+    context["params"]["rows"] = rows
+    task.render_template_fields(context, task.dag.get_template_env())
+    pod = task.build_pod_request_obj(context, dry_run=True)
+    assert pod.spec.automount_service_account_token is False  # IRSA projects its own token
+    (volume,) = pod.spec.volumes
+    assert volume.empty_dir.size_limit == f"{limits.scratch_mib(rows, days)}Mi"
+    (container,) = pod.spec.containers
+    storage = limits.ephemeral_storage_mib(rows, days)
+    assert container.resources.limits["ephemeral-storage"] == f"{storage}Mi"
+    # The largest day's Parquet (measured bytes per row) fits, with its log beside it.
+    assert (storage - limits.LOG_ALLOWANCE_MIB) * 1024**2 > rows * days * 39.5
+
+
 # --- ECS -----------------------------------------------------------------------------------
 
 
@@ -229,9 +450,33 @@ def test_ecs_settings_from_the_worker_env(ecs_task: Any) -> None:
     assert ecs_task.reattach is True
 
 
+@pytest.fixture(params=CASES, ids=str)
+def case(request: Any) -> Case:
+    return request.param
+
+
+@pytest.fixture
+def ecs_job_task(worker_env: None, case: Case, monkeypatch: Any) -> Any:
+    return _rendered_case("ecs", case, monkeypatch)
+
+
+def _check_result(case: Case, result: Any, context: dict[str, Any]) -> None:
+    """The result is the XCom; with the run's metrics it is the extra of the task's asset."""
+    assert result == MANIFEST
+    if case.outlet is None:
+        assert context["outlet_events"] == {}
+        return
+    ((asset, event),) = context["outlet_events"].items()
+    assert asset.name == case.outlet
+    metrics = event.extra.pop("metrics")
+    assert event.extra == MANIFEST
+    assert metrics["rows"] == ROWS
+    assert metrics["container_seconds"] >= 0
+
+
 class _FakeEcs:
-    def __init__(self, container: dict[str, Any]) -> None:
-        self.container = {"name": "daily-synthetic-job", **container}
+    def __init__(self, container: dict[str, Any], name: str = "daily-synthetic-job") -> None:
+        self.container = {"name": name, **container}
 
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
         return {"tasks": [{"containers": [self.container]}]}
@@ -250,20 +495,19 @@ def _ecs_outcome(
         if fails:
             raise AirflowException("This task is not in success state - last 50 logs ...")
 
+    fake = _FakeEcs(container, task.container_name)
     monkeypatch.setattr(EcsRunTaskOperator, "execute", fake_execute)
-    monkeypatch.setattr(EcsRunTaskOperator, "client", _FakeEcs(container), raising=False)
-    context = _context()
+    monkeypatch.setattr(EcsRunTaskOperator, "client", fake, raising=False)
+    context = _context(task.task_id, task.dag_id)
     return task.execute(context), context
 
 
 def test_ecs_manifest_from_cloudwatch_is_the_xcom_and_the_event(
-    ecs_task: Any, monkeypatch: Any
+    ecs_job_task: Any, case: Case, monkeypatch: Any
 ) -> None:
     logs = ["INFO generating", json.dumps(MANIFEST), "INFO done"]
-    result, context = _ecs_outcome(ecs_task, monkeypatch, {"exitCode": 0}, logs, fails=False)
-    assert result == MANIFEST
-    (event,) = context["outlet_events"].values()
-    assert event.extra == MANIFEST
+    result, context = _ecs_outcome(ecs_job_task, monkeypatch, {"exitCode": 0}, logs, fails=False)
+    _check_result(case, result, context)
 
 
 @pytest.mark.parametrize(
@@ -277,13 +521,13 @@ def test_ecs_manifest_from_cloudwatch_is_the_xcom_and_the_event(
     ],
 )
 def test_ecs_exit_codes_follow_the_shared_policy(
-    ecs_task: Any, monkeypatch: Any, container: dict[str, Any], retried: bool, says: str
+    ecs_job_task: Any, monkeypatch: Any, container: dict[str, Any], retried: bool, says: str
 ) -> None:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     logs = ["daily-synthetic: error: the reason"]
     with pytest.raises(AirflowException, match=f"exited with {container['exitCode']}") as info:
-        _ecs_outcome(ecs_task, monkeypatch, container, logs, fails=True)
+        _ecs_outcome(ecs_job_task, monkeypatch, container, logs, fails=True)
     assert isinstance(info.value, AirflowFailException) is not retried
     assert says in str(info.value)
     assert "the reason" in str(info.value)
@@ -398,6 +642,11 @@ def pod_task(worker_env: None, monkeypatch: Any) -> Any:
     return _rendered(_load_dag("kubernetes", monkeypatch))
 
 
+@pytest.fixture
+def pod_job_task(worker_env: None, case: Case, monkeypatch: Any) -> Any:
+    return _rendered_case("kubernetes", case, monkeypatch)
+
+
 def test_pod_matches_the_image_and_uses_its_service_account(pod_task: Any) -> None:
     from daily_synthetic_job import policy
 
@@ -424,16 +673,27 @@ def test_kubernetes_job_manifest_matches_the_launcher() -> None:
     job = yaml.safe_load(_deploy("kubernetes/job.yaml"))
     spec = job["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    template = kubernetes.pod_template({}, None)["spec"]
+    # The manifest's day: the rows in its args, the launcher's pod for that many rows.
+    rows = int(container["args"][container["args"].index("--rows") + 1])
+    context = {"params": {"rows": rows}}
+    template = kubernetes.pod_template(context, None)["spec"]
     assert spec["securityContext"] == kubernetes.POD_SECURITY == template["securityContext"]
     assert container["securityContext"] == kubernetes.CONTAINER_SECURITY
     assert spec["securityContext"]["runAsUser"] == _image_user()
     assert spec["terminationGracePeriodSeconds"] == policy.STOP_GRACE_SECONDS
     assert container["volumeMounts"] == template["containers"][0]["volumeMounts"]
+    assert spec["volumes"] == template["volumes"]  # /tmp sized from rows
+    # Memory (DAILY_SYNTHETIC_MEM_LIMIT's default) and ephemeral storage for that many rows.
+    assert container["resources"] == template["containers"][0]["resources"]
+    assert spec["automountServiceAccountToken"] is False is template["automountServiceAccountToken"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["DAILY_SYNTHETIC_DEADLINE"] == str(policy.deadline_seconds(rows))
+    assert job["spec"]["activeDeadlineSeconds"] == policy.job_timeout(rows).total_seconds()
     assert spec["serviceAccountName"] == kubernetes.DEFAULT_SERVICE_ACCOUNT
     account = yaml.safe_load(_deploy("kubernetes/service-account.yaml"))
     assert account["metadata"]["name"] == kubernetes.DEFAULT_SERVICE_ACCOUNT
     assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+    assert account["automountServiceAccountToken"] is False
     assert not {e["name"] for e in container["env"]} & set(policy.SECRET_ENV)
 
 
@@ -473,18 +733,16 @@ def _pod_outcome(task: Any, monkeypatch: Any, pod: Any, log: str) -> Any:
     monkeypatch.setattr(KubernetesPodOperator, "execute", fake_execute)
     monkeypatch.setattr(KubernetesPodOperator, "cleanup", fake_cleanup)
     monkeypatch.setattr(KubernetesPodOperator, "client", client, raising=False)
-    context = _context()
+    context = _context(task.task_id, task.dag_id)
     return task.execute(context), context
 
 
 def test_pod_manifest_from_its_log_is_the_xcom_and_the_event(
-    pod_task: Any, monkeypatch: Any
+    pod_job_task: Any, case: Case, monkeypatch: Any
 ) -> None:
     log = f"INFO generating\n{json.dumps(MANIFEST)}\n"
-    result, context = _pod_outcome(pod_task, monkeypatch, _pod(0, "Completed"), log)
-    assert result == MANIFEST
-    (event,) = context["outlet_events"].values()
-    assert event.extra == MANIFEST
+    result, context = _pod_outcome(pod_job_task, monkeypatch, _pod(0, "Completed"), log)
+    _check_result(case, result, context)
 
 
 @pytest.mark.parametrize(
@@ -498,13 +756,13 @@ def test_pod_manifest_from_its_log_is_the_xcom_and_the_event(
     ],
 )
 def test_pod_exit_codes_follow_the_shared_policy(
-    pod_task: Any, monkeypatch: Any, code: int, reason: str, retried: bool, says: str
+    pod_job_task: Any, monkeypatch: Any, code: int, reason: str, retried: bool, says: str
 ) -> None:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     log = "INFO x\ndaily-synthetic: error: the reason\n"
     with pytest.raises(AirflowException, match=f"exited with {code}: .*the reason") as info:
-        _pod_outcome(pod_task, monkeypatch, _pod(code, reason), log)
+        _pod_outcome(pod_job_task, monkeypatch, _pod(code, reason), log)
     assert isinstance(info.value, AirflowFailException) is not retried
     assert says in str(info.value)
 
