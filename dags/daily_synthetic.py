@@ -53,7 +53,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 from daily_synthetic_job import alerts
 from daily_synthetic_job.launchers import load_launcher
 from daily_synthetic_job.limits import MAX_ROWS, MAX_SHARDS
-from daily_synthetic_job.policy import RAW_FEED, day_of
+from daily_synthetic_job.policy import RAW_FEED, REPORT_JOB, REPORTS_DEST_ENV, day_of
 
 DAG_ID = "daily_synthetic"
 SCHEDULE_CRON = "0 2 * * *"
@@ -140,5 +140,17 @@ with DAG(
         **LAUNCHER.container,
     )
 
+    # The day's report page, once the day is published (whichever path published it), when
+    # DAILY_SYNTHETIC_REPORTS_DEST names where pages go (never inside a dataset's root).
+    @task.short_circuit(trigger_rule="none_failed_min_one_success")
+    def reports_configured() -> bool:
+        """The report step runs where DAILY_SYNTHETIC_REPORTS_DEST is set (on the worker)."""
+        return bool(os.environ.get(REPORTS_DEST_ENV, "").strip())
+
+    report = LAUNCHER.operator(
+        task_id="report", command=["--date", "{{ ds }}"], **LAUNCHER.run(REPORT_JOB)
+    )
+
     route >> [generate, commands]
     shard >> finalize
+    [generate, finalize] >> reports_configured() >> report

@@ -54,6 +54,7 @@ RAW_FEED = Asset(name="daily_synthetic_raw")
 
 PUBLIC_ENV = (
     "RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "DAILY_SYNTHETIC_LABELS_DEST",
+    "DAILY_SYNTHETIC_REPORTS_DEST",
 )  # fmt: skip
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEADLINE_ENV = "DAILY_SYNTHETIC_DEADLINE"
@@ -412,4 +413,17 @@ def container_labels(context: Mapping[str, Any], jinja_env: Any) -> dict[str, st
     }
 
 
-JOBS: dict[str, Job] = {job.name: job for job in (DAILY_JOB, FEATURES_JOB, MATERIALIZE_JOB)}
+REPORTS_DEST_ENV = "DAILY_SYNTHETIC_REPORTS_DEST"  # where the report pages go (daily-report --dest)
+# The day's report page (daily-report, from the job image): reads the published days and
+# writes one HTML file beside the datasets. It keeps aggregates only: no sized scratch.
+REPORT_JOB = Job(
+    name="daily-synthetic-report",
+    entrypoint=("daily-report",),
+    result_keys=frozenset({"uri", "date"}),
+    what="JSON summary",
+    scratch_days=1,
+    deadline=False,
+)
+JOBS: dict[str, Job] = {
+    job.name: job for job in (DAILY_JOB, FEATURES_JOB, MATERIALIZE_JOB, REPORT_JOB)
+}

@@ -10,6 +10,7 @@ Thin I/O around stats (numbers) and page (HTML): it reads each day through its m
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -117,6 +118,9 @@ def run(day: date, source_root: str, labels: str | None, dest_root: str) -> str:
     return dest.uri(key)
 
 
+REPORTS_DEST_ENV = "DAILY_SYNTHETIC_REPORTS_DEST"  # --dest when not given (the DAG sets it)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -132,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(
                 "no source: pass --source DIR or s3://BUCKET[/PREFIX], or set RAW_BUCKET"
             )
-        dest_root = args.dest or beside(source_root)
+        dest_root = args.dest or os.environ.get(REPORTS_DEST_ENV, "").strip() or beside(source_root)
         for root in (source_root, args.labels):
             if root and _inside(dest_root, root):
                 raise UsageError(
@@ -142,5 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return exc.exit_code
-    sys.stdout.write(uri + "\n")
+    # The last line is a JSON object, like the other commands' (the DAG's launcher reads it).
+    sys.stdout.write(json.dumps({"date": args.date.isoformat(), "uri": uri}) + "\n")
     return 0

@@ -253,14 +253,14 @@ def _responses(
         np.where(v < 0.5, R["62"], np.where(v < 0.9, R["05"], R["41"])),
     )
     dead_test = (sc == TESTING) & ~eps.passed[att.episode]
-    dead = np.where(
+    dead_card = np.where(
         v < 0.4, R["14"], np.where(v < 0.6, R["54"], np.where(v < 0.8, R["51"], R["05"]))
     )
     rules = np.where(v < 0.6, R["59"], R["05"])  # the issuer's risk rules catch some
     pin = (sc == LOST) & (d.channel == CHIP)  # a thief guessing the PIN
     return np.select(
         [dead, dead_test & (u < 0.85), pin & (u < 0.9), failed, u < 0.05],
-        [blocked, dead, R["55"], R["05"], rules],
+        [blocked, dead_card, R["55"], R["05"], rules],
         R["00"],
     ).astype(np.int8)
 

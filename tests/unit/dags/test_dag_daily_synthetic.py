@@ -101,12 +101,19 @@ def test_rows_param_accepts(dag: Any, good: int) -> None:
 
 def test_task_graph(dag: Any) -> None:
     tasks = dag.task_dict
-    assert set(tasks) == {"choose_path", "generate", "plan_shards", "shard", "finalize"}
+    assert set(tasks) == {
+        "choose_path", "generate", "plan_shards", "shard", "finalize", "reports_configured",
+        "report",
+    }  # fmt: skip
     assert tasks["choose_path"].downstream_task_ids == {"generate", "plan_shards"}
     assert tasks["plan_shards"].downstream_task_ids == {"shard"}
     assert tasks["shard"].downstream_task_ids == {"finalize"}
-    assert tasks["generate"].downstream_task_ids == set()
-    assert tasks["finalize"].downstream_task_ids == set()
+    # The report page follows whichever path published the day, when a destination is set.
+    assert tasks["generate"].downstream_task_ids == {"reports_configured"}
+    assert tasks["finalize"].downstream_task_ids == {"reports_configured"}
+    assert tasks["reports_configured"].trigger_rule == "none_failed_min_one_success"
+    assert tasks["reports_configured"].downstream_task_ids == {"report"}
+    assert tasks["report"].downstream_task_ids == set()
 
 
 # --- which day a run stands for --------------------------------------------------------

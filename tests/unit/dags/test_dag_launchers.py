@@ -206,12 +206,16 @@ def _run_spec(launcher: str, task: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("launcher", LAUNCHERS)
 def test_each_launcher_builds_the_same_dag(launcher: str, monkeypatch: Any) -> None:
     dag = _load_dag(launcher, monkeypatch)
-    assert set(dag.task_dict) == {"choose_path", "generate", "plan_shards", "shard", "finalize"}
+    assert set(dag.task_dict) == {
+        "choose_path", "generate", "plan_shards", "shard", "finalize", "reports_configured",
+        "report",
+    }  # fmt: skip
     operator = {"docker": "DockerJobOperator", "ecs": "EcsJobOperator"}.get(
         launcher, "PodJobOperator"
     )
     assert type(dag.task_dict["generate"]).__name__ == operator
     assert dag.task_dict["shard"].operator_class.__name__ == operator
+    assert type(dag.task_dict["report"]).__name__ == operator
     assert [o.name for o in dag.task_dict["generate"].outlets] == ["daily_synthetic_raw"]
 
 
