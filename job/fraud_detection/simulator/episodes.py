@@ -23,7 +23,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from fraud_detection.schema import FRAUD_SCENARIOS
-from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
+from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle, issued_slot
 from fraud_detection.simulator.population import PopulationSizes
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
@@ -186,7 +186,8 @@ def month_episodes(reg: Regime, month: int) -> Episodes:
     ato_night = (scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night)
     start = np.where(ato_night, (t[1] * 5 - 1) % 24 * 3600.0, start)
     start = (days[0].toordinal() - T0 + day_idx) * float(DAY_S) + start
-    slot = portfolio.card_risk.draw(g("victim").random(n))
+    # The victim's card as it is at the start: a slot not issued yet means their first card.
+    slot = issued_slot(portfolio.pop, portfolio.card_risk.draw(g("victim").random(n)), start)
     passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
 
     u = g("detection").random(n)
@@ -214,7 +215,7 @@ def month_episodes(reg: Regime, month: int) -> Episodes:
     first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
     in_time = reported - first_day <= REPORT_HORIZON_DAYS
     report_day = np.where((detection != NEVER) & in_time, reported, 0)
-    return Episodes(
+    episodes = Episodes(
         key=month * (1 << 20) + np.arange(n, dtype=np.int64),
         scenario=scenario,
         slot=slot.astype(np.int64),
@@ -225,6 +226,9 @@ def month_episodes(reg: Regime, month: int) -> Episodes:
         report_day=report_day,
         passed=passed,
     )
+    # An account opened after the start has no card to steal yet.
+    victim = portfolio.pop.card_customer[slot]
+    return episodes.take(np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day))
 
 
 def episodes_between(reg: Regime, first: date, last: date) -> Episodes:

@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from fraud_detection.simulator.cards import DAY_S, T0, Lifecycle, abs_seconds, issued_slot
+from fraud_detection.simulator.cards import DAY_S, T0, Lifecycle, abs_seconds
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.episodes import (
     CARD,
@@ -166,7 +166,7 @@ def render_attempts(
     d.row = clock.rows_at(seconds)
     sc = att.scenario.astype(np.int64)
     ep = att.episode
-    d.card = issued_slot(pop, eps.slot[ep], eps.start[ep])
+    d.card = eps.slot[ep]
     d.customer = pop.card_customer[d.card]
     # The fraudster holds the plastic that was live when the episode started.
     held = np.minimum(att.time, eps.block[ep] - 1.0)
@@ -211,7 +211,7 @@ def render_attempts(
     eea = COUNTRY_EEA[pop.merchant_country[d.merchant]]
     required = sca_required(online, eea, d.amount_eur, att.draw("sca"))
     # Inside the account a SIM swap passes SCA; elsewhere the challenge mostly stops them.
-    passes = np.where(sc == TAKEOVER, 0.4 + 0.5 * tactics(day).takeover_local, 0.5)
+    passes = np.where(sc == TAKEOVER, 0.5 + 0.4 * tactics(day).takeover_local, 0.6)
     failed = required & (att.draw("sca-pass") >= passes)
     d.sca = np.where(online, required & ~failed, d.channel == CHIP).astype(np.int8)
     d.device = _devices(pf, eps, att, online)
