@@ -155,7 +155,7 @@ class AirflowHome:
         self.s3 = s3
         self.db = path / "airflow.db"
 
-    def env(self, bucket: str) -> dict[str, str]:
+    def env(self, bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         # Start from a clean slate: no Airflow, AWS or job settings of the developer leak in.
         prefixes = ("AIRFLOW", "AWS_", "DAILY_SYNTHETIC", "RAW_BUCKET", "DOCKER_")
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
@@ -177,6 +177,7 @@ class AirflowHome:
             AWS_SECRET_ACCESS_KEY=SECRET_KEY,
             AWS_SESSION_TOKEN=SESSION_TOKEN,
         )
+        env.update(extra or {})
         return env
 
     def airflow(self, *args: str, bucket: str = "unused", timeout: float = 600) -> Any:
@@ -197,6 +198,7 @@ class AirflowHome:
         *,
         no_retries: bool = False,
         via_cli: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> DagRunResult:
         """Run the DAG once like `airflow dags test daily_synthetic DATE -c CONF`."""
         if via_cli:
@@ -215,7 +217,12 @@ class AirflowHome:
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
         done = subprocess.run(
-            cmd, env=self.env(bucket), cwd=self.path, capture_output=True, text=True, timeout=900
+            cmd,
+            env=self.env(bucket, extra_env),
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         seconds = time.perf_counter() - t0
         ended = dt.datetime.now(dt.UTC)

@@ -23,6 +23,9 @@ BUCKET = "raw-e2e"
 DAY_PREFIX = "year=2025/month=6/day=12/"
 MONTH_PREFIX = "year=2025/month=6/"
 MANIFEST_KEY = "_manifests/2025-06-12.json"
+# The report pages go beside the dataset, to a bucket of their own.
+REPORTS_BUCKET = "raw-e2e-reports"
+REPORTS_ENV = {"DAILY_SYNTHETIC_REPORTS_DEST": f"s3://{REPORTS_BUCKET}"}
 
 
 @dataclass
@@ -41,7 +44,7 @@ def _without_run_id(keys: list[str]) -> list[str]:
 
 
 def _land(airflow_home: Any, s3: Any, conf: dict[str, Any]) -> Landed:
-    run = airflow_home.dags_test(DAY, conf, BUCKET)
+    run = airflow_home.dags_test(DAY, conf, BUCKET, extra_env=REPORTS_ENV)
     keys = _without_run_id(s3.keys(BUCKET, MONTH_PREFIX))
     listed = s3.keys(BUCKET, "_manifests/")
     manifest = json.loads(s3.read(BUCKET, MANIFEST_KEY)) if MANIFEST_KEY in listed else {}
@@ -51,6 +54,7 @@ def _land(airflow_home: Any, s3: Any, conf: dict[str, Any]) -> Landed:
 @pytest.fixture(scope="module")
 def single(airflow_home: Any, s3: Any, timings: dict[str, float]) -> Landed:
     s3.client().create_bucket(Bucket=BUCKET)  # the test makes the bucket; the job never does
+    s3.client().create_bucket(Bucket=REPORTS_BUCKET)
     landed = _land(airflow_home, s3, {"rows": ROWS})
     timings[f"airflow dags test, shards=1, {ROWS:,} rows"] = landed.run.seconds
     return landed
@@ -80,7 +84,16 @@ def test_single_run_is_green(single: Landed) -> None:
         ("plan_shards", -1): "skipped",
         ("shard", -1): "skipped",
         ("finalize", -1): "skipped",
+        ("reports_configured", -1): "success",
+        ("report", -1): "success",
     }
+
+
+def test_the_report_step_publishes_the_days_page(single: Landed, s3: Any) -> None:
+    assert s3.keys(REPORTS_BUCKET, "") == ["2025-06-12.html"]
+    text = s3.read(REPORTS_BUCKET, "2025-06-12.html").decode()
+    assert text.lstrip().lower().startswith("<!doctype html")
+    assert "2025-06-12" in text and text.count("<svg") >= 8
 
 
 def test_single_run_lands_exactly_the_requested_rows_for_the_day(single: Landed) -> None:
@@ -102,6 +115,7 @@ def test_single_run_rendered_command(single: Landed) -> None:
         "RAW_BUCKET",
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL",
+        "DAILY_SYNTHETIC_REPORTS_DEST",
         "DAILY_SYNTHETIC_DEADLINE",
     }
 
@@ -141,8 +155,8 @@ def test_asset_event_carries_the_manifest(single: Landed, airflow_home: Any) -> 
 
 def test_single_run_leaves_no_container(single: Landed, containers: Any) -> None:
     events = containers.events(single.run)
-    assert events.get("create") == 1
-    assert events.get("destroy") == 1
+    assert events.get("create") == 2  # the job and the report
+    assert events.get("destroy") == 2
     assert containers.leftovers(single.run) == []
 
 
@@ -173,6 +187,8 @@ def test_sharded_run_is_green(sharded: Landed) -> None:
         ("plan_shards", -1): "success",
         **{("shard", i): "success" for i in range(SHARDS)},
         ("finalize", -1): "success",
+        ("reports_configured", -1): "success",
+        ("report", -1): "success",
     }
 
 
@@ -206,8 +222,8 @@ def test_sharded_xcoms_and_single_asset_event(sharded: Landed) -> None:
 
 def test_sharded_run_leaves_no_container(sharded: Landed, containers: Any) -> None:
     events = containers.events(sharded.run)
-    assert events.get("create") == SHARDS + 1  # the shards and finalize
-    assert events.get("destroy") == SHARDS + 1
+    assert events.get("create") == SHARDS + 2  # the shards, finalize and the report
+    assert events.get("destroy") == SHARDS + 2
     assert containers.leftovers(sharded.run) == []
 
 
