@@ -117,8 +117,10 @@ def test_a_day_in_s3_gets_its_page_in_s3(
         # Each feed at a bucket's root, as the manifests' keys were written locally.
         for bucket, root in (("raw", "raw"), ("labels", "fraud_reports")):
             s3.create_bucket(Bucket=bucket)
-            for path in (published / root).glob("year=*/month=*/day=*/*"):
-                s3.upload_file(str(path), bucket, str(path.relative_to(published / root)))
+            # The whole table: day folders, the Delta log and the manifests.
+            for path in (published / root).rglob("*"):
+                if path.is_file():
+                    s3.upload_file(str(path), bucket, str(path.relative_to(published / root)))
         s3.create_bucket(Bucket="reports")
         code = report_main(
             ["--date", str(DAY), "--source", "s3://raw", "--labels", "s3://labels",
