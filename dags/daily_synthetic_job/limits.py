@@ -34,7 +34,7 @@ PIDS_LIMIT = 1024
 # Scratch (/tmp): one slice's Parquet file before its upload. Measured 39.5 bytes a row at 1 M
 # rows, 39.0 at 10 M (docs/performance.md); 1.5x headroom for the labels feed and the codec's
 # spread, plus a floor for the small files of a run.
-PARQUET_BYTES_PER_ROW = 40
+PARQUET_BYTES_PER_ROW = 45
 SCRATCH_HEADROOM = 1.5
 SCRATCH_FLOOR_MIB = 64
 # Kubernetes counts the container's log against its ephemeral storage too; the job logs a few

@@ -19,7 +19,7 @@ ADDRESS_SPACE_NEEDED = 4 * 1024**3
 def memory_needed(rows: int) -> int:
     # Imports and populations, then one row group's blocks (default 1,048,576 rows) and the
     # blocks generated ahead: the measured peaks (docs/operations.md) and some headroom.
-    return int((300 + 560 * min(rows, 1_000_000) / 1_000_000) * 1024**2)
+    return int((400 + 700 * min(rows, 1_000_000) / 1_000_000) * 1024**2)
 
 
 def _cgroup_memory_limit() -> int | None:

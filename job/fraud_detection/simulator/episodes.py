@@ -163,7 +163,7 @@ def _business_day(ordinal: np.ndarray) -> np.ndarray:
     return ordinal + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
 
 
-@lru_cache(maxsize=96)
+@lru_cache(maxsize=12)  # the labels' window (about five months) and the day's
 def month_episodes(reg: Regime, month: int) -> Episodes:
     """Every episode that starts in `month`."""
     profile = PROFILES[reg.profile]
@@ -237,17 +237,26 @@ def episodes_between(reg: Regime, first: date, last: date) -> Episodes:
     return Episodes.concat([month_episodes(reg, m) for m in months])
 
 
+def _blocks(reg: Regime, month: int, recent: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(slot, block, reissue) of a month's episodes that blocked a card. Older months are
+    drawn without keeping them: only these three columns outlive the call."""
+    eps = month_episodes(reg, month) if recent else month_episodes.__wrapped__(reg, month)
+    blocked = np.flatnonzero(np.isfinite(eps.block))
+    return eps.slot[blocked], eps.block[blocked], eps.reissue[blocked]
+
+
 @lru_cache(maxsize=8)
 def lifecycle(reg: Regime, day: date) -> Lifecycle:
     """Blocks and reissues that can matter on `day`: the last validity cycle's worth."""
     first = day - timedelta(days=CARD_VALIDITY_DAYS + EPISODE_DAYS)
     months = range(month_index(first), month_index(day) + 1)
+    recent = month_index(day - timedelta(days=EPISODE_DAYS))
     # About three years of months: numpy releases the GIL, so two threads draw them.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="episodes") as pool:
-        eps = Episodes.concat(list(pool.map(lambda m: month_episodes(reg, m), months)))
-    blocked = np.flatnonzero(np.isfinite(eps.block))
+        parts = list(pool.map(lambda m: _blocks(reg, m, m >= recent), months))
     n_slots = portfolio_for(reg.seed, reg.population, reg.rows).pop.n_cards
-    return Lifecycle.build(n_slots, eps.slot[blocked], eps.block[blocked], eps.reissue[blocked])
+    slot, block, reissue = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return Lifecycle.build(n_slots, slot, block, reissue)
 
 
 # Uniforms and normals each attempt carries, drawn once with its episode's month so
