@@ -23,7 +23,10 @@ def webhook(airflow_home: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webh
     monkeypatch.setattr(
         airflow_home,
         "env",
-        lambda bucket: {**env(bucket), "AIRFLOW_CONN_DAILY_SYNTHETIC_ALERTS": hook.url},
+        lambda bucket, extra=None: {
+            **env(bucket, extra),
+            "AIRFLOW_CONN_DAILY_SYNTHETIC_ALERTS": hook.url,
+        },
     )
     yield hook
     hook.close()
