@@ -6,8 +6,10 @@ Standard library only (plus errors): the job's `--help` imports this, and must s
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import signal
+import sys
 from datetime import date
 from types import FrameType
 from typing import NoReturn
@@ -52,3 +54,14 @@ def stop_on_signals() -> None:
     """SIGTERM (docker stop, Airflow, ECS) and SIGINT end the run as `Interrupted`."""
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def log_to_stderr(quiet: bool) -> None:
+    """Progress on stderr (stdout is for the last JSON line); the AWS SDK's chatter off."""
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from fraud_detection.arguments import OneLineParser, day, stop_on_signals
+from fraud_detection.arguments import OneLineParser, day, log_to_stderr, stop_on_signals
 from fraud_detection.errors import Interrupted, JobError
 from fraud_detection.features.compute import DEFAULT_LABEL_DELAY_DAYS
 
@@ -61,13 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_to_stderr(args.quiet)
     stop_on_signals()
     try:
         manifest = _run(args)

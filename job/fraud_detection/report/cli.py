@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from fraud_detection.arguments import OneLineParser
+from fraud_detection.arguments import OneLineParser, log_to_stderr
 from fraud_detection.arguments import day as parse_date
 from fraud_detection.errors import IncompleteDay, JobError, UsageError
 
@@ -123,13 +123,7 @@ REPORTS_DEST_ENV = "DAILY_SYNTHETIC_REPORTS_DEST"  # --dest when not given (the 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_to_stderr(args.quiet)
     try:
         source_root = args.source or f"s3://{os.environ.get('RAW_BUCKET', '').strip()}"
         if source_root == "s3://":
