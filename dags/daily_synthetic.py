@@ -95,15 +95,7 @@ with DAG(
             description="Job containers to split the day over; 1 = a single container.",
         ),
     },
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": dt.timedelta(minutes=5),
-        # The webhook instead of e-mail (daily_synthetic_job/alerts.py).
-        "email_on_failure": False,
-        "email_on_retry": False,
-        "on_failure_callback": alerts.on_task_failure,
-    },
+    default_args=alerts.default_args(),  # 2 retries 5 min apart; the webhook, not e-mail
     tags=["data-gen"],
     doc_md=__doc__,
 ) as dag:

@@ -128,14 +128,7 @@ with DAG(
             description="Sizes each features container's scratch (the day and its history).",
         ),
     },
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": dt.timedelta(minutes=5),
-        "email_on_failure": False,
-        "email_on_retry": False,
-        "on_failure_callback": alerts.on_task_failure,
-    },
+    default_args=alerts.default_args(),
     tags=["data-gen", "features", "feast"],
     doc_md=__doc__,
 ) as dag:

@@ -65,6 +65,18 @@ def failure_line(context: Mapping[str, Any]) -> str:
     )
 
 
+def default_args() -> dict[str, Any]:
+    """The job DAGs' task defaults: two retries five minutes apart, the webhook, no e-mail."""
+    return {
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+        "email_on_failure": False,
+        "email_on_retry": False,
+        "on_failure_callback": on_task_failure,
+    }
+
+
 def on_task_failure(context: Mapping[str, Any]) -> None:
     """on_failure_callback: called once a task has failed for good (no try left)."""
     post(failure_line(context))
