@@ -31,8 +31,8 @@ JOB_CPUS = 2.0
 # transfer threads; this stops a runaway, not a normal run on a large host.
 PIDS_LIMIT = 1024
 
-# Scratch (/tmp): one slice's Parquet file before its upload. Measured 39.5 bytes a row at 1 M
-# rows, 39.0 at 10 M (docs/performance.md); 1.5x headroom for the labels feed and the codec's
+# Scratch (/tmp): one slice's Parquet file before its upload. Measured 44.5 bytes a row at 1 M
+# rows, generator 3.0 (docs/performance.md); 1.5x headroom for the labels feed and the codec's
 # spread, plus a floor for the small files of a run.
 PARQUET_BYTES_PER_ROW = 45
 SCRATCH_HEADROOM = 1.5
