@@ -259,7 +259,8 @@ class S3Destination:
         got = self.get_tagged(key)
         return got[0] if got else None
 
-    def get_tagged(self, key: str) -> tuple[str, str] | None:
+    def _get(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """The object's text and the response, or None if there is no such object."""
         with self._errors(f"read s3://{self.bucket}/{key}"):
             try:
                 r = self.client.get_object(Bucket=self.bucket, Key=key)
@@ -267,17 +268,17 @@ class S3Destination:
                 if is_not_found(exc):
                     return None
                 raise
-            return r["Body"].read().decode(), r["ETag"]
+            return r["Body"].read().decode(), dict(r)
+
+    def get_tagged(self, key: str) -> tuple[str, str] | None:
+        got = self._get(key)
+        return (got[0], got[1]["ETag"]) if got else None
 
     def get_aged(self, key: str) -> tuple[str, str, float] | None:
-        with self._errors(f"read s3://{self.bucket}/{key}"):
-            try:
-                r = self.client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-            text = r["Body"].read().decode()
+        got = self._get(key)
+        if got is None:
+            return None
+        text, r = got
         # Both ends of the age from the store: its Date header and the object's LastModified.
         headers = r.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         if "date" not in headers:
