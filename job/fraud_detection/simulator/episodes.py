@@ -29,7 +29,13 @@ from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
 from fraud_detection.simulator.reference import WEEK_INTENSITY
 from fraud_detection.simulator.seeding import rng
-from fraud_detection.simulator.timeline import scenario_drift, tactics
+from fraud_detection.simulator.timeline import (
+    CAMPAIGN_CLIP,
+    CAMPAIGN_DAYS,
+    CAMPAIGN_SHAPE,
+    scenario_drift,
+    tactics,
+)
 
 TERMINAL, CARD, TESTING, TAKEOVER, LOST = range(len(FRAUD_SCENARIOS))
 N_SCENARIOS = len(FRAUD_SCENARIOS)
@@ -117,11 +123,6 @@ def _month_days(month: int) -> list[date]:
     first = date(y, m + 1, 1)
     nxt = date(y + (m + 1) // 12, (m + 1) % 12 + 1, 1)
     return [first + timedelta(days=i) for i in range((nxt - first).days)]
-
-
-CAMPAIGN_SHAPE = 2.0  # gamma shape of a day's campaign shock; lower is burstier
-CAMPAIGN_DAYS = 3  # a campaign's shock lasts this many days
-CAMPAIGN_CLIP = (0.3, 3.0)
 
 
 @lru_cache(maxsize=64)
@@ -229,12 +230,6 @@ def month_episodes(reg: Regime, month: int) -> Episodes:
     # An account opened after the start has no card to steal yet.
     victim = portfolio.pop.card_customer[slot]
     return episodes.take(np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day))
-
-
-def episodes_between(reg: Regime, first: date, last: date) -> Episodes:
-    """Episodes that start in the months from `first`'s to `last`'s."""
-    months = range(month_index(first), month_index(last) + 1)
-    return Episodes.concat([month_episodes(reg, m) for m in months])
 
 
 def _blocks(reg: Regime, month: int, recent: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

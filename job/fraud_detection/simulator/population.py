@@ -20,7 +20,6 @@ from fraud_detection.simulator.keys import entity_keys
 from fraud_detection.simulator.reference import (
     BINS_PER_PRODUCT,
     CARD_BRAND_WEIGHTS,
-    CARD_TYPE_RISK,
     CARD_TYPE_WEIGHTS,
     CATEGORY_WEIGHTS,
     COUNTRIES,
@@ -97,8 +96,6 @@ class Population:
     favourite_categories: np.ndarray  # (customers, 2)
     card_start: np.ndarray
     card_count: np.ndarray
-    customers_by_city: Groups
-    customers_by_country: Groups  # weighted by activity: who pays, given the country
     household_head: np.ndarray  # per customer: the household's first member (itself if alone)
     account_opened: np.ndarray  # per customer: day ordinal the account was opened
     # cards: a card slot is one of a customer's cards over time (cards.py: its plastics)
@@ -141,20 +138,6 @@ class Population:
     @cached_property
     def merchant_country(self) -> np.ndarray:
         return self.cities.country[self.merchant_city].astype(np.int64)
-
-    @cached_property
-    def activity(self) -> GuideTable:
-        """For drawing who pays over the whole population (customers_by_country is by country)."""
-        return GuideTable(np.cumsum(self.activity_weight))
-
-    @cached_property
-    def card_risk(self) -> GuideTable:
-        """Cards weighted by how often fraudsters get hold of them (credit above debit)."""
-        return GuideTable(np.cumsum(CARD_TYPE_RISK[self.card_type]), buckets_per_entry=1)
-
-    @cached_property
-    def card_present_terminals(self) -> np.ndarray:
-        return np.flatnonzero(~ONLINE_ONLY[self.merchant_category[self.terminal_merchant]])
 
     @cached_property
     def nearest_city_with(self) -> np.ndarray:
@@ -324,10 +307,6 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
         favourite_categories=favourites,
         card_start=card_start,
         card_count=card_count,
-        customers_by_city=Groups.build(home_city, n_city),
-        customers_by_country=Groups.build(
-            cities.country[home_city].astype(np.int64), N_COUNTRIES, activity
-        ),
         household_head=head,
         account_opened=opened,
         card_id=card_id.result(),

@@ -110,8 +110,6 @@ CARD_TYPE_WEIGHTS = np.array([0.62, 0.33, 0.05])
 # to fraudsters and are used more online; prepaid cards are cheap to test.
 CARD_TYPE_RISK = np.array([1.0, 2.2, 1.6])
 
-# Share of the day's fraud rows each scenario gets.
-FRAUD_SCENARIO_SHARES = np.array([0.25, 0.35, 0.22, 0.18])
 
 # Payments per hour of the local clock, relative.
 # Quiet nights, a lunch bump, an evening peak; weekends start later.

@@ -15,7 +15,6 @@ from functools import lru_cache
 import numpy as np
 
 from fraud_detection.simulator.reference import CATEGORIES, N_CATEGORIES
-from fraud_detection.simulator.seeding import rng
 
 _MCC = {c.mcc: i for i, c in enumerate(CATEGORIES)}
 
@@ -175,22 +174,8 @@ def scenario_drift(day: date) -> np.ndarray:
     )
 
 
-CAMPAIGN_SHAPE = 2.0  # gamma shape of a day's campaign shock; lower is burstier
+# Campaigns (episodes.py draws their shocks): gamma shape of a day's shock, lower is
+# burstier; how many days a shock lasts; the multiplier's bounds.
+CAMPAIGN_SHAPE = 2.0
 CAMPAIGN_DAYS = 3  # a campaign's shock lasts this many days
 CAMPAIGN_CLIP = (0.3, 3.0)
-
-
-def campaign_multipliers(seed: int, day: date, scenarios: int) -> np.ndarray:
-    """Overdispersed day-to-day volume per scenario, mean 1, autocorrelated over days.
-
-    Each day draws a gamma shock per scenario; a day's multiplier is the mean of the
-    last CAMPAIGN_DAYS shocks, so campaigns rise and fade over several days. Stateless:
-    day D re-draws only the shocks of D-2..D.
-    """
-    shocks = [
-        rng(seed, "campaign", day - timedelta(days=k)).gamma(
-            CAMPAIGN_SHAPE, 1.0 / CAMPAIGN_SHAPE, scenarios
-        )
-        for k in range(CAMPAIGN_DAYS)
-    ]
-    return np.clip(np.mean(shocks, axis=0), *CAMPAIGN_CLIP)
