@@ -30,8 +30,11 @@ help: ## list the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install -q "uv==$(UV_VERSION)"
 
-$(BIN)/daily-synthetic: pyproject.toml uv.lock | $(UV)
+# Then DuckDB's delta extension, from its wheel (the feast group): Feast's DuckDB offline store
+# reads the Delta tables through it, and DuckDB cannot download it here.
+$(BIN)/daily-synthetic: pyproject.toml uv.lock scripts/duckdb-local-extensions.py | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	$(BIN)/python scripts/duckdb-local-extensions.py delta
 	@touch $@
 
 dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock

@@ -6,7 +6,9 @@ Downstream of the raw feed: for every day that `daily_synthetic` publishes (asse
 
 1. **features**: the job image's second command, `payment-features --date D`, computes each
    payment's card, customer and terminal features from day D and the 37 days before it, and
-   publishes them under `s3://$RAW_BUCKET/features/year=/month=/day=/` with a `_manifest.json`;
+   publishes them to the features' Delta table, a root of its own: `s3://$FEATURES_BUCKET`
+   (never inside the raw feed's bucket root, where a `**/*.parquet` reader would take them for
+   payments), one commit per day, with `_manifests/YYYY-MM-DD.json`;
 2. **materialize**: the Feast image applies `feature_repo/` and materialises those days into
    the online store (the card, customer and terminal views).
 
@@ -26,11 +28,13 @@ template fields (Rendered Templates shows what ran), exit-code policy, credentia
 The param `rows` (rows of each raw day, default 1 000 000) sizes each features container's
 scratch space: the day and the 37 days before it.
 
-**Configuration** (worker environment, read when the task runs): `DAILY_SYNTHETIC_IMAGE`
-(job image), `DAILY_SYNTHETIC_FEAST_IMAGE`, `DAILY_SYNTHETIC_FEAST_VOLUME` (docker: the volume
-of the SQLite online store and registry), `DAILY_SYNTHETIC_LOCAL_DATA` (docker: a host folder
-holding the raw feed, instead of S3), the pass-through variables and each launcher's own
-settings (see `daily_synthetic`).
+**Configuration** (worker environment, read when the task runs): `FEATURES_BUCKET` (the
+features' bucket; required with S3), `DAILY_SYNTHETIC_IMAGE` (job image),
+`DAILY_SYNTHETIC_FEAST_IMAGE`, `DAILY_SYNTHETIC_FEAST_VOLUME` (docker: the volume of the SQLite
+online store and registry), `DAILY_SYNTHETIC_LOCAL_DATA` (docker: a host folder holding the raw
+feed, instead of S3) with `DAILY_SYNTHETIC_LOCAL_FEATURES` (the features' host folder, default
+`features` beside it), the pass-through variables and each launcher's own settings (see
+`daily_synthetic`).
 """
 
 from __future__ import annotations
@@ -41,13 +45,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from daily_synthetic_job import alerts
 from daily_synthetic_job.launchers import load_launcher
 from daily_synthetic_job.limits import MAX_FEATURE_DAYS, MAX_PARALLEL_FEATURES, MAX_ROWS
 from daily_synthetic_job.policy import (
     DATE_RE,
+    FEATURES_BUCKET_UNSET,
     FEATURES_JOB,
     LOCAL_DATA_MOUNT,
     MATERIALIZE_JOB,
@@ -94,15 +99,16 @@ def days_to_process(
 
 
 def features_command(day: str) -> list[str]:
-    """payment-features' arguments, with the features' root always named: `features/` under
-    the feed's root, where the Feast image reads them (feature_repo's default). The command's
-    own default would fail beside a bucket root, and beside /data be outside the mount."""
-    if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
-        roots = ["--source", LOCAL_DATA_MOUNT, "--dest", features_root()]
-    else:
-        # Without RAW_BUCKET the command fails as before, saying what to set.
-        roots = ["--dest", dest] if (dest := features_root()) else []
-    return ["--date", day, "-q", *roots]
+    """payment-features' arguments, with the features' root always named: a root of its own
+    (`s3://$FEATURES_BUCKET`, or the local features folder's mount), never inside the raw
+    feed's, and the same root the Feast image reads. Without FEATURES_BUCKET the run fails
+    here, before any container starts, saying what to set."""
+    dest = features_root()
+    if not dest:
+        raise AirflowFailException(FEATURES_BUCKET_UNSET)
+    source = ["--source", LOCAL_DATA_MOUNT] if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA") else []
+    # Without RAW_BUCKET (and no local folder) the command fails, saying what to set.
+    return ["--date", day, "-q", *source, "--dest", dest]
 
 
 def materialize_command(days: Sequence[str]) -> list[str]:

@@ -3,7 +3,9 @@
 Where the data lives is read when `feast apply` runs: DAILY_SYNTHETIC_DATA is the raw feed's
 root (a folder or s3://bucket[/prefix], default ../data/raw, where `make run` writes) and
 DAILY_SYNTHETIC_FEATURES the features dataset's root (default: `features` beside DATA, where
-`payment-features` writes by default). Schemas are declared, never inferred from the files.
+`payment-features` writes by default). Each root is a Delta table: a source is the root itself
+with `DeltaFormat`, so Feast reads the table's current version through its log, never a day
+half replaced. Schemas are declared, never inferred from the files.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
-from feast.data_format import ParquetFormat
+from feast.data_format import DeltaFormat
 from feast.types import Bool, Float64, Int64, String
 
 WINDOWS_DAYS = (1, 7, 30)
-# One Parquet glob per dataset: the day partitions only, never _staging/ or a sibling dataset.
-DAY_FILES = "year=*/month=*/day=*/*.parquet"
 
 
 def _root(variable: str, default: str) -> str:
@@ -46,15 +46,15 @@ payment = Entity(
 
 raw_payments = FileSource(
     name="raw_payments",
-    path=f"{RAW_ROOT}/{DAY_FILES}",
-    file_format=ParquetFormat(),
+    path=RAW_ROOT,
+    file_format=DeltaFormat(),
     timestamp_field="event_timestamp",
     description="The raw daily feed (daily-synthetic), one row per payment, with the label.",
 )
 payment_features_source = FileSource(
     name="payment_features",
-    path=f"{FEATURES_ROOT}/{DAY_FILES}",
-    file_format=ParquetFormat(),
+    path=FEATURES_ROOT,
+    file_format=DeltaFormat(),
     timestamp_field="event_timestamp",
     description="payment-features: each payment's history features, as of just before it.",
 )

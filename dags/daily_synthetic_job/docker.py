@@ -2,8 +2,8 @@
 
 Settings from the worker's environment, all template-field callables:
 DAILY_SYNTHETIC_IMAGE (or the job's own image variable), DAILY_SYNTHETIC_NETWORK,
-DAILY_SYNTHETIC_MEM_LIMIT, DOCKER_HOST, DAILY_SYNTHETIC_LOCAL_DATA, DAILY_SYNTHETIC_FEAST_VOLUME
-and the pass-through variables. AWS credentials set on the worker reach the container through
+DAILY_SYNTHETIC_MEM_LIMIT, DOCKER_HOST, DAILY_SYNTHETIC_LOCAL_DATA (with
+DAILY_SYNTHETIC_LOCAL_FEATURES), DAILY_SYNTHETIC_FEAST_VOLUME and the pass-through variables. AWS credentials set on the worker reach the container through
 the provider's private_environment only (the local stack has no task role).
 
 The container is confined like the ECS task and the pod: read-only root with a /tmp tmpfs
@@ -25,6 +25,7 @@ from daily_synthetic_job import limits
 from daily_synthetic_job.policy import (
     DAILY_JOB,
     LOCAL_DATA_MOUNT,
+    LOCAL_FEATURES_MOUNT,
     STOP_GRACE_SECONDS,
     Job,
     JobTask,
@@ -32,6 +33,7 @@ from daily_synthetic_job.policy import (
     container_labels,
     day_of,
     explain,
+    local_features_dir,
     memory_mib,
 )
 
@@ -65,7 +67,8 @@ def docker_mem_limit(job: Job, context: Mapping[str, Any]) -> str:
 
 
 def job_mounts(job: Job, context: Mapping[str, Any]) -> list[Any]:
-    """The scratch dir as a tmpfs sized from rows; the local data folder and Feast's volume."""
+    """The scratch dir as a tmpfs sized from rows; the local data and features folders (each a
+    mount of its own) and Feast's volume."""
     from docker.types import Mount  # the provider imports docker anyway
 
     mounts = []
@@ -76,6 +79,10 @@ def job_mounts(job: Job, context: Mapping[str, Any]) -> list[Any]:
         )
     if local := os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
         mounts.append(Mount(target=LOCAL_DATA_MOUNT, source=local, type="bind"))
+        if job.features:
+            mounts.append(
+                Mount(target=LOCAL_FEATURES_MOUNT, source=local_features_dir(), type="bind")
+            )
     if job.feast:
         volume = os.environ.get("DAILY_SYNTHETIC_FEAST_VOLUME") or DEFAULT_FEAST_VOLUME
         mounts.append(Mount(target=FEAST_DATA_MOUNT, source=volume, type="volume"))

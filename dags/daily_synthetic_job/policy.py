@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
@@ -53,8 +54,8 @@ DEADLINE_MARGIN = dt.timedelta(minutes=1)
 RAW_FEED = Asset(name="daily_synthetic_raw")
 
 PUBLIC_ENV = (
-    "RAW_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "DAILY_SYNTHETIC_LABELS_DEST",
-    "DAILY_SYNTHETIC_REPORTS_DEST",
+    "RAW_BUCKET", "FEATURES_BUCKET", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+    "DAILY_SYNTHETIC_LABELS_DEST", "DAILY_SYNTHETIC_REPORTS_DEST",
 )  # fmt: skip
 SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEADLINE_ENV = "DAILY_SYNTHETIC_DEADLINE"
@@ -133,6 +134,7 @@ class Job:
     needs_logical_date: bool = True  # rendered from {{ ds }}: no logical date, no run
     read_only_root: bool = True  # verified for the job image (ECS and Kubernetes run it so)
     feast: bool = False  # the Feast image: its data and store (docker: a volume)
+    features: bool = False  # writes or reads the features dataset (docker: its local folder)
 
     def image(self, context: Mapping[str, Any], jinja_env: Any) -> str:
         return os.environ.get(self.image_variable) or self.default_image
@@ -159,9 +161,14 @@ class Job:
 
 
 LOCAL_DATA_MOUNT = "/data"  # where DAILY_SYNTHETIC_LOCAL_DATA appears in the containers
-
-
-FEATURES_DIR = "features"  # the features' root under the feed's root (payment_features' --dest)
+# Where the features' local folder appears: a mount of its own, since the features dataset
+# is never inside the raw feed's root (a `**/*.parquet` reader of the feed would read it).
+LOCAL_FEATURES_MOUNT = "/features"
+FEATURES_BUCKET_UNSET = (
+    "FEATURES_BUCKET is not set: the features dataset needs a bucket of its own (never "
+    "inside the raw feed's root). Set FEATURES_BUCKET on the worker, or "
+    "DAILY_SYNTHETIC_LOCAL_DATA for a local folder"
+)
 
 
 def feast_data_root() -> str:
@@ -172,11 +179,23 @@ def feast_data_root() -> str:
     return f"s3://{bucket}" if bucket else ""
 
 
+def local_features_dir() -> str:
+    """The host folder of the features with DAILY_SYNTHETIC_LOCAL_DATA: DAILY_SYNTHETIC_LOCAL_FEATURES,
+    else `features` beside the raw folder (as payment-features' own default)."""
+    if folder := os.environ.get("DAILY_SYNTHETIC_LOCAL_FEATURES", "").strip():
+        return folder
+    raw = PurePosixPath(os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA", "."))
+    return str(raw.parent / "features")
+
+
 def features_root() -> str:
     """Where payment_features writes the features (--dest) and the Feast image reads them:
-    one value for both, so that neither relies on the other's default."""
-    raw = feast_data_root()
-    return f"{raw}/{FEATURES_DIR}" if raw else ""
+    one value for both, so that neither relies on the other's default. A root of its own:
+    the local features folder's mount, else `s3://$FEATURES_BUCKET`; "" when that is unset."""
+    if os.environ.get("DAILY_SYNTHETIC_LOCAL_DATA"):
+        return LOCAL_FEATURES_MOUNT
+    bucket = os.environ.get("FEATURES_BUCKET", "").strip()
+    return f"s3://{bucket}" if bucket else ""
 
 
 DAILY_JOB = Job(name="daily-synthetic-job")
@@ -191,6 +210,7 @@ FEATURES_JOB = Job(
     timeout_scale=3,
     deadline=False,
     needs_logical_date=False,  # asset-triggered runs have none; the day is in the command
+    features=True,
 )
 MATERIALIZE_JOB = Job(
     name="daily-synthetic-feast",
@@ -207,6 +227,7 @@ MATERIALIZE_JOB = Job(
     read_only_root=False,
     scratch_days=0,
     feast=True,
+    features=True,
 )
 
 

@@ -82,7 +82,7 @@ CASES = [
     Case(
         "payment_features",
         "features",
-        ("--date", DAY, "-q", "--dest", "s3://raw-bucket/features"),
+        ("--date", DAY, "-q", "--dest", "s3://features-bucket"),
         (),
         None,
         "daily-synthetic-features",
@@ -94,7 +94,7 @@ CASES = [
         (
             ("DAILY_SYNTHETIC_DATA", "s3://raw-bucket"),
             # The same root the features step writes to (its --dest), never a default.
-            ("DAILY_SYNTHETIC_FEATURES", "s3://raw-bucket/features"),
+            ("DAILY_SYNTHETIC_FEATURES", "s3://features-bucket"),
         ),
         "daily_synthetic_features",
         "daily-synthetic-feast",
@@ -130,6 +130,7 @@ def worker_env(monkeypatch: Any) -> None:
     monkeypatch.setenv("DAILY_SYNTHETIC_IMAGE", PLACEHOLDERS["JOB_IMAGE"])
     monkeypatch.setenv("DAILY_SYNTHETIC_MEM_LIMIT", "3g")
     monkeypatch.setenv("RAW_BUCKET", "raw-bucket")
+    monkeypatch.setenv("FEATURES_BUCKET", "features-bucket")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIALAUNCHERTEST")
@@ -228,7 +229,12 @@ def test_same_command_environment_and_memory_for_all_launchers(
         launcher: _run_spec(launcher, _rendered_case(launcher, case, monkeypatch))
         for launcher in LAUNCHERS
     }
-    expected_env = {"RAW_BUCKET": "raw-bucket", "AWS_DEFAULT_REGION": "us-east-1", **dict(case.env)}
+    expected_env = {
+        "RAW_BUCKET": "raw-bucket",
+        "FEATURES_BUCKET": "features-bucket",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **dict(case.env),
+    }
     assert specs["docker"] == {
         "args": list(case.command),
         "env": expected_env,

@@ -51,23 +51,56 @@ def test_materialize_spans_the_days_oldest_first() -> None:
     ]  # fmt: skip
 
 
-def test_features_read_a_local_folder_only_when_configured(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_features_have_a_root_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _module()
+    monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA", raising=False)
+    monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_FEATURES", raising=False)
+    monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    monkeypatch.setenv("FEATURES_BUCKET", "features-bucket")
+    assert module.features_command("2025-06-12") == [
+        "--date", "2025-06-12", "-q", "--dest", "s3://features-bucket",
+    ]  # fmt: skip
+    # A local folder: the raw feed and the features each have a mount of their own.
+    monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_DATA", "/srv/feed/raw")
+    assert module.features_command("2025-06-12")[-4:] == [
+        "--source", "/data", "--dest", "/features",
+    ]  # fmt: skip
+
+
+def test_no_features_bucket_fails_before_any_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
     module = _module()
     monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA", raising=False)
     monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
-    assert module.features_command("2025-06-12") == [
-        "--date", "2025-06-12", "-q", "--dest", "s3://feed-bucket/features",
-    ]  # fmt: skip
-    monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_DATA", "/srv/feed")
-    assert module.features_command("2025-06-12")[-4:] == [
-        "--source", "/data", "--dest", "/data/features",
-    ]  # fmt: skip
-    # no RAW_BUCKET: the command's own error says what to set
-    monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_DATA")
-    monkeypatch.delenv("RAW_BUCKET")
-    assert module.features_command("2025-06-12") == ["--date", "2025-06-12", "-q"]
+    monkeypatch.delenv("FEATURES_BUCKET", raising=False)
+    # Never `features/` inside the raw bucket: a `**/*.parquet` reader would read it as payments.
+    with pytest.raises(AirflowFailException, match="FEATURES_BUCKET is not set"):
+        module.features_command("2025-06-12")
+
+
+@pytest.mark.parametrize(
+    ("local_features", "expected"),
+    [(None, "/srv/feed/features"), ("/srv/elsewhere/feat", "/srv/elsewhere/feat")],
+)
+def test_local_features_folder_is_mounted_beside_the_raw_one(
+    monkeypatch: pytest.MonkeyPatch, local_features: str | None, expected: str
+) -> None:
+    from daily_synthetic_job import docker, policy
+
+    monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_DATA", "/srv/feed/raw/")
+    if local_features:
+        monkeypatch.setenv("DAILY_SYNTHETIC_LOCAL_FEATURES", local_features)
+    else:
+        monkeypatch.delenv("DAILY_SYNTHETIC_LOCAL_FEATURES", raising=False)
+    context = {"params": {"rows": 1000}}
+    for job in (policy.FEATURES_JOB, policy.MATERIALIZE_JOB):
+        binds = {m["Target"]: m["Source"] for m in docker.job_mounts(job, context)
+                 if m["Type"] == "bind"}  # fmt: skip
+        assert binds == {"/data": "/srv/feed/raw/", "/features": expected}
+    # The generator's container never sees the features.
+    daily = docker.job_mounts(policy.DAILY_JOB, context)
+    assert [m["Target"] for m in daily if m["Type"] == "bind"] == ["/data"]
 
 
 def test_dag_shape(dag_bag: Any) -> None:  # noqa: F811
