@@ -53,7 +53,12 @@ from fraud_detection.settings import (
 from fraud_detection.simulator import DaySpec, PopulationSizes, Shard, iter_blocks
 from fraud_detection.simulator.dataset import reports_frame
 from fraud_detection.simulator.profiles import PROFILES
-from fraud_detection.sinks.destination import Destination, StoredObject, parse_destination
+from fraud_detection.sinks.destination import (
+    Destination,
+    StoredObject,
+    parse_destination,
+    roots_overlap,
+)
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, held_lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
@@ -124,8 +129,8 @@ def _labels_destination(labels_dest: str | None, dest: Destination) -> Destinati
     if not labels_dest:
         return None
     labels = parse_destination(labels_dest)
-    root, other = dest.uri(dest.prefix).rstrip("/"), labels.uri(labels.prefix).rstrip("/")
-    if root == other or other.startswith(root + "/") or root.startswith(other + "/"):
+    if roots_overlap(dest, labels):
+        root = dest.uri(dest.prefix).rstrip("/")
         raise UsageError(
             f"--labels-dest {labels_dest!r} overlaps the payments' destination {root}: give "
             "the labels feed a root of its own (e.g. a sibling folder or another prefix)"

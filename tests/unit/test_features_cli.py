@@ -171,6 +171,7 @@ def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
         return {}
 
     monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    monkeypatch.delenv("FEATURES_BUCKET", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # describe() names it
     monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
     # s3://$RAW_BUCKET is a bucket root: no default beside it
@@ -180,3 +181,47 @@ def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
     assert cli.main(["--date", "2025-06-12", "--dest", "s3://features-bucket", "-q"]) == 0
     assert seen["source"] == parse_destination("s3://feed-bucket")
     assert seen["dest"] == parse_destination("s3://features-bucket")
+
+
+def test_features_bucket_is_the_default_dest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fraud_detection.sinks.destination import parse_destination
+
+    seen: dict[str, object] = {}
+
+    def fake_run(opts: object, source: object, dest: object) -> dict[str, object]:
+        seen.update(source=source, dest=dest)
+        return {}
+
+    monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
+    monkeypatch.setenv("FEATURES_BUCKET", "features-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
+    assert run_cli(capsys, "--date", "2025-06-12", "-q")[0] == 0
+    assert seen["dest"] == parse_destination("s3://features-bucket")
+
+
+@pytest.mark.parametrize(
+    ("source", "dest"),
+    [
+        ("s3://feed-bucket", "s3://feed-bucket/features"),  # inside (the DAG's old layout)
+        ("s3://feed-bucket/raw", "s3://feed-bucket/raw"),  # the same root
+        ("s3://feed-bucket/raw", "s3://feed-bucket"),  # around it
+        ("{tmp}/raw", "{tmp}/raw/features"),
+    ],
+)
+def test_a_dest_that_overlaps_the_source_is_refused(
+    source: str,
+    dest: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.delenv("FEATURES_BUCKET", raising=False)
+    argv = ["--source", source.format(tmp=tmp_path), "--dest", dest.format(tmp=tmp_path)]
+    result = run_cli(capsys, "--date", "2025-06-12", *argv)
+    assert_usage_error(result, "payment-features", "overlaps the raw feed's root", tmp_path)

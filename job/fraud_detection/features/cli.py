@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from fraud_detection.arguments import OneLineParser, day, log_to_stderr, stop_on_signals
-from fraud_detection.errors import Interrupted, JobError
+from fraud_detection.errors import Interrupted, JobError, UsageError
 from fraud_detection.features.compute import DEFAULT_LABEL_DELAY_DAYS
 
 PROG = "payment-features"
@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
             "that manifest."
         ),
         epilog=(
-            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET, a bucket root: pass "
-            "--dest with it). Exit codes: 0 ok, "
+            "Environment: RAW_BUCKET (default SOURCE s3://$RAW_BUCKET), FEATURES_BUCKET "
+            "(default DEST s3://$FEATURES_BUCKET). Exit codes: 0 ok, "
             "2 bad arguments, 3 destination error, 5 disk full, 6 the day is not published, "
             "130/143 interrupted."
         ),
@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--dest", default=None,
-        help="root of the features dataset (default: a 'features' folder beside SOURCE, not "
-        "inside it, e.g. data/raw -> data/features; required when SOURCE is a bucket root)",
+        help="root of the features dataset, never inside SOURCE nor around it (default: "
+        "s3://$FEATURES_BUCKET if set, else a 'features' folder beside SOURCE, e.g. data/raw -> "
+        "data/features; required when SOURCE is a bucket root and FEATURES_BUCKET is unset)",
     )  # fmt: skip
     p.add_argument(
         "--label-delay-days", type=_delay, default=DEFAULT_LABEL_DELAY_DAYS,
@@ -77,10 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> dict[str, object]:
     from fraud_detection.features.pipeline import FeaturesOptions, default_dest, run
-    from fraud_detection.sinks.destination import parse_destination
+    from fraud_detection.sinks.destination import parse_destination, roots_overlap
 
     source = parse_destination(args.source)
     # parse_destination has checked RAW_BUCKET when no --source was given.
     source_root = args.source or f"s3://{os.environ['RAW_BUCKET'].strip()}"
-    dest = parse_destination(args.dest or default_dest(source_root))
+    bucket = os.environ.get("FEATURES_BUCKET", "").strip()
+    dest = parse_destination(
+        args.dest or (f"s3://{bucket}" if bucket else None) or default_dest(source_root)
+    )
+    if roots_overlap(source, dest):
+        # A `**/*.parquet` reader of the raw root would take the features for payments.
+        raise UsageError(
+            f"the features' root {dest.uri(dest.prefix).rstrip('/')} overlaps the raw feed's "
+            f"root {source.uri(source.prefix).rstrip('/')}: give the features a root of their "
+            "own (--dest or FEATURES_BUCKET: another bucket, or a folder beside the feed)"
+        )
     return run(FeaturesOptions(day=args.date, label_delay_days=args.label_delay_days), source, dest)

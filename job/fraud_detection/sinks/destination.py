@@ -106,6 +106,16 @@ def _check_local_path(dest: str, path: Path) -> None:
         raise UsageError(f"destination {dest!r} is a file, not a directory")
 
 
+def roots_overlap(a: Destination, b: Destination) -> bool:
+    """Whether two dataset roots are the same, or one is inside the other.
+
+    Each dataset needs a root of its own: readers glob a root (`**/*.parquet` included), and
+    another dataset's Parquet inside it would be read as this one's.
+    """
+    one, two = a.uri(a.prefix).rstrip("/"), b.uri(b.prefix).rstrip("/")
+    return one == two or one.startswith(two + "/") or two.startswith(one + "/")
+
+
 def parse_destination(dest: str | None) -> Destination:
     """DEST, else s3://$RAW_BUCKET, else an error that says what to set."""
     if not dest:
