@@ -32,16 +32,22 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
       --require-hashes --no-deps -r /tmp/requirements.txt \
  && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
  && /opt/venv/bin/python -c 'import boto3, duckdb, feast'
+# DuckDB's delta extension from its wheel (the lock's), installed where DuckDB looks for it
+# ($HOME/.duckdb): Feast's DuckDB offline store reads the Delta tables through it, and DuckDB
+# would otherwise download it on first use.
+COPY scripts/duckdb-local-extensions.py /tmp/
+RUN mkdir /opt/feast-home && HOME=/opt/feast-home /opt/venv/bin/python /tmp/duckdb-local-extensions.py delta
 
 
 FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin feast
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder --chown=10001:10001 /opt/feast-home /opt/feast-home
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    HOME=/tmp
+    HOME=/opt/feast-home
 COPY feature_repo/ /feature_repo/
 RUN mkdir -p /feature_repo/data && chown 10001:10001 /feature_repo/data
 WORKDIR /feature_repo

@@ -5,8 +5,8 @@
 
 Run from anywhere; the repository is this file's parent folder. DAILY_SYNTHETIC_DATA and
 DAILY_SYNTHETIC_FEATURES say where the datasets are (see payments.py). When the features
-dataset is on S3, the days to materialise are first downloaded (only the files their
-manifests list) into a local folder, so DuckDB needs no S3 extension.
+table is on S3, the days to materialise are first copied, by `deltalake` (which reads S3
+itself), into a local Delta table, so DuckDB needs neither S3 extension nor credentials.
 """
 
 from __future__ import annotations
@@ -41,20 +41,45 @@ def _manifest_key(day: date) -> str:
     return f"_manifests/{day.isoformat()}.json"
 
 
-def _fetch_from_s3(root: str, days: list[date], into: Path) -> None:
-    """Copy the days' features files (as their manifests list them) from S3 into `into`."""
+def _s3_options() -> dict[str, str]:
+    """boto3's endpoint, region and credentials, as delta-rs's object store takes them."""
     import boto3
 
-    bucket, _, prefix = root.removeprefix("s3://").partition("/")
-    prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-    s3 = boto3.client("s3")
+    session = boto3.session.Session()
+    options: dict[str, str] = {}
+    if endpoint := os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        options["endpoint"] = endpoint
+        if endpoint.startswith("http://"):
+            options["allow_http"] = "true"
+    if session.region_name:
+        options["region"] = session.region_name
+    if (credentials := session.get_credentials()) is not None:
+        frozen = credentials.get_frozen_credentials()
+        options["access_key_id"] = frozen.access_key or ""
+        options["secret_access_key"] = frozen.secret_key or ""
+        if frozen.token:
+            options["session_token"] = frozen.token
+    return options
+
+
+def _copy_from_s3(root: str, days: list[date], into: Path) -> None:
+    """The days' rows of the features table on S3, as of its current version, into a local
+    Delta table at `into` (the same partitions)."""
+    from deltalake import DeltaTable, write_deltalake
+
+    table = DeltaTable(root, storage_options=_s3_options())
+    partition_by = table.metadata().partition_columns
     for day in days:
-        key = f"{prefix}{_manifest_key(day)}"
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        for part in manifest["keys"]:
-            target = into / part.removeprefix(prefix)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, part, str(target))
+        rows = table.to_pyarrow_table(
+            partitions=[("year", "=", str(day.year)), ("month", "=", str(day.month)),
+                        ("day", "=", str(day.day))],
+        )  # fmt: skip
+        if rows.num_rows == 0:
+            raise SystemExit(
+                f"{PROG}: error: no features for {day} in the table {root}; run "
+                "payment-features for that day first"
+            )
+        write_deltalake(str(into), rows, mode="append", partition_by=partition_by)
 
 
 def _store() -> Any:
@@ -83,8 +108,8 @@ def materialize(day: date, days: int) -> dict[str, Any]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="feast-daily-") as scratch:
         if root.startswith("s3://"):
-            _fetch_from_s3(root, wanted, Path(scratch))
-            os.environ["DAILY_SYNTHETIC_FEATURES"] = scratch
+            _copy_from_s3(root, wanted, Path(scratch) / "features")
+            os.environ["DAILY_SYNTHETIC_FEATURES"] = str(Path(scratch) / "features")
         else:
             for d in wanted:
                 if not (Path(root) / _manifest_key(d)).is_file():

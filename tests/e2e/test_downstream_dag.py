@@ -23,6 +23,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 BUCKET = "downstream-e2e"
+FEATURES = "downstream-e2e-features"  # the features' own bucket, never inside the raw one
 DAYS = ("2025-06-10", "2025-06-11", "2025-06-12")
 WORLD = ["--customers", "2000", "--merchants", "200"]
 DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
@@ -55,8 +56,10 @@ def landed(
     airflow_home: Any, s3: Any, feast_image: str, volume: str, timings: dict[str, float]
 ) -> dict[str, Any]:
     s3.client().create_bucket(Bucket=BUCKET)
+    s3.client().create_bucket(Bucket=FEATURES)
     env = {
         **airflow_home.env(BUCKET),
+        "FEATURES_BUCKET": FEATURES,
         "DAILY_SYNTHETIC_FEAST_IMAGE": feast_image,
         "DAILY_SYNTHETIC_FEAST_VOLUME": volume,
         "DAILY_SYNTHETIC_MEM_LIMIT": "3g",
@@ -101,20 +104,23 @@ def test_every_task_succeeds(landed: dict[str, Any]) -> None:
 
 
 def test_features_of_each_day_are_published(landed: dict[str, Any], s3: Any) -> None:
-    keys = s3.keys(BUCKET, "features/")
+    keys = s3.keys(FEATURES, "")
     for day in DAYS:
-        manifest_key = f"features/_manifests/{day}.json"
+        manifest_key = f"_manifests/{day}.json"
         assert manifest_key in keys
-        manifest = json.loads(s3.read(BUCKET, manifest_key))
+        manifest = json.loads(s3.read(FEATURES, manifest_key))
         assert manifest["rows"] == 4000
         assert manifest["source_days"] == [x for x in DAYS if x <= day]
+        assert manifest["root"] == f"s3://{FEATURES}"
+    # The raw bucket holds the raw feed only: its `**/*.parquet` are payments.
+    assert not s3.keys(BUCKET, "features/")
 
 
 def test_online_store_serves_a_card_as_of_its_last_payment(
     landed: dict[str, Any], s3: Any, feast_image: str, volume: str, docker_client: Any
 ) -> None:
-    keys = [k for k in s3.keys(BUCKET, "features/") if k.endswith(".parquet")]
-    features = pl.concat([pl.read_parquet(io.BytesIO(s3.read(BUCKET, k))) for k in keys])
+    keys = [k for k in s3.keys(FEATURES, "year=") if k.endswith(".parquet")]
+    features = pl.concat([pl.read_parquet(io.BytesIO(s3.read(FEATURES, k))) for k in keys])
     last = features.sort("event_timestamp").group_by("card_id").last()
     busiest = features.group_by("card_id").len().sort("len", "card_id", descending=True)[0, 0]
     want = last.filter(pl.col("card_id") == busiest).row(0, named=True)
@@ -122,7 +128,10 @@ def test_online_store_serves_a_card_as_of_its_last_payment(
         feast_image,
         ["lookup", "--card", busiest],
         mounts=[{"Target": "/feature_repo/data", "Source": volume, "Type": "volume"}],
-        environment={"DAILY_SYNTHETIC_DATA": f"s3://{BUCKET}"},
+        environment={
+            "DAILY_SYNTHETIC_DATA": f"s3://{BUCKET}",
+            "DAILY_SYNTHETIC_FEATURES": f"s3://{FEATURES}",
+        },
         network_mode="none",
         remove=True,
         stderr=False,

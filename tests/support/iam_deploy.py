@@ -14,6 +14,7 @@ from tests.support.iam_server import ACCOUNT_ID, EnforcingMoto
 DEPLOY_IAM = Path(__file__).resolve().parents[2] / "deploy" / "iam"
 TASK_POLICY = "task-role-policy.json"
 KMS_POLICY = "task-role-kms-policy.json"
+FEATURES_POLICY = "features-task-role-policy.json"  # payment-features' role
 
 
 def _renderer() -> ModuleType:
@@ -34,10 +35,14 @@ def render(name: str, values: Mapping[str, str]) -> str:
 
 
 def policy_values(
-    payments: str, labels: str | None = None, kms_key_arn: str = "", region: str = "us-east-1"
+    payments: str,
+    labels: str | None = None,
+    kms_key_arn: str = "",
+    region: str = "us-east-1",
+    features: str | None = None,
 ) -> dict[str, str]:
     """The placeholders for roots given as the job's URIs (s3://BUCKET[/PREFIX])."""
-    found: dict[str, str] = RENDER.values(payments, labels, kms_key_arn or None, region)
+    found: dict[str, str] = RENDER.values(payments, labels, kms_key_arn or None, region, features)
     return found
 
 

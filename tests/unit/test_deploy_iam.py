@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from fraud_detection.sinks.layout import DayLayout
-from tests.support.iam_deploy import DEPLOY_IAM, KMS_POLICY, RENDER, TASK_POLICY, render
+from tests.support.iam_deploy import (
+    DEPLOY_IAM,
+    FEATURES_POLICY,
+    KMS_POLICY,
+    RENDER,
+    TASK_POLICY,
+    render,
+)
 from tests.support.iam_policy import Policy, Request, UnsupportedPolicy, decide, decide_all
 from tests.support.iam_s3 import S3Call, authorisations
 
@@ -351,6 +358,45 @@ def test_absent_lease_and_manifest_read_as_absent_not_as_refused() -> None:
 )
 def test_the_shipped_policy_refuses_the_rest(c: S3Call) -> None:
     assert not allowed(shipped(), c)
+
+
+FEATURES_BUCKET = "features-bucket"
+
+
+def features_role(**overrides: str) -> list[Policy]:
+    values = {**VALUES, "FEATURES_BUCKET": FEATURES_BUCKET, "FEATURES_PREFIX": "", **overrides}
+    return [Policy.parse(render(FEATURES_POLICY, values))]
+
+
+@pytest.mark.parametrize("prefix", ["", "card_payments_features/"])
+def test_the_features_role_publishes_its_own_root(prefix: str) -> None:
+    """payment-features publishes its table as the job publishes a day: every such request is
+    allowed under the features' root, whole bucket or prefix."""
+    policies = features_role(FEATURES_PREFIX=prefix)
+    for c in job_calls(FEATURES_BUCKET, prefix):
+        assert allowed(policies, c), (c, decide_all(policies, authorisations(c)))
+
+
+def test_the_features_role_only_reads_the_payments() -> None:
+    raw = f"/{BUCKET}/card_payments_raw"
+    policies = features_role()
+    for c in (
+        call("GET", f"/{BUCKET}", "list-type=2&prefix=card_payments_raw/_manifests/"),
+        call("GET", f"{raw}/_manifests/2025-06-12.json"),
+        call("GET", f"{raw}/year=2025/month=6/day=12/part-r-00000-of-00001.parquet"),
+    ):
+        assert allowed(policies, c), c
+    assert allowed(policies, call("GET", f"{raw}/_manifests/2025-06-01.json"), missing=True)
+    for c in (
+        call("PUT", f"{raw}/year=2025/month=6/day=12/x.parquet"),
+        call("PUT", f"{raw}/features/year=2025/month=6/day=12/x.parquet"),
+        call("PUT", f"{raw}/_delta_log/00000000000000000001.json", if_none_match="*"),
+        call("DELETE", f"{raw}/year=2025/month=6/day=12/x.parquet"),
+        call("POST", f"{raw}/x", "uploads"),
+        call("GET", f"/{BUCKET}", "uploads&prefix=card_payments_raw/"),
+        call("GET", f"/{BUCKET}/fraud_reports/x.parquet"),  # the labels: not its input
+    ):
+        assert not allowed(policies, c), c
 
 
 def test_the_old_policy_fails_the_job() -> None:
