@@ -157,7 +157,14 @@ class AirflowHome:
 
     def env(self, bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         # Start from a clean slate: no Airflow, AWS or job settings of the developer leak in.
-        prefixes = ("AIRFLOW", "AWS_", "DAILY_SYNTHETIC", "RAW_BUCKET", "FEATURES_BUCKET", "DOCKER_")
+        prefixes = (
+            "AIRFLOW",
+            "AWS_",
+            "DAILY_SYNTHETIC",
+            "RAW_BUCKET",
+            "FEATURES_BUCKET",
+            "DOCKER_",
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         if "DOCKER_HOST" in os.environ:
             env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]

@@ -19,6 +19,7 @@ import pytest
 
 from fraud_detection.errors import DestinationError
 from tests.support.iam_deploy import (
+    FEATURES_POLICY,
     KMS_POLICY,
     TASK_POLICY,
     policy_values,
@@ -238,6 +239,46 @@ def test_sse_kms_needs_the_kms_policy(iam_moto: EnforcingMoto, iam_job: JobRunne
     job = decisions_for(iam_moto, both)
     assert {r["decision"] for r in job} == {"allow"}
     assert {"kms:GenerateDataKey", "kms:Decrypt"} <= checked(job)
+
+
+def test_features_publish_to_their_own_bucket_reading_the_payments_only(
+    iam_moto: EnforcingMoto, iam_job: JobRunner
+) -> None:
+    """The DAG's layout: payments in a whole bucket, the features in a bucket of their own,
+    payment-features as a role that may only read the payments."""
+    raw, features = new_bucket(iam_moto), new_bucket(iam_moto)
+    job_env = {
+        **role_credentials(iam_moto, {"s3": render(TASK_POLICY, policy_values(f"s3://{raw}"))}),
+        "RAW_BUCKET": raw,
+    }
+    iam_job.run(["--date", DAY, "--rows", "20000", *POP], env=job_env).assert_ok()
+    raw_keys = keys(iam_moto, raw)
+
+    values = policy_values(f"s3://{raw}", features=f"s3://{features}")
+    env = {
+        **role_credentials(iam_moto, {"s3": render(FEATURES_POLICY, values)}),
+        "RAW_BUCKET": raw,
+        "FEATURES_BUCKET": features,
+    }
+    run = iam_job.run(["--date", DAY, "-q"], env=env, entrypoint=["payment-features"])
+    run.assert_ok()
+    assert run.manifest["root"] == f"s3://{features}" and run.manifest["rows"] == 20000
+    assert any(k.startswith("_delta_log/") for k in keys(iam_moto, features))
+    assert keys(iam_moto, raw) == raw_keys  # the payments' bucket is as the job left it
+    job = decisions_for(iam_moto, env)
+    assert job and {r["decision"] for r in job} == {"allow"}
+    on_raw = [r for r in job if r["checked"][0][1].startswith(f"arn:aws:s3:::{raw}")]
+    assert on_raw and {r["method"] for r in on_raw} <= {"GET", "HEAD"}  # reads only
+
+    # The role cannot write beside the payments, whatever --dest says.
+    refused = iam_job.run(
+        ["--date", DAY, "-q", "--source", f"s3://{raw}/", "--dest", f"s3://{features}2"],
+        env=env, entrypoint=["payment-features"],
+    )  # fmt: skip
+    line = refused.stderr_lines[-1]
+    assert refused.exit_code == DestinationError.exit_code, refused.stderr
+    assert line.startswith("payment-features: error: access denied"), refused.stderr
+    assert f"s3://{features}2/" in line and "Traceback" not in refused.stderr
 
 
 def test_the_decision_log_is_the_servers(tmp_path: Path) -> None:

@@ -53,7 +53,9 @@ S3_ROOTS = {
     # The labels feed may not sit inside the payments' root (the job refuses an overlap),
     # and the payments fill their bucket's root: the labels get a bucket of their own.
     REPORTS_DATASET: "s3://daily-synthetic-labels",
-    FEATURES_DATASET: "s3://daily-synthetic-raw/features",
+    # The features too (payment-features refuses a root inside the payments'): the compose
+    # stack's FEATURES_BUCKET.
+    FEATURES_DATASET: "s3://daily-synthetic-features",
 }
 S3_ENDPOINT = "http://localhost:9000"
 # The day D is complete by 03:00 UTC on D + 1 (the DAG starts at 00:30 UTC).
