@@ -31,7 +31,7 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
  && /opt/uv/bin/uv pip install -q --python /opt/venv/bin/python \
       --require-hashes --no-deps -r /tmp/requirements.txt \
  && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
- && /opt/venv/bin/python -c 'import boto3, duckdb, feast'
+ && /opt/venv/bin/python -c 'import boto3, deltalake, duckdb, feast'
 # DuckDB's delta extension from its wheel (the lock's), installed where DuckDB looks for it
 # ($HOME/.duckdb): Feast's DuckDB offline store reads the Delta tables through it, and DuckDB
 # would otherwise download it on first use.

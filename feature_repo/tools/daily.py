@@ -71,9 +71,8 @@ def _copy_from_s3(root: str, days: list[date], into: Path) -> None:
     partition_by = table.metadata().partition_columns
     for day in days:
         rows = table.to_pyarrow_table(
-            partitions=[("year", "=", str(day.year)), ("month", "=", str(day.month)),
-                        ("day", "=", str(day.day))],
-        )  # fmt: skip
+            filters=[("year", "=", day.year), ("month", "=", day.month), ("day", "=", day.day)]
+        )
         if rows.num_rows == 0:
             raise SystemExit(
                 f"{PROG}: error: no features for {day} in the table {root}; run "

@@ -26,6 +26,7 @@ ROWS = 5_000
 BUCKET = "lineage-e2e"
 # The labels feed needs a root of its own: the payments here are at the bucket's root.
 LABELS_BUCKET = "lineage-e2e-labels"
+FEATURES_BUCKET = "lineage-e2e-features"  # the features' own bucket (the DAG's layout)
 REPORTS = "fraud_reports"
 NAMESPACE = "daily-synthetic-e2e"
 BIN = Path(sys.executable).parent
@@ -69,7 +70,7 @@ def runs(
     tmp_path_factory: pytest.TempPathFactory,
     timings: dict[str, float],
 ) -> dict[str, Any]:
-    for bucket in (BUCKET, LABELS_BUCKET):
+    for bucket in (BUCKET, LABELS_BUCKET, FEATURES_BUCKET):
         s3.client().create_bucket(Bucket=bucket)
     folders = {dag: tmp_path_factory.mktemp(f"ol-{dag}") for dag in ("raw", "features")}
 
@@ -82,6 +83,7 @@ def runs(
             ),
             "AIRFLOW__OPENLINEAGE__NAMESPACE": NAMESPACE,
             "DAILY_SYNTHETIC_LABELS_DEST": f"s3://{LABELS_BUCKET}/{REPORTS}",
+            "FEATURES_BUCKET": FEATURES_BUCKET,
         }
         t0 = time.perf_counter()
         done = subprocess.run(
@@ -178,8 +180,8 @@ def test_the_features_task_reads_the_payments_table_and_writes_the_features_tabl
         (raw["outputs"][0]["namespace"], raw["outputs"][0]["name"])
     ]
     (features,) = complete["outputs"]
-    assert (features["namespace"], features["name"]) == (f"s3://{BUCKET}", "features")
-    table = s3.table(BUCKET, "features/year=2025/month=6/day=12/")
+    assert (features["namespace"], features["name"]) == (f"s3://{FEATURES_BUCKET}", "/")
+    table = s3.table(FEATURES_BUCKET, "year=2025/month=6/day=12/")
     statistics = _facet(features, "outputFacets", "outputStatistics")
     assert statistics["rowCount"] == manifest["rows"] == table.num_rows == ROWS
     assert statistics["size"] == manifest["bytes"]

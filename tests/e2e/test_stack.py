@@ -129,6 +129,7 @@ def stack_env(profile: str, env_file: Path) -> dict[str, str]:
         "S3_PORT": str(free_port()),
         "AIRFLOW_ADMIN_USER": "e2e-admin",
         "RAW_BUCKET": "e2e-raw",
+        "FEATURES_BUCKET": "e2e-features",
         "AIRFLOW_USE_JOB_SCHEDULE": "false",  # only the runs this test asks for
         "DAILY_SYNTHETIC_START_DATE": "",  # the DAG's own start date
     }
