@@ -222,16 +222,21 @@ class Api:
         return value if isinstance(value, dict) else json.loads(value)
 
 
-def s3_rows(stack: Stack, day: str) -> tuple[set[str], int]:
-    """Parquet keys of the day in the stack's S3 store, and their rows in total."""
-    year, month, dom = (int(part) for part in day.split("-"))  # unpadded partition values
-    s3 = boto3.client(
+def s3_client(stack: Stack) -> Any:
+    """boto3 on the stack's S3 store, with the stack's generated keys."""
+    return boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{stack.env['S3_PORT']}",
         region_name="us-east-1",
         aws_access_key_id=stack.secrets()["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=stack.secrets()["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def s3_rows(stack: Stack, day: str) -> tuple[set[str], int]:
+    """Parquet keys of the day in the stack's S3 store, and their rows in total."""
+    year, month, dom = (int(part) for part in day.split("-"))  # unpadded partition values
+    s3 = s3_client(stack)
     bucket = stack.env["RAW_BUCKET"]
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"year={year}/month={month}/day={dom}/")
     keys = {obj["Key"] for obj in listed.get("Contents", []) if obj["Key"].endswith(".parquet")}
@@ -398,6 +403,11 @@ def test_stack_runs_a_day_and_stops_clean(stack: Stack) -> None:
     assert {name: part["status"] for name, part in health.items()} == dict.fromkeys(
         ["metadatabase", "scheduler", "triggerer", "dag_processor"], "healthy"
     )
+
+    # The init step made both buckets: the raw feed's and the features' own.
+    s3 = s3_client(stack)
+    for bucket in (stack.env["RAW_BUCKET"], stack.env["FEATURES_BUCKET"]):
+        s3.head_bucket(Bucket=bucket)
 
     launcher = "airflow-worker" if stack.profile == "full" else "airflow-standalone"
     check_secrets(stack)
