@@ -42,15 +42,15 @@ IGNORED = "ignores conditional writes (If-None-Match, If-Match)"
 
 
 def _store_image() -> str:
-    """S3STORE_IMAGE, else what the stack itself would run (`make s3store-image`)."""
+    """S3STORE_IMAGE, else what the stack itself would run (`make stack-store-image`)."""
     if image := os.environ.get("S3STORE_IMAGE"):
         return image
     done = subprocess.run(
-        ["make", "-s", "s3store-image"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["make", "-s", "stack-store-image"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     image = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     if done.returncode != 0 or not image:
-        pytest.fail(f"make s3store-image failed ({done.returncode}): {done.stderr[-2000:]}")
+        pytest.fail(f"make stack-store-image failed ({done.returncode}): {done.stderr[-2000:]}")
     return image
 
 
