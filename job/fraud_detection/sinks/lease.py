@@ -4,7 +4,7 @@ The lease is not what keeps a day whole: the table's commit log does that (sinks
 rejects a stale writer's commit). The lease only keeps a second run from generating and
 uploading a day that a live run is already writing.
 
-It is a small JSON object (run id, host, pid, start, time to live) at
+It is a small JSON object (run id, host, pid, start, time to live, deadline) at
 `DayLayout.lease_key`, created with `create_exclusive` (S3 `If-None-Match: *`, locally
 O_EXCL under a flock). While the run lives, a heartbeat thread rewrites it every third
 of its time to live with `replace_if_match` on the tag it last wrote. A lease whose
