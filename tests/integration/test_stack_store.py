@@ -24,6 +24,7 @@ import pytest
 from mypy_boto3_s3 import S3Client
 from testcontainers.core.container import DockerContainer
 
+from fraud_detection.sinks.lease import LeaseInfo
 from fraud_detection.sinks.s3 import S3Destination
 from tests.support.day import DayView, keys_under
 from tests.support.images import ROOT
@@ -236,3 +237,24 @@ def test_a_paused_run_can_no_longer_publish_once_another_run_has_the_day(
     assert zombie.returncode in (7, 8), "".join(lines[-20:])  # its deadline or the lease stops it
     assert last.startswith("daily-synthetic: error: ") and UNTOUCHED in last, last
     assert_published_by_one_run(endpoint, bucket, 4_000)
+
+
+def test_a_run_whose_lease_was_overwritten_stops_before_its_commit(
+    endpoint: str, bucket: str, s3: S3Client
+) -> None:
+    """Nothing on this store refuses a write over a live lease: the run finds out right before
+    its commit (or at its heartbeat) and stops there, leaving the day as it was."""
+    run = start(endpoint, bucket, 50_000, 7)
+    lines = wait_for_line(run, "lease taken")
+    intruder = LeaseInfo.new(60.0, 600.0)
+    s3.put_object(Bucket=bucket, Key=f"_leases/{DAY}.json", Body=intruder.to_json().encode())
+    run.wait(120)
+    time.sleep(0.2)  # the reader thread takes the last lines
+    last = lines[-1].strip()
+    assert run.returncode == 7, "".join(lines[-20:])
+    assert last.startswith(f"daily-synthetic: error: day {DAY} at s3://{bucket}/"), last
+    assert f"lease was taken over by run {intruder.run_id} " in last and UNTOUCHED in last, last
+    view = view_of(endpoint, bucket)
+    assert view.table_version is None and view.parquet == {}, "the run published or left files"
+    got = s3.get_object(Bucket=bucket, Key=f"_leases/{DAY}.json")["Body"].read().decode()
+    assert LeaseInfo.parse(got) == intruder  # the run never wrote over the intruder's lease
