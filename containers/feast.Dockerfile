@@ -34,9 +34,11 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
  && /opt/venv/bin/python -c 'import boto3, deltalake, duckdb, feast'
 # DuckDB's delta extension from its wheel (the lock's), installed where DuckDB looks for it
 # ($HOME/.duckdb): Feast's DuckDB offline store reads the Delta tables through it, and DuckDB
-# would otherwise download it on first use.
+# would otherwise download it on first use. The wheel's own copy (79 MB) then goes.
 COPY scripts/duckdb-local-extensions.py /tmp/
-RUN mkdir /opt/feast-home && HOME=/opt/feast-home /opt/venv/bin/python /tmp/duckdb-local-extensions.py delta
+RUN mkdir /opt/feast-home \
+ && HOME=/opt/feast-home /opt/venv/bin/python /tmp/duckdb-local-extensions.py delta \
+ && rm -r /opt/venv/lib/python3*/site-packages/duckdb_extension_delta/extensions
 
 
 FROM ${PYTHON_IMAGE}
