@@ -36,8 +36,8 @@ COPY pyproject.toml uv.lock ./
 # test suites and type stubs are never imported, nor are botocore's models of the hundreds
 # of AWS services the job never calls (it calls S3, and STS/SSO for credentials). Vendored
 # libraries in *.libs are left alone: auditwheel patched them, and strip can break patched
-# files. pyarrow is not installed: the job writes Parquet with delta-rs (one Parquet
-# engine). The import proves the result, and that no package brought pyarrow back.
+# files. pyarrow is not installed: Parquet is written by arrow-rs (arro3-io), the engine
+# delta-rs is built on. The import proves the result, and that no package brought pyarrow back.
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-default-groups --no-install-project --no-editable \
@@ -49,7 +49,7 @@ RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     && cd / \
     && find /opt/venv -name '*.so' -not -path '*.libs/*' -type f -print0 \
        | xargs -0 -r sh -c 'for f; do if readelf -S "$f" | grep -q "\.symtab"; then strip --strip-unneeded "$f"; fi; done' strip \
-    && /opt/venv/bin/python -c 'import importlib.util, arro3.core, boto3, dataframely, deltalake, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum(); assert importlib.util.find_spec("pyarrow") is None, "pyarrow is back in the job image"'
+    && /opt/venv/bin/python -c 'import importlib.util, arro3.core, arro3.io, boto3, dataframely, deltalake, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum(); assert importlib.util.find_spec("pyarrow") is None, "pyarrow is back in the job image"'
 # Then the package itself, as a wheel: the source tree stays behind.
 COPY README.md ./
 COPY job ./job
