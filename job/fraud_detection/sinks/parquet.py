@@ -6,9 +6,10 @@ arrow-rs's Parquet writer (`arro3.io`), the Parquet engine of delta-rs, which th
 table needs anyway: the image ships no second engine (no pyarrow). Each column gets
 a dictionary unless the caller's encodings (the schema's policy) say otherwise.
 
-Text reaches the writer as Arrow `string` (Enums included), so the file's embedded
-Arrow schema says `string`, not the `large_string`/`string_view` polars hands over
-(Feast reads `large_string` as Json), and readers see strings, never dictionaries.
+The file carries no embedded Arrow schema: readers take each column's type from the
+Parquet types, so text (Enums included) is `string`, not the `string_view` or
+`large_string` polars hands over (Feast reads `large_string` as Json), and no column
+has to be cast (copied) to get there.
 """
 
 from __future__ import annotations
@@ -106,14 +107,9 @@ def _encoding(name: str) -> _Encoding:
     raise ValueError(f"unknown Parquet encoding {name!r}; one of {', '.join(_ENCODINGS)}")
 
 
-def _as_file_table(frame: pl.DataFrame, target: a3.Schema) -> a3.Table:
-    """The frame in the file's Arrow types: text cast to `string` (a copy of text only)."""
-    table = a3.Table.from_arrow(frame)
-    for i, name in enumerate(target.names):
-        field = target.field(name)
-        if not table.schema.field(i).type.equals(field.type):
-            table = table.set_column(i, field, table.column(i).cast(field.type))
-    return table
+def _as_written(frame: pl.DataFrame) -> pl.DataFrame:
+    """Enums (and Categoricals) as text: the writer stores the strings, readers see `string`."""
+    return frame.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
 
 
 def write_parquet(
@@ -135,7 +131,8 @@ def write_parquet(
     calling thread, one at a time, so the caller keeps control between frames (a signal
     handler runs, a deadline is checked); its exceptions come out as they went in.
     """
-    target = arrow_schema(schema)
+    # polars' own Arrow types: text as string views, which the writer takes as they are.
+    target = a3.Table.from_arrow(_as_written(pl.DataFrame(schema=schema))).schema
     by_column = column_encodings(schema, encodings or {})
     codec = f"zstd({DEFAULT_ZSTD_LEVEL})" if compression == "zstd" else compression
     raised: list[BaseException] = []  # the caller's own exception, which arrow-rs wraps
@@ -143,7 +140,7 @@ def write_parquet(
     def batches() -> Iterator[a3.RecordBatch]:
         try:
             for frame in frames:
-                yield from _as_file_table(frame, target).to_batches()
+                yield from a3.Table.from_arrow(_as_written(frame)).to_batches()
                 del frame
         except BaseException as exc:
             raised.append(exc)
@@ -153,6 +150,9 @@ def write_parquet(
         write_arrow_parquet(
             a3.RecordBatchReader.from_batches(target, batches()), path,
             compression=codec, max_row_group_size=row_group_rows,
+            # No embedded Arrow schema: readers take each column's type from the Parquet
+            # types (text is `string`, not polars' `string_view`; see the module's doc).
+            skip_arrow_metadata=True,
             # A dictionary for every column without an encoding of its own.
             dictionary_enabled=True, column_dictionary_enabled={c: False for c in by_column},
             column_encoding={c: e for c, e in by_column.items()},
