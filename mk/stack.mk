@@ -22,7 +22,7 @@ STACK_ENV = JOB_IMAGE="$(JOB_IMAGE)" AIRFLOW_IMAGE="$(AIRFLOW_IMAGE)" BUILDX="$(
 	PYTHON_IMAGE="$(PYTHON_IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" STACK_WORKERS="$(STACK_WORKERS)"
 STACK = $(STACK_ENV) bash scripts/stack-ctl.sh
 
-.PHONY: airflow-image docker-proxy-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
+.PHONY: airflow-image docker-proxy-image stack-store-image airflow-up airflow-up-minimal airflow-test-dag airflow-trigger \
 	airflow-scale airflow-logs airflow-ps airflow-down airflow-clean
 
 airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_LAUNCHER's provider from uv.lock, dags/)
@@ -33,6 +33,9 @@ airflow-image: ## build the Airflow image AIRFLOW_IMAGE (Airflow + the AIRFLOW_L
 docker-proxy-image: ## build DOCKER_PROXY_IMAGE, the stack's Docker API filter (containers/docker-proxy/)
 	@base=$(ENSURE_BASE) && \
 	$(BUILDX) -f containers/docker-proxy/Dockerfile -t "$(DOCKER_PROXY_IMAGE)" --build-arg PYTHON_IMAGE="$$base" .
+
+stack-store-image: ## print the stack's S3 store image (S3STORE_IMAGE; rclone's, or a stand-in built from uv.lock)
+	@$(STACK_ENV) bash scripts/stack-images.sh minimal | sed -n 's/^S3STORE_IMAGE=//p'
 
 airflow-up: airflow-image job-image docker-proxy-image ## full stack (CeleryExecutor, postgres, redis, S3 store; STACK_WORKERS workers): build, start, wait healthy
 	@$(STACK) up full

@@ -292,30 +292,22 @@ class DayRun:
     @contextmanager
     def _lease(self) -> Iterator[Lease]:
         dest, layout = self.dest, self.layout
-        conditional = self.deadline.call("probing conditional writes", dest.conditional_writes)
-        if not conditional:
-            log.warning(
-                "the store at %s ignores conditional writes (If-None-Match): a live lease "
-                "still keeps a second run of %s out, but two runs starting at once are not "
-                "fenced (neither by the lease nor by the table's log); run one writer per day",
-                dest.describe(), layout.day,
-            )  # fmt: skip
         ttl = self.opts.lease_ttl_seconds
         what = f"day {layout.day} at {dest.uri(layout.partition)}"
-        with held_lease(
-            dest, layout.lease_key, what, ttl, self.deadline, check_first=not conditional
-        ) as lease:
+        with held_lease(dest, layout.lease_key, what, ttl, self.deadline) as lease:
             # The tables as this run finds them: the base its commits are checked against,
             # so a run that another one overtook can never publish over it.
             self.publication = DayPublication(
-                dest, layout, self.deadline, arrow_schema(SCHEMA), f"run {self.run_id}"
-            )
+                dest, layout, self.deadline, arrow_schema(SCHEMA), f"run {self.run_id}",
+                before_commit=lease.confirm,
+            )  # fmt: skip
             self.publication.begin()
             if self.labels is not None:
                 self._call("checking the labels destination", self.labels.preflight)
                 self.reports = DayPublication(
                     self.labels, DayLayout(self.labels.prefix, layout.day), self.deadline,
                     arrow_schema(REPORT_SCHEMA), f"run {self.run_id}",
+                    before_commit=lease.confirm,
                 )  # fmt: skip
                 self.reports.begin()
             yield lease

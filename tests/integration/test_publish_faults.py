@@ -351,14 +351,16 @@ def test_a_store_that_ignores_conditional_writes_is_named_at_start(
     relay: FaultRelay,
     bucket: str,
 ) -> None:
-    """rclone `serve s3` 1.75 accepts If-None-Match and ignores it: the job must say so."""
+    """A store that accepts If-None-Match and ignores it (rclone `serve s3` 1.75): the job says
+    so, and publishes under its strict lease (tests/integration/test_stack_store.py)."""
     relay.add("lease-put", "ignore-conditions")
     outcome = run_here(
         capsys, monkeypatch, job_env(relay.endpoint, str(tmp_path)), args(bucket, 2_000, 2)
     )
     assert outcome.code == 0, outcome.err
     warnings = [line for line in outcome.err.splitlines() if " WARNING " in line]
-    assert len(warnings) == 1 and "ignores conditional writes (If-None-Match)" in warnings[0]
+    assert len(warnings) == 1
+    assert "ignores conditional writes (If-None-Match, If-Match)" in warnings[0]
     view_of(s3, bucket).check_guarantees()
 
 

@@ -123,9 +123,9 @@ def test_readers_read_the_table_and_the_root_with_one_type_per_partition_column(
         "select distinct typeof(year), typeof(month), typeof(day) "
         "from read_parquet(?, hive_partitioning=true)"
     )
-    for glob in (f"{dest}/{PAYMENTS_GLOB}", f"{dest}/**/*.parquet"):
-        assert duckdb.execute(query, [glob]).fetchall() == [("BIGINT", "BIGINT", "BIGINT")]
-    lazy = pl.scan_parquet(f"{dest}/**/*.parquet", hive_partitioning=True)
+    glob = f"{dest}/{PAYMENTS_GLOB}"  # not **/*.parquet: the log's checkpoints are Parquet
+    assert duckdb.execute(query, [glob]).fetchall() == [("BIGINT", "BIGINT", "BIGINT")]
+    lazy = pl.scan_parquet(glob, hive_partitioning=True)
     got = lazy.group_by("year", "month", "day").len().sort("day").collect()
     assert got.rows() == [(2025, 6, d, n) for d, n in days.items()]
     assert got.schema["day"] == got.schema["month"] == pl.Int64

@@ -156,9 +156,92 @@ def test_the_lease_records_who_holds_it(dest: Destination) -> None:
     key = DayLayout("raw", DAY).lease_key
     lease = Lease.acquire(dest, key, "day", ttl_seconds=30)
     stored = json.loads(dest.get_text(key) or "{}")
-    assert set(stored) == {"run_id", "host", "pid", "started", "ttl_seconds"}
+    assert set(stored) == {"run_id", "host", "pid", "started", "ttl_seconds", "deadline_seconds"}
     assert stored["run_id"] == lease.info.run_id and key == "raw/_leases/2025-06-12.json"
     lease.release()
+
+
+def _others_lease(dest: Destination, key: str, ttl: float, deadline: float | None) -> LeaseInfo:
+    """Another run's lease, written plainly (as it lands on a store that ignores conditions)."""
+    holder = LeaseInfo.new(ttl, deadline)
+    dest.put_text(key, holder.to_json(), "application/json")
+    return holder
+
+
+def test_the_strict_lease_refuses_a_day_its_holder_may_still_commit_to(
+    dest: Destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fenced=False (a store that ignores conditional writes): only a run past its deadline
+    loses the day, since nothing else could stop it from committing."""
+    monkeypatch.setattr("fraud_detection.sinks.lease.SETTLE_SECONDS", 0.0)
+    key = DayLayout("", DAY).lease_key
+    live = _others_lease(dest, key, ttl=60, deadline=600)
+    with pytest.raises(LeaseHeld, match=f"being written by run {live.run_id} "):
+        Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
+    expired = _others_lease(dest, key, ttl=-1, deadline=600)  # expired, within its deadline
+    with pytest.raises(LeaseHeld, match="ignores conditional writes") as refused:
+        Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
+    assert f"held by run {expired.run_id} " in str(refused.value)
+    assert f"delete {dest.uri(key)}" in str(refused.value)
+    _others_lease(dest, key, ttl=-1, deadline=None)  # an older version's: no deadline recorded
+    with pytest.raises(LeaseHeld, match="ignores conditional writes"):
+        Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
+    _others_lease(dest, key, ttl=-2, deadline=-1)  # past its deadline: it can commit no more
+    taken = Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
+    holder = LeaseInfo.parse(dest.get_text(key) or "")
+    assert holder is not None and holder.run_id == taken.info.run_id
+    taken.confirm()  # still ours
+    taken.release()
+    assert dest.get_text(key) is None
+
+
+def test_the_strict_lease_stops_a_run_whose_day_was_taken_before_its_commit(
+    dest: Destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fraud_detection.sinks.lease.SETTLE_SECONDS", 0.0)
+    key = DayLayout("", DAY).lease_key
+    lease = Lease.acquire(dest, key, "day 2025-06-12", ttl_seconds=60, fenced=False)
+    other = _others_lease(dest, key, ttl=60, deadline=600)  # overwrote ours: nothing refused it
+    assert not lease.renew() and lease.lost.is_set()
+    assert LeaseInfo.parse(dest.get_text(key) or "") == other  # the heartbeat left it alone
+    with pytest.raises(
+        LeaseHeld, match=f"taken over by run {other.run_id} .* stops before its commit"
+    ):
+        lease.confirm()
+    lease.release()  # not ours: stays
+    assert LeaseInfo.parse(dest.get_text(key) or "") == other
+    fenced = Lease(dest, key, lease.info)  # where the store fences, the log decides instead
+    fenced.confirm()
+
+
+def test_of_two_strict_leases_taken_at_once_only_the_last_written_holds(dest: Destination) -> None:
+    import threading
+
+    key = DayLayout("", DAY).lease_key
+    barrier = threading.Barrier(2)
+    outcomes: list[Lease | LeaseHeld] = []
+
+    def take() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False))
+        except LeaseHeld as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    held = [o for o in outcomes if isinstance(o, Lease)]
+    assert len(held) == 1, outcomes
+    holder = LeaseInfo.parse(dest.get_text(key) or "")
+    assert holder is not None and holder.run_id == held[0].info.run_id
+
+
+def test_a_store_that_fences_says_so_to_the_probe(dest: Destination) -> None:
+    assert dest.conditional_writes() is True  # moto and a local folder honour both conditions
+    assert dest.list_keys("_leases/") == []  # the probe leaves nothing behind
 
 
 def test_a_call_that_outlives_the_deadline_is_cut_short() -> None:

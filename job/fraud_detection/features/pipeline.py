@@ -116,10 +116,11 @@ def _publish(
         manifest.update(merged)
         return json.dumps(manifest)
 
-    with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline):
+    with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline) as lease:
         publication = DayPublication(
-            dest, layout, deadline, arrow_schema(schema), f"features run {run_id}"
-        )
+            dest, layout, deadline, arrow_schema(schema), f"features run {run_id}",
+            before_commit=lease.confirm,
+        )  # fmt: skip
         publication.begin()
         return publish_file(publication, written, rows, metadata, run_id, manifest_for)
 

@@ -45,7 +45,11 @@ class Plastic:
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """Blocks and reissues of card slots, grouped by slot (CSR) and sorted by time."""
+    """Blocks and reissues of card slots, grouped by slot (CSR).
+
+    Within a slot the events are in no particular order: `plastic` only counts, maxes
+    and ORs over them, so an unstable sort (several times faster than a lexsort over
+    about a million events) gives the same answers."""
 
     ptr: np.ndarray  # events of slot s: [ptr[s], ptr[s + 1])
     block: np.ndarray  # absolute seconds
@@ -53,8 +57,9 @@ class Lifecycle:
 
     @staticmethod
     def build(n_slots: int, slot: np.ndarray, block: np.ndarray, reissue: np.ndarray) -> Lifecycle:
-        order = np.lexsort((block, slot))
-        ptr = np.searchsorted(slot[order], np.arange(n_slots + 1))
+        order = np.argsort(slot)
+        ptr = np.zeros(n_slots + 1, dtype=np.int64)
+        np.cumsum(np.bincount(slot, minlength=n_slots), out=ptr[1:])
         return Lifecycle(ptr, block[order], reissue[order])
 
     def plastic(self, pop: Population, slot: np.ndarray, t: np.ndarray) -> Plastic:
@@ -70,21 +75,18 @@ class Lifecycle:
         count = self.ptr[slot + 1] - lo
         busy = np.flatnonzero(count)  # most slots never had a case
         if len(busy):
-            lo, count, tb = lo[busy], count[busy], t[busy]
+            lo, count = lo[busy], count[busy]
+            # One entry per (query, event of its slot); each query's entries are a run.
+            runs = np.cumsum(count) - count
+            query = np.repeat(np.arange(len(busy)), count)
+            idx = np.repeat(lo - runs, count) + np.arange(len(query))
+            r, b, at = self.reissue[idx], self.block[idx], t[busy][query]
             start_s = (cycle_start[busy] - T0).astype(np.float64) * DAY_S
-            last = np.full(len(busy), -np.inf)
-            n = np.zeros(len(busy), dtype=np.int64)
-            hit = np.zeros(len(busy), dtype=bool)
-            for k in range(int(count.max())):
-                live = np.flatnonzero(k < count)
-                idx = lo[live] + k
-                r, b, at = self.reissue[idx], self.block[idx], tb[live]
-                done = (r <= at) & (r >= start_s[live])
-                n[live] += done
-                last[live] = np.where(done, np.maximum(last[live], r), last[live])
-                hit[live] |= (b <= at) & (at < r)
+            done = (r <= at) & (r >= start_s[query])
+            n = np.add.reduceat(done.astype(np.int64), runs)
+            last = np.maximum.reduceat(np.where(done, r, -np.inf), runs)
             reissues[busy] = n
-            blocked[busy] = hit
+            blocked[busy] = np.logical_or.reduceat((b <= at) & (at < r), runs)
             issued[busy] = np.where(n > 0, day_ordinal(np.maximum(last, 0)), cycle_start[busy])
         version = cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1)
         return Plastic(
@@ -101,11 +103,23 @@ def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(early, pop.card_start[pop.card_customer[slot]], slot)
 
 
-def _month_start(ordinal: np.ndarray) -> np.ndarray:
-    """The first day of each ordinal's month (vectorised through numpy's datetime64)."""
+def _month_start_of(ordinal: np.ndarray) -> np.ndarray:
     days = (ordinal - date(1970, 1, 1).toordinal()).astype("datetime64[D]")
     months = days.astype("datetime64[M]").astype("datetime64[D]")
     return months.astype(np.int64) + date(1970, 1, 1).toordinal()
+
+
+# datetime64's conversions are slow per row: look the days of 2000-2199 up instead.
+_TABLE_DAYS = date(2200, 1, 1).toordinal() - T0
+_MONTH_STARTS = _month_start_of(np.arange(T0, T0 + _TABLE_DAYS))
+
+
+def _month_start(ordinal: np.ndarray) -> np.ndarray:
+    """The first day of each ordinal's month."""
+    at = np.asarray(ordinal, dtype=np.int64) - T0
+    if len(at) and (at.min() < 0 or at.max() >= _TABLE_DAYS):
+        return _month_start_of(at + T0)
+    return _MONTH_STARTS[at]
 
 
 def plastic_index(slot: np.ndarray, version: np.ndarray) -> np.ndarray:

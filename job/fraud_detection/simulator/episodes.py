@@ -164,9 +164,22 @@ def _business_day(ordinal: np.ndarray) -> np.ndarray:
     return ordinal + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
 
 
-@lru_cache(maxsize=12)  # the labels' window (about five months) and the day's
-def month_episodes(reg: Regime, month: int) -> Episodes:
-    """Every episode that starts in `month`."""
+@dataclass(frozen=True)
+class _Headers:
+    """A month's episodes up to the block and reissue: all the card lifecycle needs."""
+
+    scenario: np.ndarray
+    slot: np.ndarray
+    start: np.ndarray
+    detection: np.ndarray
+    block: np.ndarray
+    reissue: np.ndarray
+    passed: np.ndarray
+    first_day: np.ndarray  # day ordinal of the start
+    kept: np.ndarray  # the episodes whose victim had an account at the start
+
+
+def _headers(reg: Regime, month: int) -> _Headers:
     profile = PROFILES[reg.profile]
     portfolio = portfolio_for(reg.seed, reg.population, reg.rows)
     days = _month_days(month)
@@ -206,38 +219,51 @@ def month_episodes(reg: Regime, month: int) -> Episodes:
     delay = np.where(passed, delay + when.uniform(1, 4, n) * DAY_S, delay)
     block = np.where(detection == NEVER, np.inf, start + delay)
     reissue = block + g("reissue").uniform(*REISSUE_DAYS, n) * DAY_S
+    # An account opened after the start has no card to steal yet.
+    first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
+    victim = portfolio.pop.card_customer[slot]
+    kept = np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day)
+    slot = slot.astype(np.int64)
+    return _Headers(scenario, slot, start, detection, block, reissue, passed, first_day, kept)
 
-    case = g("case")
+
+@lru_cache(maxsize=12)  # the labels' window (about five months) and the day's
+def month_episodes(reg: Regime, month: int) -> Episodes:
+    """Every episode that starts in `month`."""
+    h = _headers(reg, month)
+    n, detection, block = len(h.scenario), h.detection, h.block
+    case = rng(reg.seed, "episodes", "case", month)
     fast = case.integers(FAST_LANE_DAYS[0], FAST_LANE_DAYS[1] + 1, n)
     slow = np.ceil(CASE_MEDIAN_DAYS * np.exp(CASE_SIGMA * case.standard_normal(n)))
     processing = np.where(detection == ALERT, fast, np.maximum(slow, 2)).astype(np.int64)
     finite = np.where(np.isfinite(block), block, 0.0)
     reported = _business_day(np.floor_divide(finite, DAY_S).astype(np.int64) + T0 + processing)
-    first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
-    in_time = reported - first_day <= REPORT_HORIZON_DAYS
+    in_time = reported - h.first_day <= REPORT_HORIZON_DAYS
     report_day = np.where((detection != NEVER) & in_time, reported, 0)
     episodes = Episodes(
         key=month * (1 << 20) + np.arange(n, dtype=np.int64),
-        scenario=scenario,
-        slot=slot.astype(np.int64),
-        start=start,
+        scenario=h.scenario,
+        slot=h.slot,
+        start=h.start,
         detection=detection,
         block=block,
-        reissue=reissue,
+        reissue=h.reissue,
         report_day=report_day,
-        passed=passed,
+        passed=h.passed,
     )
-    # An account opened after the start has no card to steal yet.
-    victim = portfolio.pop.card_customer[slot]
-    return episodes.take(np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day))
+    return episodes.take(h.kept)
 
 
 def _blocks(reg: Regime, month: int, recent: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(slot, block, reissue) of a month's episodes that blocked a card. Older months are
-    drawn without keeping them: only these three columns outlive the call."""
-    eps = month_episodes(reg, month) if recent else month_episodes.__wrapped__(reg, month)
-    blocked = np.flatnonzero(np.isfinite(eps.block))
-    return eps.slot[blocked], eps.block[blocked], eps.reissue[blocked]
+    drawn only up to their blocks (no cases), and only these three columns are kept."""
+    if recent:
+        eps = month_episodes(reg, month)
+        blocked = np.flatnonzero(np.isfinite(eps.block))
+        return eps.slot[blocked], eps.block[blocked], eps.reissue[blocked]
+    h = _headers(reg, month)
+    blocked = h.kept[np.isfinite(h.block[h.kept])]
+    return h.slot[blocked], h.block[blocked], h.reissue[blocked]
 
 
 @lru_cache(maxsize=8)

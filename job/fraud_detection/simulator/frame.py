@@ -40,6 +40,7 @@ _RULES = {"5651": CHARM, "5732": CHARM, "5311": CHARM, "5977": CHARM, "5942": CH
           "4111": FARE, "7995": ROUND, "6051": ROUND, "8398": ROUND, "7832": CHARM}  # fmt: skip
 PRICE_RULE = np.array([_RULES.get(c.mcc, FREE) for c in CATEGORIES])
 FARES_MINOR = np.array([120, 150, 180, 200, 240, 280, 290, 320, 350, 400, 460, 520, 610, 790])
+_FARE_MIDPOINTS = (FARES_MINOR[:-1] + FARES_MINOR[1:]) / 2
 
 
 def haversine_km(
@@ -52,7 +53,8 @@ def haversine_km(
 
 
 def _dates(ordinals: np.ndarray) -> pl.Series:
-    return pl.Series(ordinals - _EPOCH_ORDINAL, dtype=pl.Int32).cast(pl.Date)
+    # int32 in numpy first: polars then takes the buffer as it is, with no checked cast.
+    return pl.Series((ordinals - _EPOCH_ORDINAL).astype(np.int32)).cast(pl.Date)
 
 
 def card_keys(seed: int, plastic: np.ndarray) -> pl.Series:
@@ -68,31 +70,37 @@ def transaction_ids(seed: int, clock: DayClock, rows: np.ndarray) -> pl.Series:
 
 def device_ids(device: np.ndarray) -> pl.Series:
     """`D` + 11 base-32 characters of the token, null where there is no device (0)."""
-    has = np.flatnonzero(device)  # online rows only: format just those
+    has = device != 0  # online rows only: format just those
     low_bits = device[has].astype(np.uint64) & np.uint64((1 << (5 * DEVICE_KEY_CHARS)) - 1)
     ids = base32_keys(low_bits, DEVICE_KEY_PREFIX, DEVICE_KEY_CHARS)
-    return pl.Series("device_id", [None] * len(device), dtype=pl.String).scatter(has, ids)
+    # Row i takes the key of the devices before it; rows without one are nulled after.
+    spread = (
+        ids.gather(np.maximum(np.cumsum(has) - 1, 0))
+        if len(ids)
+        else ids.extend_constant(None, len(device))
+    )
+    return pl.select(pl.when(pl.Series(has)).then(spread)).to_series().alias("device_id")
 
 
 def price_minor(category: np.ndarray, local: np.ndarray) -> np.ndarray:
     """Amounts as prices are formed in each trade: shelf prices end in .99 or .49, fuel
     and groceries in any cent, fares come from a short fare table, top-ups and bets in
     round sums."""
-    cents = np.maximum(np.rint(local * 100.0), 1.0).astype(np.int64)
+    out = np.maximum(np.rint(local * 100.0), 1.0).astype(np.int64)
     rule = PRICE_RULE[category]
-    whole = cents // 100
+    # Each rule on its own rows only: most rows are FREE and keep their cents.
+    charm = np.flatnonzero(rule == CHARM)
+    whole = out[charm] // 100
     # The ending belongs to the price, not the payment: the same price ends the same way.
     v = (whole * 2_654_435_761 % 1_000) / 1_000.0
     ending = np.where(v < 0.55, 99, np.where(v < 0.75, 49, np.where(v < 0.9, 95, 0)))
-    shelf = np.where(whole >= 1, whole * 100 + ending, cents)
-    fare = (
-        FARES_MINOR[np.argmin(np.abs(FARES_MINOR[None, :] - cents[:, None]), axis=1)]
-        if len(cents)
-        else cents
-    )
-    step = np.where(cents >= 5_000, 1_000, 500)
-    rounded = np.maximum(np.rint(cents / step), 1).astype(np.int64) * step
-    return np.select([rule == CHARM, rule == FARE, rule == ROUND], [shelf, fare, rounded], cents)
+    out[charm] = np.where(whole >= 1, whole * 100 + ending, out[charm])
+    fare = np.flatnonzero(rule == FARE)  # the nearest fare; a tie goes to the lower one
+    out[fare] = FARES_MINOR[np.searchsorted(_FARE_MIDPOINTS, out[fare], side="left")]
+    rounds = np.flatnonzero(rule == ROUND)
+    step = np.where(out[rounds] >= 5_000, 1_000, 500)
+    out[rounds] = np.maximum(np.rint(out[rounds] / step), 1).astype(np.int64) * step
+    return out
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
@@ -120,9 +128,7 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
             "card_issued_on": _dates(d.issued),
             "card_expiry": _dates(d.expiry),
             "account_opened_on": _dates(opened),
-            "credit_limit_eur": pl.Series(pop.credit_limit[d.card], dtype=pl.Int32).replace(
-                0, None
-            ),
+            "credit_limit_eur": pop.credit_limit[d.card],  # 0 (no limit) is nulled below
             "merchant_id": pop.merchant_id.gather(d.merchant),
             "terminal_id": pop.terminal_id.gather(d.terminal),
             "merchant_name": pop.merchant_name.gather(d.merchant),
@@ -153,8 +159,6 @@ def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFr
         }
     )
     return frame.with_columns(
-        pl.when(pl.col("is_fraud"))
-        .then(pl.col("fraud_scenario"))
-        .otherwise(None)
-        .alias("fraud_scenario")
+        pl.when(pl.col("credit_limit_eur") > 0).then(pl.col("credit_limit_eur")),
+        pl.when(pl.col("is_fraud")).then(pl.col("fraud_scenario")),
     )

@@ -226,18 +226,64 @@ def _account_opened(seed: int, nc: int) -> np.ndarray:
 
 def build_population(seed: int, sizes: PopulationSizes | None = None) -> Population:
     sizes = sizes or PopulationSizes()
-    # Keys and merchant names depend on counts only: a second thread builds them while
-    # this one draws the attributes (numpy releases the GIL). Same result either way.
+    # Keys, merchants and their names do not depend on the customers: a second thread
+    # builds them while this one draws the customers and cards (numpy releases the GIL).
+    # Every attribute has its own stream, so the result is the same either way.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="population") as pool:
         return _build_population(seed, sizes, pool)
 
 
+@dataclass(frozen=True)
+class _Merchants:
+    category: np.ndarray
+    city: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    popularity: np.ndarray
+    country: np.ndarray
+    terminal_count: np.ndarray
+    name: pl.Series
+    by_city_category: Groups
+    by_country_category: Groups
+    by_category: Groups
+
+
+def _build_merchants(seed: int, nm: int, cities: Cities) -> _Merchants:
+    category = rng(seed, "merchant", "category").choice(N_CATEGORIES, nm, p=CATEGORY_WEIGHTS)
+    city = _draw_city(seed, "merchant", cities, nm)
+    popularity = rng(seed, "merchant", "popularity").lognormal(0.0, 1.0, nm)
+    country = cities.country[city]
+    # Online-only merchants take card-not-present payments through one virtual terminal.
+    terminal_count = np.where(
+        ONLINE_ONLY[category], 1, 1 + rng(seed, "merchant", "terminals").poisson(1.3, nm)
+    )
+    return _Merchants(
+        category=category,
+        city=city,
+        lat=cities.lat[city] + _jitter(seed, "merchant", "lat", nm, 0.04),
+        lon=cities.lon[city] + _jitter(seed, "merchant", "lon", nm, 0.06),
+        popularity=popularity,
+        country=country,
+        terminal_count=terminal_count,
+        name=merchant_names(seed, country, category),
+        by_city_category=Groups.build(
+            city.astype(np.int64) * N_CATEGORIES + category, len(cities) * N_CATEGORIES, popularity
+        ),
+        by_country_category=Groups.build(
+            country.astype(np.int64) * N_CATEGORIES + category,
+            len(COUNTRIES) * N_CATEGORIES,
+            popularity,
+        ),
+        by_category=Groups.build(category, N_CATEGORIES, popularity),
+    )
+
+
 def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecutor) -> Population:
     nc, nm = sizes.customers, sizes.merchants
+    cities = build_cities(seed)
+    merchants = pool.submit(_build_merchants, seed, nm, cities)
     customer_id = pool.submit(entity_ids, seed, "customer", nc)
     merchant_id = pool.submit(entity_ids, seed, "merchant", nm)
-    cities = build_cities(seed)
-    n_city = len(cities)
 
     # --- customers: members of a household live in the head's town, a street apart
     head = _households(seed, nc)
@@ -276,23 +322,9 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
     )
     credit_limit = np.where(type_idx == CARD_TYPES.index("credit"), limit, 0).astype(np.int32)
 
-    # --- merchants
-    category = rng(seed, "merchant", "category").choice(N_CATEGORIES, nm, p=CATEGORY_WEIGHTS)
-    merchant_city = _draw_city(seed, "merchant", cities, nm)
-    merchant_lat = cities.lat[merchant_city] + _jitter(seed, "merchant", "lat", nm, 0.04)
-    merchant_lon = cities.lon[merchant_city] + _jitter(seed, "merchant", "lon", nm, 0.06)
-    popularity = rng(seed, "merchant", "popularity").lognormal(0.0, 1.0, nm)
-    merchant_country = cities.country[merchant_city]
-    # Online-only merchants take card-not-present payments through one virtual terminal.
-    terminal_count = np.where(
-        ONLINE_ONLY[category], 1, 1 + rng(seed, "merchant", "terminals").poisson(1.3, nm)
-    )
-    terminal_start = np.concatenate([[0], np.cumsum(terminal_count)[:-1]])
-    n_terminals = int(terminal_count.sum())
-    terminal_id = pool.submit(entity_ids, seed, "terminal", n_terminals)
-    merchant_name = pool.submit(merchant_names, seed, merchant_country, category)
-
-    n_country = len(COUNTRIES)
+    m = merchants.result()
+    terminal_start = np.concatenate([[0], np.cumsum(m.terminal_count)[:-1]])
+    terminal_id = entity_ids(seed, "terminal", int(m.terminal_count.sum()))
     return Population(
         seed=seed,
         sizes=sizes,
@@ -317,24 +349,16 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
         card_first_issue=first_issue,
         credit_limit=credit_limit,
         merchant_id=merchant_id.result(),
-        merchant_name=merchant_name.result(),
-        merchant_category=category.astype(np.int16),
-        merchant_city=merchant_city,
-        merchant_lat=merchant_lat,
-        merchant_lon=merchant_lon,
+        merchant_name=m.name,
+        merchant_category=m.category.astype(np.int16),
+        merchant_city=m.city,
+        merchant_lat=m.lat,
+        merchant_lon=m.lon,
         terminal_start=terminal_start,
-        terminal_count=terminal_count,
-        merchants_by_city_category=Groups.build(
-            merchant_city.astype(np.int64) * N_CATEGORIES + category,
-            n_city * N_CATEGORIES,
-            popularity,
-        ),
-        merchants_by_country_category=Groups.build(
-            merchant_country.astype(np.int64) * N_CATEGORIES + category,
-            n_country * N_CATEGORIES,
-            popularity,
-        ),
-        merchants_by_category=Groups.build(category, N_CATEGORIES, popularity),
-        terminal_id=terminal_id.result(),
-        terminal_merchant=np.repeat(np.arange(nm), terminal_count),
+        terminal_count=m.terminal_count,
+        merchants_by_city_category=m.by_city_category,
+        merchants_by_country_category=m.by_country_category,
+        merchants_by_category=m.by_category,
+        terminal_id=terminal_id,
+        terminal_merchant=np.repeat(np.arange(nm), m.terminal_count),
     )

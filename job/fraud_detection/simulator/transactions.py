@@ -340,6 +340,10 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     pending = np.flatnonzero(follow)
     at = np.searchsorted(seconds[roots], seconds[pending] - lag[pending], side="left")
     claimed = np.zeros(len(roots), dtype=bool)
+    # By (session, row): the keys are unique, so any sort gives this order, and moving
+    # every row on to the next session (below) keeps it.
+    order = np.argsort(at * np.int64(n + 1) + pending)
+    pending, at = pending[order], at[order]
     for _ in range(SESSION_TRIES):
         ok = at < len(roots)
         pending, at = pending[ok], at[ok]
@@ -347,8 +351,6 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
         pending, at = pending[ok], at[ok]
         if not len(pending):
             break
-        order = np.lexsort((pending, at))
-        pending, at = pending[order], at[order]
         first = np.r_[True, at[1:] != at[:-1]] & ~claimed[at]
         leader[pending[first]] = roots[at[first]]
         claimed[at[first]] = True

@@ -43,7 +43,8 @@ class Destination(Protocol):
         """Fail fast, before generating anything, if we could not publish."""
 
     def conditional_writes(self) -> bool:
-        """Whether create_exclusive/replace_if_match are enforced by the store."""
+        """Whether create_exclusive/replace_if_match are enforced by the store (a probe with
+        a key of its own; sinks/lease.py is strict where they are not)."""
 
     def upload(self, local: Path, key: str, metadata: dict[str, str]) -> None:
         """Make `local` visible at `key` with `metadata`, whole or not at all."""

@@ -10,8 +10,10 @@ Partition values are integers without zero padding (`month=6`, `day=9`), so ever
 that infers Hive types from the folder names (DuckDB, polars, pyarrow) gets one integer
 type per column, and the folder names are what Delta itself writes for integer values.
 Part keys carry the publishing run's id: a re-run never overwrites a file a reader may
-be reading. Everything that is not a day's Parquet starts with an underscore, so neither
-`<prefix>/year=*/month=*/day=*/*.parquet` nor `<prefix>/**/*.parquet` reaches it.
+be reading. Everything that is not a day's Parquet starts with an underscore and lies
+outside the day folders, so `<prefix>/year=*/month=*/day=*/*.parquet` (PARTITION_GLOB)
+reaches the days' Parquet only; `**/*.parquet` would also reach the log's checkpoints
+(`_delta_log/*.checkpoint.parquet`, one every 100 commits).
 """
 
 from __future__ import annotations

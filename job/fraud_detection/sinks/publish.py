@@ -85,6 +85,8 @@ class DayPublication:
     version: int | None = None  # the table version that published the day
     window_seconds: float = 0.0  # a glob reader may see old and new files together
     commit_seconds: float = 0.0
+    # Called right before the commit (the lease's `confirm`): may stop the run there.
+    before_commit: Callable[[], None] | None = None
     _promoted: list[str] = field(default_factory=list)
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
@@ -112,6 +114,8 @@ class DayPublication:
                 log.info("publish: promoting %s -> %s", part.staged.key, part.key)
                 self._promoted.append(part.key)
                 self._call(f"promoting {part.key}", _copier(dest, part))
+            if self.before_commit is not None:
+                self._call("checking the day is still this run's", self.before_commit)
             self.state = DayState.UNKNOWN
             commit_started = time.monotonic()
             files = [NewFile(p.key, p.staged.size, p.rows) for p in parts]

@@ -191,18 +191,24 @@ class S3Destination:
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=root, MaxKeys=1)
 
     def conditional_writes(self) -> bool:
-        """Probe once: does this store refuse a second If-None-Match write of one key?
+        """Probe once: does this store refuse a second If-None-Match write of one key, and
+        an If-Match write with a tag the key does not have?
 
-        AWS S3 and moto do. Some S3-compatible servers (rclone `serve s3` 1.75) accept
-        and ignore the header; then the day's lease is advisory only.
+        AWS S3 and moto do. Some S3-compatible servers (rclone `serve s3` 1.75) accept and
+        ignore both headers; then the lease is strict (sinks/lease.py) and says so.
         """
         if not endpoint_url():
             return True
         probe = f"{self.prefix}/_leases/.probe-{uuid.uuid4().hex}".lstrip("/")
-        first = self.create_exclusive(probe, "probe")
-        second = self.create_exclusive(probe, "probe")
-        self.delete([probe])
-        return first and not second
+        try:
+            honoured = (
+                self.create_exclusive(probe, "probe")
+                and not self.create_exclusive(probe, "probe")
+                and not self.replace_if_match(probe, "probe", '"not-its-etag"')
+            )
+        finally:
+            self.delete([probe])
+        return honoured
 
     def upload(self, local: Path, key: str, metadata: dict[str, str]) -> None:
         size = local.stat().st_size
