@@ -8,8 +8,8 @@ a dictionary unless the caller's encodings (the schema's policy) say otherwise.
 
 The file carries no embedded Arrow schema: readers take each column's type from the
 Parquet types, so text (Enums included) is `string`, not the `string_view` or
-`large_string` polars hands over (Feast reads `large_string` as Json), and no column
-has to be cast (copied) to get there.
+`large_string` polars hands over (Feast reads `large_string` as Json), and no text
+column is copied to change its Arrow type.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import arro3.core as a3
 import polars as pl
@@ -36,10 +36,7 @@ _Encoding = Literal[
     "plain", "plain_dictionary", "rle", "bit_packed", "delta_binary_packed",
     "delta_length_byte_array", "delta_byte_array", "rle_dictionary", "byte_stream_split",
 ]  # fmt: skip
-_ENCODINGS: tuple[_Encoding, ...] = (
-    "plain", "plain_dictionary", "rle", "bit_packed", "delta_binary_packed",
-    "delta_length_byte_array", "delta_byte_array", "rle_dictionary", "byte_stream_split",
-)  # fmt: skip
+_ENCODINGS: tuple[_Encoding, ...] = get_args(_Encoding)
 # Arrow's own names of the types the schemas use (the manifest's `schema`, as pyarrow,
 # DuckDB and Spark print them), by the polars type of the column.
 _ARROW_NAMES: dict[type[pl.DataType], str] = {
