@@ -32,24 +32,24 @@ WORKDIR /src
 # Third-party dependencies first, from the lock only: a code change does not reinstall them.
 # Only [project] dependencies: no dev/airflow/s3server groups in the job image.
 COPY pyproject.toml uv.lock ./
-# Slimming: the Rust extensions (polars, dataframely) ship their symbol tables, test suites
-# are never imported, and neither are pyarrow's Flight and its own S3 filesystem
-# (boto3 and delta-rs do S3), C++ headers and Cython sources, nor botocore's models of the
-# hundreds of AWS services the job never calls (it calls S3, and STS/SSO for credentials). Vendored libraries in *.libs are left alone:
-# auditwheel patched them, and strip can break patched files. The import proves the result.
+# Slimming: the Rust extensions (polars, deltalake, dataframely) ship their symbol tables,
+# test suites and type stubs are never imported, nor are botocore's models of the hundreds
+# of AWS services the job never calls (it calls S3, and STS/SSO for credentials). Vendored
+# libraries in *.libs are left alone: auditwheel patched them, and strip can break patched
+# files. pyarrow is not installed: Parquet is written by arrow-rs (arro3-io), the engine
+# delta-rs is built on. The import proves the result, and that no package brought pyarrow back.
 RUN --mount=type=secret,id=ca,target=/etc/ssl/certs/ca-certificates.crt \
     --mount=type=cache,target=/root/.cache/uv \
     /opt/uv/bin/uv sync --frozen --no-default-groups --no-install-project --no-editable \
     && find /opt/venv -type d -name tests -prune -exec rm -rf {} + \
-    && cd /opt/venv/lib/python3*/site-packages/pyarrow \
-    && rm -rf include src ./*flight* ./libarrow_s3.* ./_s3fs.* ./*.pxd ./*.pyx ./*.pxi \
+    && find /opt/venv/lib -name '*.pyi' -delete \
     && cd /opt/venv/lib/python3*/site-packages/botocore/data \
     && find . -mindepth 1 -maxdepth 1 -type d ! -name s3 ! -name sts ! -name sso ! -name sso-oidc \
        -exec rm -rf {} + \
     && cd / \
     && find /opt/venv -name '*.so' -not -path '*.libs/*' -type f -print0 \
        | xargs -0 -r sh -c 'for f; do if readelf -S "$f" | grep -q "\.symtab"; then strip --strip-unneeded "$f"; fi; done' strip \
-    && /opt/venv/bin/python -c 'import boto3, dataframely, deltalake, mimesis, numpy, polars, pyarrow.dataset, pyarrow.parquet; polars.DataFrame({"x": numpy.arange(3)}).sum()'
+    && /opt/venv/bin/python -c 'import importlib.util, arro3.core, arro3.io, boto3, dataframely, deltalake, mimesis, numpy, polars; polars.DataFrame({"x": numpy.arange(3)}).sum(); assert importlib.util.find_spec("pyarrow") is None, "pyarrow is back in the job image"'
 # Then the package itself, as a wheel: the source tree stays behind.
 COPY README.md ./
 COPY job ./job
@@ -67,7 +67,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     TMPDIR=/tmp
-# Two layers: the dependencies (~260 MB, changes only with uv.lock) and the package (~1 MB),
+# Two layers: the dependencies (changes only with uv.lock) and the package (~1 MB),
 # so a code change rebuilds, stores and ships only the latter.
 COPY --from=builder /opt/venv /opt/venv
 RUN --mount=type=bind,from=builder,source=/opt/uv,target=/opt/uv \

@@ -31,7 +31,7 @@ from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS
 if TYPE_CHECKING:
     import polars as pl
 
-# polars, pyarrow and the writer are imported only after the child processes ran: a
+# polars and the writer are imported only after the child processes ran: a
 # child forked from a large parent counts the parent's pages in its peak RSS.
 
 DAY = date(2025, 6, 12)

@@ -64,7 +64,7 @@ from fraud_detection.sinks.lease import Lease, held_lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
 from fraud_detection.sinks.staged import check_slice, slice_metadata, slice_part
-from fraud_detection.tempfiles import work_dir
+from fraud_detection.tempfiles import check_scratch_space, work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
 log = logging.getLogger(__name__)
@@ -338,6 +338,7 @@ class DayRun:
         spec, shard = opts.spec, opts.shard
         key = layout.staged_key(shard.index, shard.count)
         with work_dir() as tmp:
+            check_scratch_space(tmp, spec.shard_rows(shard))
             written, stats = generate_slice(opts, tmp / "slice.parquet", self.deadline)
             totals = stats.totals
             if shard.count == 1:

@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fraud_detection.errors import DiskFull
+
 TEMP_PREFIX = "daily-synthetic-"
+# Parquet bytes a payment row takes in the scratch file (docs/performance.md measures
+# about 45), with headroom: what a slice needs in TMPDIR before it is uploaded.
+SCRATCH_BYTES_PER_ROW = 55
 
 
 def pid_alive(pid: int) -> bool:
@@ -40,3 +45,20 @@ def work_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def check_scratch_space(where: Path, rows: int) -> None:
+    """Refuse (exit 5) before generating when the slice's file cannot fit in `where`.
+
+    The Parquet writer (arrow-rs) panics on ENOSPC, with noise on stderr: checking first
+    gives one clear line in the common case (a small TMPDIR), and the writer's own
+    failure is still caught for a disk that fills up during the write.
+    """
+    need = rows * SCRATCH_BYTES_PER_ROW
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise DiskFull(
+            f"no space left on device for {rows:,} rows: {where} has {free / 1e6:,.1f} MB free "
+            f"and the slice's Parquet file needs about {need / 1e6:,.0f} MB; free space or "
+            "point TMPDIR at a larger volume"
+        )

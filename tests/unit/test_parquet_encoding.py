@@ -56,13 +56,12 @@ def test_each_column_is_stored_as_the_policy_says(
     assert physical["event_timestamp"] == "INT64"
 
 
-def test_row_groups_hold_whole_blocks_up_to_the_limit(
-    blocks: list[pl.DataFrame], tmp_path: Path
-) -> None:
+def test_row_groups_fill_up_to_the_limit(blocks: list[pl.DataFrame], tmp_path: Path) -> None:
     meta = pq.ParquetFile(written(blocks, tmp_path / "day.parquet", 5_000)).metadata
     sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
     assert [b.height for b in blocks] == [1_500] * 8
-    assert sizes == [4_500, 4_500, 3_000]  # three whole blocks fit 5,000 rows
+    # Row groups span blocks: full groups of the limit, then the rest.
+    assert sizes == [5_000, 5_000, ROWS - 10_000]
 
 
 def test_readers_read_back_the_generated_rows(blocks: list[pl.DataFrame], tmp_path: Path) -> None:

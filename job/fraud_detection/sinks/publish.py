@@ -37,7 +37,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-import pyarrow as pa
+import arro3.core as a3
 
 from fraud_detection.deadline import Deadline
 from fraud_detection.errors import CommitRejected, DeadlineExceeded, DestinationError
@@ -77,7 +77,7 @@ class DayPublication:
     dest: Destination
     layout: DayLayout
     deadline: Deadline
-    data_schema: pa.Schema  # the Arrow schema of the day's files (without partition columns)
+    data_schema: a3.Schema  # the Arrow schema of the day's files (without partition columns)
     # Recorded in the commit (commitInfo), unique to the run: how it finds its version.
     operation: str = field(default_factory=lambda: f"run {uuid.uuid4().hex[:12]}")
     state: DayState = DayState.UNTOUCHED

@@ -23,7 +23,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pyarrow as pa
+import arro3.core as a3
+import polars as pl
 from deltalake import DeltaTable
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
@@ -41,7 +42,7 @@ from fraud_detection.sinks.layout import DayLayout
 
 log = logging.getLogger(__name__)
 
-_ARROW_TYPES = {"int32": pa.int32()}
+_ARROW_TYPES = {"int32": a3.DataType.int32()}
 MARKER = "daily-synthetic"  # the commitInfo field naming the run that made a commit
 
 
@@ -52,10 +53,10 @@ class NewFile:
     rows: int
 
 
-def table_schema(data: pa.Schema) -> pa.Schema:
+def table_schema(data: a3.Schema) -> DeltaSchema:
     """The files' columns and the partition columns, typed as PARTITION_COLUMNS says."""
-    partition = [pa.field(n, _ARROW_TYPES[t]) for n, t in PARTITION_COLUMNS.items()]
-    return pa.schema([*data, *partition])
+    partition = [a3.Field(n, _ARROW_TYPES[t]) for n, t in PARTITION_COLUMNS.items()]
+    return DeltaSchema.from_arrow(a3.Schema([*map(data.field, data.names), *partition]))
 
 
 def _day_filter(layout: DayLayout) -> list[tuple[str, str, str]]:
@@ -92,7 +93,7 @@ class TableView:
         """The day's files in this view (keys under the destination)."""
         if self.table is None:
             return []
-        actions = pa.table(self.table.get_add_actions(flatten=True)).to_pydict()
+        actions = pl.DataFrame(self.table.get_add_actions(flatten=True)).to_dict(as_series=False)
         values = self.layout.partition_values
         prefix = f"{self.layout.prefix}/" if self.layout.prefix else ""
         return sorted(
@@ -101,7 +102,7 @@ class TableView:
             if all(str(actions[f"partition.{k}"][i]) == v for k, v in values.items())
         )
 
-    def commit(self, files: Sequence[NewFile], data_schema: pa.Schema, operation: str) -> int:
+    def commit(self, files: Sequence[NewFile], data_schema: a3.Schema, operation: str) -> int:
         """One commit: the day's previous files out, `files` in. Returns the new version."""
         layout, dest = self.layout, self.dest
         adds = [_add_action(layout, f) for f in files]
@@ -112,7 +113,7 @@ class TableView:
         if self.table is None:
             try:
                 create_table_with_add_actions(
-                    dest.table_uri(layout.prefix), DeltaSchema.from_arrow(schema), adds, mode="error",
+                    dest.table_uri(layout.prefix), schema, adds, mode="error",
                     partition_by=list(PARTITION_COLUMNS), storage_options=dest.storage_options(),
                     commit_properties=properties,
                 )  # fmt: skip
