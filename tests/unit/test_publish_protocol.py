@@ -214,29 +214,34 @@ def test_the_strict_lease_stops_a_run_whose_day_was_taken_before_its_commit(
     fenced.confirm()
 
 
-def test_of_two_strict_leases_taken_at_once_only_the_last_written_holds(dest: Destination) -> None:
-    import threading
+def test_of_two_strict_leases_taken_at_once_only_the_last_written_holds(
+    dest: Destination, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both runs found the day free; the second writes its lease while the first settles.
+
+    The interleaving is forced (no threads racing the clock): the first run's read-back
+    finds the other's lease and gives up, the other's finds its own and goes on.
+    """
+    from fraud_detection.sinks import lease as lease_module
 
     key = DayLayout("", DAY).lease_key
-    barrier = threading.Barrier(2)
-    outcomes: list[Lease | LeaseHeld] = []
+    other = LeaseInfo.new(60)
+    real_sleep = lease_module.time.sleep
 
-    def take() -> None:
-        barrier.wait()
-        try:
-            outcomes.append(Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False))
-        except LeaseHeld as exc:
-            outcomes.append(exc)
+    def settle(seconds: float) -> None:
+        dest.put_text(key, other.to_json(), "application/json")  # the other run's write
+        monkeypatch.setattr(lease_module.time, "sleep", real_sleep)
 
-    threads = [threading.Thread(target=take) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    held = [o for o in outcomes if isinstance(o, Lease)]
-    assert len(held) == 1, outcomes
+    monkeypatch.setattr(lease_module.time, "sleep", settle)
+    with pytest.raises(LeaseHeld, match="started at the same time and took the day"):
+        Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
     holder = LeaseInfo.parse(dest.get_text(key) or "")
-    assert holder is not None and holder.run_id == held[0].info.run_id
+    assert holder is not None and holder.run_id == other.run_id  # the loser left it alone
+    # The other run's read-back finds its own lease: it holds the day.
+    monkeypatch.setattr(lease_module, "SETTLE_SECONDS", 0.0)
+    dest.delete([key])
+    mine = Lease.acquire(dest, key, "day", ttl_seconds=60, fenced=False)
+    assert LeaseInfo.parse(dest.get_text(key) or "") == mine.info
 
 
 def test_a_store_that_fences_says_so_to_the_probe(dest: Destination) -> None:
