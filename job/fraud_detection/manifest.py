@@ -4,7 +4,9 @@ Every dataset's manifest (payments, fraud reports, features) starts with the sam
 core (`table_fields`): the dataset, the day, the Delta table's root and the version
 that published the day, the day's files, a glob for the dataset's Parquet files, the
 timestamp field, the partition columns with their types and the schema (column ->
-Arrow type). Each dataset adds its own numbers; the payments' are `Manifest`.
+Arrow type). Each dataset adds its own numbers, each as a typed record: the payments'
+are `Manifest`, the fraud reports' `ReportsBody`, the features' `FeaturesBody`
+(`with_core` puts the core first).
 """
 
 from __future__ import annotations
@@ -132,3 +134,42 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class ReportsBody:
+    """The fraud reports' own numbers, after the table core."""
+
+    rows: int
+    bytes: int
+    sha256: str
+    generator_version: str
+    settings: dict[str, str]
+    settings_digest: str
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class FeaturesBody:
+    """The features' own numbers, after the table core."""
+
+    rows: int
+    fraud_rows: int
+    bytes: int
+    sha256: str
+    entity_keys: list[str]
+    label: str
+    features: list[str]
+    windows_days: list[int]
+    label_delay_days: int
+    source: str
+    source_days: list[str]
+    history_missing: list[str]
+    generator_version: str
+    seconds: float
+    complete: bool = True
+
+
+def with_core(core: dict[str, Any], body: ReportsBody | FeaturesBody) -> dict[str, Any]:
+    """A dataset's manifest: the table core first, then the dataset's own record."""
+    return {**core, **asdict(body)}

@@ -25,7 +25,6 @@ from fraud_detection import GENERATOR_VERSION
 from fraud_detection.deadline import Deadline
 from fraud_detection.errors import (
     DeadlineExceeded,
-    IncompleteDay,
     Interrupted,
     JobError,
     OutOfMemory,
@@ -38,7 +37,9 @@ from fraud_detection.manifest import (
     TIMESTAMP_FIELD,
     Manifest,
     PartInfo,
+    ReportsBody,
     table_fields,
+    with_core,
 )
 from fraud_detection.memory import check_memory, is_out_of_memory
 from fraud_detection.schema import ENCODINGS, REPORT_SCHEMA, SCHEMA
@@ -63,7 +64,7 @@ from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, held_lease
 from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
-from fraud_detection.sinks.staged import check_slice, slice_metadata, slice_part
+from fraud_detection.sinks.staged import slice_metadata, staged_slices
 from fraud_detection.tempfiles import check_scratch_space, work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
@@ -281,7 +282,11 @@ class DayRun:
                 "aborting unfinished uploads",
                 lambda: self.dest.abort_uploads(self.layout.staging),
             )
-            staged, parts = self._check_staged_slices()
+            staged, parts = staged_slices(
+                self.dest, self.layout, self.opts.shard.count, self.opts.row_settings(),
+                lambda i: self.opts.spec.shard_rows(Shard(i, self.opts.shard.count)),
+                self.run_id, self.deadline,
+            )  # fmt: skip
             totals = Totals(sum(p.rows for p in parts), sum(p.fraud_rows for p in parts))
             check_totals(totals, self.opts.spec.rows, self.opts.spec.fraud_rate)
             manifest = self._publish(staged, parts)
@@ -382,35 +387,6 @@ class DayRun:
         with suppress(Exception):  # else the next run of the day aborts it
             Deadline(0.8).call("aborting the upload", lambda: self.dest.abort_uploads(key))
 
-    def _check_staged_slices(self) -> tuple[list[StagedPart], list[PartInfo]]:
-        opts, dest, layout = self.opts, self.dest, self.layout
-        spec, count = opts.spec, opts.shard.count
-        expected = opts.row_settings()
-        staged: list[StagedPart] = []
-        parts: list[PartInfo] = []
-        problems: list[str] = []
-        for index in range(count):
-            key = layout.staged_key(index, count)
-            name = Path(key).name
-            obj = self.deadline.call(f"checking {name}", _header(dest, key))
-            if obj is None:
-                problems.append(f"slice {index}/{count} was never staged ({name} missing)")
-                continue
-            label = f"slice {index}/{count}"
-            problem = check_slice(
-                obj.metadata, expected, spec.shard_rows(Shard(index, count)), label
-            )
-            if problem is not None:
-                problems.append(problem)
-                continue
-            key = layout.part_key(index, count, self.run_id)
-            part = slice_part(obj.metadata, key, obj.size, f"{index}/{count}")
-            parts.append(part)
-            staged.append(StagedPart(obj, part.key, part.rows))
-        if problems:
-            raise IncompleteDay(f"cannot finalise {spec.day}: " + "; ".join(problems))
-        return staged, parts
-
     def _publish(self, staged: list[StagedPart], parts: list[PartInfo]) -> Manifest:
         assert self.publication is not None  # made when the lease was taken
         version = self.publication.publish(
@@ -424,80 +400,94 @@ class DayRun:
         return manifest
 
     def _publish_reports(self) -> None:
-        """The labels feed: the fraud reports made on the day, published like the payments.
-
-        Once per day (by a whole-day run or by --finalize), under the day's lease: reports
-        made on day D are a function of (seed, D, rows, rate, profile), like its payments.
-        """
-        opts, dest, publication = self.opts, self.labels, self.reports
-        spec = opts.spec
-        if dest is None or publication is None:
+        if self.labels is None or self.reports is None:
             log.info(
                 "the labels feed (%s) is not published: pass --labels-dest or set "
                 "DAILY_SYNTHETIC_LABELS_DEST", REPORTS_DATASET,
             )  # fmt: skip
             return
-        layout = publication.layout
-        frame = validate_reports(reports_frame(spec), spec.day)
-        settings = opts.row_settings()
-        with work_dir() as tmp:
-            written = write_parquet(
-                [frame], REPORT_SCHEMA, tmp / "reports.parquet", compression=opts.compression
-            )
-
-            def manifest_for(version: int) -> str:
-                core = table_fields(
-                    dataset=REPORTS_DATASET, date=spec.day.isoformat(),
-                    root=dest.uri(layout.prefix).rstrip("/"), uri=dest.uri(layout.partition),
-                    keys=[layout.part_key(0, 1, self.run_id)], manifest_key=layout.manifest_key,
-                    table_version=version, timestamp_field="reported_on",
-                    schema=arrow_type_names(REPORT_SCHEMA),
-                )  # fmt: skip
-                return json.dumps({
-                    **core, "rows": frame.height, "bytes": written.bytes,
-                    "sha256": written.sha256, "complete": True,
-                    "generator_version": GENERATOR_VERSION, "settings": settings,
-                    "settings_digest": settings_digest(settings),
-                }) + "\n"  # fmt: skip
-
-            metadata = {"rows": str(frame.height), "sha256": written.sha256}
-            publish_file(
-                publication, written.path, frame.height, metadata, self.run_id, manifest_for
-            )
-        log.info(
-            "published %s: %s fraud reports made on %s",
-            dest.uri(layout.partition), f"{frame.height:,}", spec.day,
-        )  # fmt: skip
+        publish_reports(self.opts, self.labels, self.reports, self.run_id)
 
     def _manifest(
         self, parts: list[PartInfo], *, complete: bool, version: int | None = None
     ) -> Manifest:
-        opts, dest, layout = self.opts, self.dest, self.layout
-        spec = opts.spec
-        settings = opts.row_settings()
-        core = table_fields(
-            dataset=DATASET, date=spec.day.isoformat(), root=dest.uri(layout.prefix).rstrip("/"),
-            uri=dest.uri(layout.partition), keys=[p.key for p in parts],
-            manifest_key=layout.manifest_key if complete else None, table_version=version,
-            timestamp_field=TIMESTAMP_FIELD, schema=arrow_type_names(SCHEMA),
+        return payments_manifest(
+            self.opts, self.dest, self.layout, parts, complete=complete, version=version,
+            labels=self.labels,
         )  # fmt: skip
-        return Manifest.from_parts(
-            parts,
-            core,
-            seed=spec.seed,
-            target_fraud_rate=spec.fraud_rate,
-            generator_version=GENERATOR_VERSION,
-            shards=opts.shard.count,
-            complete=complete,
-            shard=None if complete else str(opts.shard),
-            customers=spec.population.customers,
-            merchants=spec.population.merchants,
-            compression=opts.compression,
-            settings=settings,
-            settings_digest=settings_digest(settings),
-            labels_root=self.labels.uri(self.labels.prefix).rstrip("/") if self.labels else None,
+
+
+def publish_reports(
+    opts: RunOptions, dest: Destination, publication: DayPublication, run_id: str
+) -> None:
+    """The labels feed: the fraud reports made on the day, published like the payments.
+
+    Once per day (by a whole-day run or by --finalize), under the day's lease: reports
+    made on day D are a function of (seed, D, rows, rate, profile), like its payments.
+    """
+    spec, layout = opts.spec, publication.layout
+    frame = validate_reports(reports_frame(spec), spec.day)
+    settings = opts.row_settings()
+    with work_dir() as tmp:
+        written = write_parquet(
+            [frame], REPORT_SCHEMA, tmp / "reports.parquet", compression=opts.compression
         )
+        body = ReportsBody(
+            rows=frame.height, bytes=written.bytes, sha256=written.sha256,
+            generator_version=GENERATOR_VERSION, settings=settings,
+            settings_digest=settings_digest(settings),
+        )  # fmt: skip
+
+        def manifest_for(version: int) -> str:
+            core = table_fields(
+                dataset=REPORTS_DATASET, date=spec.day.isoformat(),
+                root=dest.uri(layout.prefix).rstrip("/"), uri=dest.uri(layout.partition),
+                keys=[layout.part_key(0, 1, run_id)], manifest_key=layout.manifest_key,
+                table_version=version, timestamp_field="reported_on",
+                schema=arrow_type_names(REPORT_SCHEMA),
+            )  # fmt: skip
+            return json.dumps(with_core(core, body)) + "\n"
+
+        metadata = {"rows": str(frame.height), "sha256": written.sha256}
+        publish_file(publication, written.path, frame.height, metadata, run_id, manifest_for)
+    log.info(
+        "published %s: %s fraud reports made on %s",
+        dest.uri(layout.partition), f"{frame.height:,}", spec.day,
+    )  # fmt: skip
 
 
-def _header(dest: Destination, key: str) -> Callable[[], StoredObject | None]:
-    return lambda: dest.head(key)
+def payments_manifest(
+    opts: RunOptions,
+    dest: Destination,
+    layout: DayLayout,
+    parts: list[PartInfo],
+    *,
+    complete: bool,
+    version: int | None = None,
+    labels: Destination | None = None,
+) -> Manifest:
+    """The payments' manifest of the day (or, not complete, of one staged slice)."""
+    spec = opts.spec
+    settings = opts.row_settings()
+    core = table_fields(
+        dataset=DATASET, date=spec.day.isoformat(), root=dest.uri(layout.prefix).rstrip("/"),
+        uri=dest.uri(layout.partition), keys=[p.key for p in parts],
+        manifest_key=layout.manifest_key if complete else None, table_version=version,
+        timestamp_field=TIMESTAMP_FIELD, schema=arrow_type_names(SCHEMA),
+    )  # fmt: skip
+    return Manifest.from_parts(
+        parts,
+        core,
+        seed=spec.seed,
+        target_fraud_rate=spec.fraud_rate,
+        generator_version=GENERATOR_VERSION,
+        shards=opts.shard.count,
+        complete=complete,
+        shard=None if complete else str(opts.shard),
+        customers=spec.population.customers,
+        merchants=spec.population.merchants,
+        compression=opts.compression,
+        settings=settings,
+        settings_digest=settings_digest(settings),
+        labels_root=labels.uri(labels.prefix).rstrip("/") if labels else None,
+    )

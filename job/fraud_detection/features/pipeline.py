@@ -31,7 +31,7 @@ from fraud_detection.features.compute import (
     history_days,
 )
 from fraud_detection.features.source import RawFeed
-from fraud_detection.manifest import table_fields
+from fraud_detection.manifest import FeaturesBody, table_fields, with_core
 from fraud_detection.settings import DEFAULT_LEASE_TTL_SECONDS
 from fraud_detection.sinks.destination import Destination
 from fraud_detection.sinks.layout import DayLayout
@@ -95,14 +95,15 @@ def _publish(
     schema: pl.Schema,
     rows: int,
     metadata: dict[str, str],
-    manifest: dict[str, Any],
-) -> int:
+    body: FeaturesBody,
+) -> dict[str, Any]:
     """The raw feed's publishing, for one part: one commit of the features table, under
-    the day's lease. Fills in the manifest's table core; returns the table version."""
+    the day's lease. Returns the manifest it published (table core, then `body`)."""
     deadline = Deadline(PUBLISH_DEADLINE_SECONDS)
     what = f"features of {layout.day} at {dest.uri(layout.partition)}"
     run_id = uuid.uuid4().hex[:12]
     key = layout.part_key(0, 1, run_id)
+    published: list[dict[str, Any]] = []  # the manifest as written, once the commit is made
 
     def manifest_for(version: int) -> str:
         core = table_fields(
@@ -111,10 +112,8 @@ def _publish(
             keys=[key], manifest_key=layout.manifest_key, table_version=version,
             timestamp_field="event_timestamp", schema=arrow_type_names(schema),
         )  # fmt: skip
-        merged = {**core, **manifest}  # the shared core first
-        manifest.clear()
-        manifest.update(merged)
-        return json.dumps(manifest)
+        published.append(with_core(core, body))
+        return json.dumps(published[-1])
 
     with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline) as lease:
         publication = DayPublication(
@@ -122,7 +121,8 @@ def _publish(
             before_commit=lease.confirm,
         )  # fmt: skip
         publication.begin()
-        return publish_file(publication, written, rows, metadata, run_id, manifest_for)
+        publish_file(publication, written, rows, metadata, run_id, manifest_for)
+    return published[-1]
 
 
 def _scan(history_files: list[Path], day_files: list[Path]) -> pl.LazyFrame:
@@ -205,23 +205,22 @@ def _run(
         "rows": str(rows), "date": opts.day.isoformat(), "sha256": sha,
         "generator-version": GENERATOR_VERSION,
     }  # fmt: skip
-    manifest: dict[str, Any] = {
-        "rows": rows,
-        "fraud_rows": fraud_rows,
-        "bytes": size,
-        "sha256": sha,
-        "complete": True,
-        "entity_keys": ["transaction_id", "card_id", "customer_id", "terminal_id"],
-        "label": "is_fraud",
-        "features": feature_columns(),
-        "windows_days": list(WINDOWS_DAYS),
-        "label_delay_days": opts.label_delay_days,
-        "source": source.describe(),
-        "source_days": used,
-        "history_missing": missing,
-        "generator_version": GENERATOR_VERSION,
-        "seconds": round(time.monotonic() - started, 2),
-    }
-    _publish(dest, layout, path, features.schema, rows, metadata, manifest)
+    body = FeaturesBody(
+        rows=rows,
+        fraud_rows=fraud_rows,
+        bytes=size,
+        sha256=sha,
+        entity_keys=["transaction_id", "card_id", "customer_id", "terminal_id"],
+        label="is_fraud",
+        features=feature_columns(),
+        windows_days=list(WINDOWS_DAYS),
+        label_delay_days=opts.label_delay_days,
+        source=source.describe(),
+        source_days=used,
+        history_missing=missing,
+        generator_version=GENERATOR_VERSION,
+        seconds=round(time.monotonic() - started, 2),
+    )
+    manifest = _publish(dest, layout, path, features.schema, rows, metadata, body)
     log.info("published %s rows of features for %s at %s", f"{rows:,}", opts.day, manifest["uri"])
     return manifest

@@ -9,9 +9,16 @@ slice's numbers from them: it never reads the staged file itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
+from fraud_detection.deadline import Deadline
+from fraud_detection.errors import IncompleteDay
 from fraud_detection.manifest import PartInfo
 from fraud_detection.settings import settings_digest
+from fraud_detection.sinks.destination import Destination, StoredObject
+from fraud_detection.sinks.layout import DayLayout
+from fraud_detection.sinks.publish import StagedPart
 
 
 def slice_metadata(settings: dict[str, str], part: PartInfo) -> dict[str, str]:
@@ -61,3 +68,46 @@ def slice_part(metadata: dict[str, str], key: str, size: int, shard: str) -> Par
         bytes=size, sha256=metadata.get("sha256", ""),
         fingerprint=metadata.get("fingerprint", "0"), shard=shard,
     )  # fmt: skip
+
+
+def staged_slices(
+    dest: Destination,
+    layout: DayLayout,
+    count: int,
+    expected: dict[str, str],
+    rows_of: Callable[[int], int],
+    run_id: str,
+    deadline: Deadline,
+) -> tuple[list[StagedPart], list[PartInfo]]:
+    """All K staged slices of the day, checked, as the parts `--finalize` publishes.
+
+    `rows_of(i)` is the row count slice i must have. Raises IncompleteDay naming every
+    slice that is missing or was made with other settings.
+    """
+    staged: list[StagedPart] = []
+    parts: list[PartInfo] = []
+    problems: list[str] = []
+    for index in range(count):
+        key = layout.staged_key(index, count)
+        name = Path(key).name
+        obj = deadline.call(f"checking {name}", _head(dest, key))
+        label = f"slice {index}/{count}"
+        if obj is None:
+            problems.append(f"{label} was never staged ({name} missing)")
+            continue
+        problem = check_slice(obj.metadata, expected, rows_of(index), label)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        part = slice_part(
+            obj.metadata, layout.part_key(index, count, run_id), obj.size, f"{index}/{count}"
+        )
+        parts.append(part)
+        staged.append(StagedPart(obj, part.key, part.rows))
+    if problems:
+        raise IncompleteDay(f"cannot finalise {layout.day}: " + "; ".join(problems))
+    return staged, parts
+
+
+def _head(dest: Destination, key: str) -> Callable[[], StoredObject | None]:
+    return lambda: dest.head(key)
