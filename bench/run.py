@@ -111,6 +111,20 @@ def time_process(make_argv: Callable[[int], Sequence[str]], runs: int) -> Timing
     return Timing(seconds, peak, cpus)
 
 
+def job_python() -> str:
+    """The Python beside the job's script (BENCH_CLI's venv), else this one."""
+    chosen = os.environ.get("BENCH_CLI")
+    if chosen:
+        python = Path(chosen).parent / "python"
+        if os.access(python, os.X_OK):
+            return str(python)
+    return sys.executable
+
+
+def generate_only(rows: int) -> list[str]:
+    return [job_python(), str(REPO / "bench" / "generate_only.py"), str(rows)]
+
+
 def job_run(rows: int, dest: Path) -> list[str]:
     return [*cli_command(), "--date", DAY.isoformat(), "--rows", str(rows), "--dest", str(dest),
             "--quiet"]  # fmt: skip
@@ -275,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         step(f"{small:,} rows x{big_runs}")
         small_t = time_process(lambda i: job_run(small, tmp / f"small{i}"), big_runs)
         small_bpr = bytes_per_row(tmp / "small0", small)
+        step(f"{small:,} rows, generate + check only x{big_runs}")
+        gen_t = time_process(lambda i: generate_only(small), big_runs)
         large_t: Timing | None = None
         large_bpr: float | None = None
         if not args.skip_10m:
@@ -321,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"{large / large_t.best:,.0f}", mib(large_t)]
         )  # fmt: skip
     measured += [
+        ["generate + check only, no Parquet (`bench/generate_only.py`)", f"{small:,}",
+         *secs(gen_t), f"{small / gen_t.best:,.0f}", mib(gen_t)],
         [f"encode floor: write the {small:,}-row table from memory", f"{small:,}", *secs(floor_t),
          f"{small / floor_t.best:,.0f}", "–"],
         ["row-by-row baseline: generate + write (world built, not timed)", f"{base_rows:,}",
@@ -335,6 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             f"whole run / encode floor, {small:,} rows (median / median)",
             f"{small_t.median / floor_t.median:.2f}×",
+        ],
+        [
+            f"Parquet, upload and commit: whole run less generate + check, {small:,} rows (best)",
+            f"{small_t.best - gen_t.best:.2f} s",
         ],
         [
             f"rows/s, whole {small:,}-row run / row-by-row baseline",
@@ -424,6 +446,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "less than the wall time does. `make bench` runs the job from `.venv-job`, which "
             "holds only the job's runtime dependencies, as its image does (the dev venv also "
             "holds Airflow, whose SQLAlchemy dataframely would import at start-up).",
+            "- Generate + check only (`bench/generate_only.py`): the same imports, blocks and "
+            "per-block checks as the run, in the job's Python, writing nothing; the whole run "
+            "less this is what the Parquet file, its staging and the commit add.",
             f"- Encode floor: the {small:,}-row Parquet written by the run is read back into "
             "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer and encoding policy, "
             f"`{ENCODE_FLOOR_CALL}`. No generation, no checks: the least a run could take to "
