@@ -159,21 +159,27 @@ def test_bad_arguments(
     assert_usage_error(result, "payment-features", message, tmp_path)
 
 
-def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from fraud_detection.sinks.destination import parse_destination
-
+def _capture_run(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Stand in for the features run; what it was called with lands in the dict."""
     seen: dict[str, object] = {}
 
     def fake_run(opts: object, source: object, dest: object) -> dict[str, object]:
         seen.update(source=source, dest=dest)
         return {}
 
+    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
+    return seen
+
+
+def test_without_source_the_feed_is_raw_bucket_and_dest_is_required(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fraud_detection.sinks.destination import parse_destination
+
+    seen = _capture_run(monkeypatch)
     monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
     monkeypatch.delenv("FEATURES_BUCKET", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # describe() names it
-    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
     # s3://$RAW_BUCKET is a bucket root: no default beside it
     code, _, err = run_cli(capsys, "--date", "2025-06-12", "-q")
     assert code == 2 and "s3://feed-bucket is a bucket root" in err and "pass --dest" in err
@@ -188,16 +194,10 @@ def test_features_bucket_is_the_default_dest(
 ) -> None:
     from fraud_detection.sinks.destination import parse_destination
 
-    seen: dict[str, object] = {}
-
-    def fake_run(opts: object, source: object, dest: object) -> dict[str, object]:
-        seen.update(source=source, dest=dest)
-        return {}
-
+    seen = _capture_run(monkeypatch)
     monkeypatch.setenv("RAW_BUCKET", "feed-bucket")
     monkeypatch.setenv("FEATURES_BUCKET", "features-bucket")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
-    monkeypatch.setattr("fraud_detection.features.pipeline.run", fake_run)
     assert run_cli(capsys, "--date", "2025-06-12", "-q")[0] == 0
     assert seen["dest"] == parse_destination("s3://features-bucket")
 
