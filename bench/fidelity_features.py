@@ -283,6 +283,8 @@ RULES: tuple[Rule, ...] = (
     Rule("burst_new_merchants", "new merchant, ≥ 2 earlier payments within 1 h", pl.col("h_new_merchant_for_card") & (pl.col("h_card_n_1h") >= 2)),
     Rule("dormant_wakes", "first payment on the card in 14 days, amount > 3× median", (pl.col("h_card_secs_since_prev") > 14 * 86_400) & HIGH_AMOUNT),
     Rule("far_from_usual", "> 500 km from the customer's running usual place", pl.col("h_km_from_usual") > 500),
+    Rule("testing_codes", "declined as an invalid number or expired card (`14`, `54`)", pl.col("response_code").cast(pl.String).is_in(["14", "54"])),
+    Rule("blocked_codes", "declined on a blocked card (`41`, `43`, `62`)", pl.col("response_code").cast(pl.String).is_in(["41", "43", "62"])),
 )  # fmt: skip
 
 # The bar for a shortcut: a rule this good would not exist on real data.

@@ -474,15 +474,27 @@ def declines(
             np.where(risky, 0.02, np.where(d.channel == ONLINE, 0.002, 0.0003)),  # 59
             np.where(restricted, 0.04, 0.0),  # 57
             np.full(n, 0.0005),  # 91
+            # A merchant charging a stored card whose expiry date has since moved on.
+            np.where(d.entry == E_ON_FILE, EXPIRED_ON_FILE, 0.0),  # 54
+            # A card number mistyped at checkout (wallets and stored cards are not typed).
+            np.where(d.entry == E_ECOMMERCE, MISTYPED_ONLINE, 0.0),  # 14
         ]
     )
-    codes = np.array([R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"]])
+    codes = np.array(
+        [R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"], R["54"], R["14"]]
+    )
     cum = np.cumsum(p, axis=0)
     which = (u[0][None, :] >= cum).sum(axis=0)
     response = np.where(which < len(codes), codes[np.minimum(which, len(codes) - 1)], R["00"])
-    # A cardholder who tries a card they reported blocked.
-    response = np.where(blocked, np.where(u[1] < 0.5, R["62"], R["41"]), response)
+    # A cardholder who tries a card that was blocked: restricted, lost or stolen.
+    on_blocked = np.where(u[1] < 0.45, R["62"], np.where(u[1] < 0.85, R["41"], R["43"]))
+    response = np.where(blocked, on_blocked, response)
     return response.astype(np.int8)
+
+
+# Genuine refusals that card testing also causes, so neither code is fraud by itself.
+EXPIRED_ON_FILE = 0.004
+MISTYPED_ONLINE = 0.001
 
 
 # Which refusals the cardholder tries again, and after about how long (seconds).
