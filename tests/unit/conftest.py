@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -23,3 +24,12 @@ def day_frame() -> pl.DataFrame:
 @pytest.fixture
 def small_spec() -> DaySpec:
     return DaySpec(DAY, 20_000, seed=7, population=SMALL)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """TMPDIR and the working directory in the test's own empty folder, so that
+    `assert_usage_error` can check a refused run wrote nothing, not even a temp dir."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -66,6 +66,7 @@ BAD_ENV = [
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGS)
+@pytest.mark.usefixtures("in_tmp")
 def test_bad_arguments(
     argv: list[str],
     message: str,
@@ -73,13 +74,12 @@ def test_bad_arguments(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("RAW_BUCKET", "raw")  # so only the argument under test is wrong
-    monkeypatch.chdir(tmp_path)
     assert_usage_error(run_cli(capsys, *argv), "daily-synthetic", message, tmp_path)
 
 
 @pytest.mark.parametrize(("env", "message"), BAD_ENV)
+@pytest.mark.usefixtures("in_tmp")
 def test_bad_environment(
     env: dict[str, str],
     message: str,
@@ -87,9 +87,7 @@ def test_bad_environment(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("RAW_BUCKET", "raw")
-    monkeypatch.chdir(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = run_cli(capsys, "--date", "2025-06-12", "--rows", "1000")

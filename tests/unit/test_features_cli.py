@@ -101,6 +101,7 @@ def test_default_dest_is_a_folder_beside_the_source(
         ("data/features", "is the raw feed's root data/features itself"),
     ],
 )
+@pytest.mark.usefixtures("in_tmp")
 def test_a_source_with_no_folder_beside_it_needs_dest(
     source: str,
     message: str,
@@ -108,8 +109,6 @@ def test_a_source_with_no_folder_beside_it_needs_dest(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
     result = run_cli(capsys, "--date", "2025-06-12", "--source", source)
     assert_usage_error(result, "payment-features", message, tmp_path)
@@ -146,6 +145,7 @@ BAD_ARGS = [
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGS)
+@pytest.mark.usefixtures("in_tmp")
 def test_bad_arguments(
     argv: list[str],
     message: str,
@@ -153,8 +153,6 @@ def test_bad_arguments(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
     result = run_cli(capsys, *argv, "--dest", str(tmp_path / "features"))
     assert_usage_error(result, "payment-features", message, tmp_path)
 
@@ -211,6 +209,7 @@ def test_features_bucket_is_the_default_dest(
         ("{tmp}/raw", "{tmp}/raw/features"),
     ],
 )
+@pytest.mark.usefixtures("in_tmp")
 def test_a_dest_that_overlaps_the_source_is_refused(
     source: str,
     dest: str,
@@ -218,8 +217,6 @@ def test_a_dest_that_overlaps_the_source_is_refused(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # never reached
     monkeypatch.delenv("FEATURES_BUCKET", raising=False)
     argv = ["--source", source.format(tmp=tmp_path), "--dest", dest.format(tmp=tmp_path)]
