@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -30,6 +27,7 @@ from mypy_boto3_s3 import S3Client
 from fraud_detection.cli import main
 from tests.support.day import DayView, keys_under, pending_uploads
 from tests.support.faults import Action, FaultRelay
+from tests.support.process import Outcome, start_job, wait_for_line
 from tests.support.s3 import threaded_moto
 
 pytestmark = pytest.mark.integration
@@ -94,17 +92,6 @@ def job_env(endpoint: str, tmp: str, **extra: str) -> dict[str, str]:
 def args(bucket: str, rows: int, seed: int, *extra: str) -> list[str]:
     return ["--date", DAY, "--rows", str(rows), "--seed", str(seed), "--dest", f"s3://{bucket}",
             *POP, *extra]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def last(self) -> str:
-        return self.err.strip().splitlines()[-1]
 
 
 def run_here(
@@ -220,33 +207,6 @@ def test_fault_leaves_a_named_state_that_the_next_run_repairs(
 # --- real processes: signals, kills and two runs at once ------------------------------------
 
 
-def start(env: dict[str, str], argv: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fraud_detection", *argv],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **env},
-    )  # fmt: skip
-
-
-def wait_for_line(proc: subprocess.Popen[str], marker: str, lines: list[str]) -> None:
-    """Read stderr until a line holds `marker`; fail after 90 s even if the job is silent."""
-    assert proc.stderr is not None
-    stream = proc.stderr
-    found = threading.Event()
-
-    def read() -> None:
-        for line in stream:
-            lines.append(line)
-            if marker in line:
-                found.set()
-                return
-        found.set()  # the job ended first: the check below says so
-
-    threading.Thread(target=read, daemon=True).start()
-    assert found.wait(90), f"no {marker!r} within 90 s:\n{''.join(lines)}"
-    assert lines and marker in lines[-1], f"the job ended before {marker!r}:\n{''.join(lines)}"
-
-
 # The job's own progress lines mark the phase boundaries.
 PHASES = {
     "generating": "generated",
@@ -263,7 +223,7 @@ def test_sigterm_takes_effect_within_two_seconds_in_every_phase(
     relay.add("staged-put", "stall") if phase == "uploading" else relay.add("copy", "slow", delay=3)
     env = job_env(relay.endpoint, str(tmp_path))
     rows = 2_000_000 if phase == "generating" else 8_000
-    proc = start(env, args(bucket, rows, 2))
+    proc = start_job(env, args(bucket, rows, 2))
     lines: list[str] = []
     wait_for_line(proc, PHASES[phase], lines)
     sent = time.monotonic()
@@ -284,7 +244,7 @@ def test_sigterm_takes_effect_within_two_seconds_in_every_phase(
 
 
 def assert_repaired_process(env: dict[str, str], s3: S3Client, bucket: str) -> None:
-    proc = start(env, args(bucket, 8_000, 2))
+    proc = start_job(env, args(bucket, 8_000, 2))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     view = view_of(s3, bucket)
@@ -303,7 +263,7 @@ def test_sigkill_at_a_phase_boundary_keeps_the_guarantees(
     )
     env = job_env(relay.endpoint, str(tmp_path))
     rows = MULTIPART_ROWS if phase == "uploading" else 8_000
-    proc = start(env, args(bucket, rows, 2, "--deadline", "120"))
+    proc = start_job(env, args(bucket, rows, 2, "--deadline", "120"))
     lines: list[str] = []
     wait_for_line(proc, ": 25% of" if phase == "uploading" else PHASES[phase], lines)
     proc.kill()
@@ -327,7 +287,7 @@ def test_two_runs_of_one_day_at_once_one_publishes_the_other_exits_7(
     # Started together; a slow staging upload keeps the winner's lease held meanwhile.
     relay.add("staged-put", "slow", delay=3)  # below the 5 s read timeout
     env = job_env(relay.endpoint, str(tmp_path))
-    runs = {rows: start(env, args(bucket, rows, 2)) for rows in (8_000, 12_000)}
+    runs = {rows: start_job(env, args(bucket, rows, 2)) for rows in (8_000, 12_000)}
     results = {
         rows: (proc.communicate(timeout=90)[1], proc.returncode) for rows, proc in runs.items()
     }
@@ -377,7 +337,7 @@ def test_a_zombie_writer_is_fenced_off_by_the_commit_log(
     direct = job_env(moto_endpoint, str(tmp_path))
     publish_old_day(capsys, monkeypatch, direct, bucket)
     relay.add("commit", "stall")  # A's commit is held at the relay, then A is stopped
-    zombie = start(job_env(relay.endpoint, str(tmp_path)), args(bucket, 12_000, 3))
+    zombie = start_job(job_env(relay.endpoint, str(tmp_path)), args(bucket, 12_000, 3))
     deadline = time.monotonic() + 90
     while relay.count("commit") == 0:
         assert zombie.poll() is None and time.monotonic() < deadline, "A never reached its commit"
@@ -385,7 +345,7 @@ def test_a_zombie_writer_is_fenced_off_by_the_commit_log(
     zombie.send_signal(signal.SIGSTOP)
     try:
         time.sleep(4.5)  # past its 3 s lease: no heartbeat while stopped
-        winner = start(direct, args(bucket, 8_000, 2))
+        winner = start_job(direct, args(bucket, 8_000, 2))
         _, err = winner.communicate(timeout=120)
         assert winner.returncode == 0, err
         assert "took over the expired lease" in err
@@ -451,7 +411,7 @@ def test_readers_in_a_loop_during_replaces_see_whole_days(
         for rows in (8_000, 5_000, 8_000, 12_000):
             argv = [*args(bucket, rows, 2), "--labels-dest", f"s3://{bucket}/reports"]
             argv[argv.index("--dest") + 1] = f"s3://{bucket}/raw"
-            writer = start(env, argv)
+            writer = start_job(env, argv)
             _, err = writer.communicate(timeout=120)
             assert writer.returncode == 0, err
             valid["raw"].add(rows)

@@ -13,12 +13,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from mypy_boto3_s3 import S3Client
@@ -28,6 +25,7 @@ from fraud_detection.sinks.lease import LeaseInfo
 from fraud_detection.sinks.s3 import S3Destination
 from tests.support.day import DayView, keys_under
 from tests.support.images import ROOT
+from tests.support.process import Outcome, start_job, wait_for_line
 from tests.support.s3 import free_port, s3_client
 from tests.support.session import AWS_ENV, LABELS
 
@@ -106,44 +104,13 @@ def env_for(endpoint: str) -> dict[str, str]:
 
 def start(endpoint: str, bucket: str, rows: int, seed: int, *extra: str) -> subprocess.Popen[str]:
     argv = ["--date", DAY, "--rows", str(rows), "--seed", str(seed), "--dest", f"s3://{bucket}"]
-    return subprocess.Popen(
-        [sys.executable, "-m", "fraud_detection", *argv, *POP, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(endpoint),
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    err: str
-
-    @property
-    def last(self) -> str:
-        return self.err.strip().splitlines()[-1]
+    return start_job(env_for(endpoint), [*argv, *POP, *extra])
 
 
 def run(endpoint: str, bucket: str, rows: int, seed: int, *extra: str) -> Outcome:
     proc = start(endpoint, bucket, rows, seed, *extra)
-    _, err = proc.communicate(timeout=120)
-    return Outcome(proc.returncode, err)
-
-
-def wait_for_line(proc: subprocess.Popen[str], marker: str) -> list[str]:
-    """Read the job's stderr until a line holds `marker`; the lines read so far (and later)."""
-    assert proc.stderr is not None
-    stream, found, lines = proc.stderr, threading.Event(), []
-
-    def read() -> None:
-        for line in stream:
-            lines.append(line)
-            if marker in line:
-                found.set()
-        found.set()  # the stream ended: let the caller see why
-
-    threading.Thread(target=read, daemon=True).start()
-    assert found.wait(90), f"the job never logged {marker!r}"
-    assert proc.poll() is None, f"the job ended before {marker!r} could be acted on"
-    return lines
+    out, err = proc.communicate(timeout=120)
+    return Outcome(proc.returncode, out, err)
 
 
 def view_of(endpoint: str, bucket: str) -> DayView:
@@ -191,7 +158,7 @@ def test_a_killed_run_holds_the_day_until_its_deadline_then_the_next_run_takes_i
     endpoint: str, bucket: str
 ) -> None:
     killed = start(endpoint, bucket, 20_000, 3, "--deadline", str(DEADLINE))
-    wait_for_line(killed, "lease taken")
+    wait_for_line(killed, "lease taken", [])
     killed.send_signal(signal.SIGKILL)
     killed.wait(30)
     at = time.monotonic()
@@ -217,7 +184,7 @@ def test_a_paused_run_can_no_longer_publish_once_another_run_has_the_day(
 ) -> None:
     """SIGSTOP a run holding the day, let another publish once it may, then SIGCONT it."""
     zombie = start(endpoint, bucket, 20_000, 5, "--deadline", str(DEADLINE))
-    lines = wait_for_line(zombie, "lease taken")
+    wait_for_line(zombie, "lease taken", [])
     zombie.send_signal(signal.SIGSTOP)
     stopped = time.monotonic()
     try:
@@ -228,13 +195,10 @@ def test_a_paused_run_can_no_longer_publish_once_another_run_has_the_day(
         assert "took over the lease" in winner.err
     finally:
         zombie.send_signal(signal.SIGCONT)
-    zombie.wait(120)
-    time.sleep(0.2)  # the reader thread takes the last lines
-    print(
-        f"the paused run was stopped {time.monotonic() - stopped:.1f} s; its last line: {lines[-1]}"
-    )
-    last = lines[-1].strip()
-    assert zombie.returncode in (7, 8), "".join(lines[-20:])  # its deadline or the lease stops it
+    _, rest = zombie.communicate(timeout=120)
+    last = rest.strip().splitlines()[-1]
+    print(f"the paused run was stopped {time.monotonic() - stopped:.1f} s; its last line: {last}")
+    assert zombie.returncode in (7, 8), rest  # its deadline or the lease stops it
     assert last.startswith("daily-synthetic: error: ") and UNTOUCHED in last, last
     assert_published_by_one_run(endpoint, bucket, 4_000)
 
@@ -245,13 +209,12 @@ def test_a_run_whose_lease_was_overwritten_stops_before_its_commit(
     """Nothing on this store refuses a write over a live lease: the run finds out right before
     its commit (or at its heartbeat) and stops there, leaving the day as it was."""
     run = start(endpoint, bucket, 50_000, 7)
-    lines = wait_for_line(run, "lease taken")
+    wait_for_line(run, "lease taken", [])
     intruder = LeaseInfo.new(60.0, 600.0)
     s3.put_object(Bucket=bucket, Key=f"_leases/{DAY}.json", Body=intruder.to_json().encode())
-    run.wait(120)
-    time.sleep(0.2)  # the reader thread takes the last lines
-    last = lines[-1].strip()
-    assert run.returncode == 7, "".join(lines[-20:])
+    _, rest = run.communicate(timeout=120)
+    last = rest.strip().splitlines()[-1]
+    assert run.returncode == 7, rest
     assert last.startswith(f"daily-synthetic: error: day {DAY} at s3://{bucket}/"), last
     assert f"lease was taken over by run {intruder.run_id} " in last and UNTOUCHED in last, last
     view = view_of(endpoint, bucket)
