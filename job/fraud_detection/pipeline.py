@@ -307,19 +307,15 @@ class DayRun:
         with held_lease(dest, layout.lease_key, what, ttl, self.deadline) as lease:
             # The tables as this run finds them: the base its commits are checked against,
             # so a run that another one overtook can never publish over it.
-            self.publication = DayPublication(
-                dest, layout, self.deadline, arrow_schema(SCHEMA), f"run {self.run_id}",
-                before_commit=lease.confirm,
-            )  # fmt: skip
-            self.publication.begin()
+            self.publication = DayPublication.under(
+                lease, dest, layout, self.deadline, arrow_schema(SCHEMA), f"run {self.run_id}"
+            )
             if self.labels is not None:
                 self._call("checking the labels destination", self.labels.preflight)
-                self.reports = DayPublication(
-                    self.labels, DayLayout(self.labels.prefix, layout.day), self.deadline,
+                self.reports = DayPublication.under(
+                    lease, self.labels, DayLayout(self.labels.prefix, layout.day), self.deadline,
                     arrow_schema(REPORT_SCHEMA), f"run {self.run_id}",
-                    before_commit=lease.confirm,
                 )  # fmt: skip
-                self.reports.begin()
             yield lease
 
     def _clear_staging(self) -> None:

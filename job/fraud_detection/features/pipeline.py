@@ -116,11 +116,9 @@ def _publish(
         return json.dumps(published[-1])
 
     with held_lease(dest, layout.lease_key, what, DEFAULT_LEASE_TTL_SECONDS, deadline) as lease:
-        publication = DayPublication(
-            dest, layout, deadline, arrow_schema(schema), f"features run {run_id}",
-            before_commit=lease.confirm,
-        )  # fmt: skip
-        publication.begin()
+        publication = DayPublication.under(
+            lease, dest, layout, deadline, arrow_schema(schema), f"features run {run_id}"
+        )
         publish_file(publication, written, rows, metadata, run_id, manifest_for)
     return published[-1]
 

@@ -3,8 +3,8 @@
 The one helper every dataset publishes through. The caller holds the day's lease
 (sinks.lease) and has uploaded the day's file(s) to the staging area; then:
 
-    publication = DayPublication(dest, layout, deadline, data_schema, run_id)
-    publication.begin()             # read the table's version: the base of the commit
+    publication = DayPublication.under(lease, dest, layout, deadline, data_schema, run_id)
+                                    # reads the table's version: the base of the commit
     ...                             # generate, stage
     publication.publish(staged, manifest_for)   # manifest_for(version) -> manifest JSON
 
@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import arro3.core as a3
 
@@ -44,6 +44,9 @@ from fraud_detection.errors import CommitRejected, DeadlineExceeded, Destination
 from fraud_detection.sinks.destination import Destination, StoredObject
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.table import NewFile, TableView
+
+if TYPE_CHECKING:
+    from fraud_detection.sinks.lease import Lease
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +91,19 @@ class DayPublication:
     # Called right before the commit (the lease's `confirm`): may stop the run there.
     before_commit: Callable[[], None] | None = None
     _promoted: list[str] = field(default_factory=list)
+
+    @classmethod
+    def under(
+        cls, lease: Lease, dest: Destination, layout: DayLayout, deadline: Deadline,
+        data_schema: a3.Schema, operation: str,
+    ) -> DayPublication:  # fmt: skip
+        """The day's publication for the holder of `lease`: the table as read now is the
+        base its commit is checked against, and the lease is confirmed right before it."""
+        publication = cls(
+            dest, layout, deadline, data_schema, operation, before_commit=lease.confirm
+        )
+        publication.begin()
+        return publication
 
     def _call(self, doing: str, fn: Callable[[], T]) -> T:
         return self.deadline.call(doing, fn)
