@@ -73,7 +73,7 @@ class Lifecycle:
         blocked = np.zeros(len(slot), dtype=bool)
         lo = self.ptr[slot]
         count = self.ptr[slot + 1] - lo
-        busy = np.flatnonzero(count)  # most slots never had a case
+        busy = np.flatnonzero(count)  # reduceat below needs every run non-empty
         if len(busy):
             lo, count = lo[busy], count[busy]
             # One entry per (query, event of its slot); each query's entries are a run.
