@@ -26,7 +26,7 @@ from fraud_detection.sinks.s3 import S3Destination
 from tests.support.day import DayView, keys_under
 from tests.support.images import ROOT
 from tests.support.process import Outcome, start_job, wait_for_line
-from tests.support.s3 import free_port, s3_client
+from tests.support.s3 import free_port, s3_client, wait_for_s3
 from tests.support.session import AWS_ENV, LABELS
 
 pytestmark = pytest.mark.integration
@@ -66,19 +66,7 @@ def endpoint() -> Iterator[str]:
     )
     container.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            s3_client(url).list_buckets()
-            break
-        except Exception:
-            wrapped = container.get_wrapped_container()
-            wrapped.reload()
-            if wrapped.status != "running" or time.monotonic() > deadline:
-                logs = wrapped.logs().decode(errors="replace")
-                container.stop()
-                pytest.fail(f"the S3 store did not come up on {url}:\n{logs}")
-            time.sleep(0.2)
+    wait_for_s3(container, url, "the S3 store")
     yield url
     container.stop()
 

@@ -114,17 +114,24 @@ def start_moto(image: str) -> Moto:
     )
     container.start()
     moto = Moto(container, port)
-    s3 = moto.client()
+    wait_for_s3(container, moto.endpoint, "moto")
+    return moto
+
+
+def wait_for_s3(container: DockerContainer, endpoint: str, what: str) -> None:
+    """Until the S3 server in `container` answers at `endpoint` (60 s at most); if it dies
+    or never answers, the container is stopped and its log is in the error."""
+    s3 = s3_client(endpoint)
     deadline = time.monotonic() + 60
     while True:
         try:
             s3.list_buckets()
-            return moto
+            return
         except Exception:
             wrapped = container.get_wrapped_container()
             wrapped.reload()
             if wrapped.status != "running" or time.monotonic() > deadline:
                 logs = wrapped.logs().decode(errors="replace")
                 container.stop()
-                raise RuntimeError(f"moto did not come up on {moto.endpoint}:\n{logs}") from None
+                raise RuntimeError(f"{what} did not come up on {endpoint}:\n{logs}") from None
             time.sleep(0.2)
