@@ -457,6 +457,8 @@ def test_stack_runs_a_day_and_stops_clean(stack: Stack) -> None:
     # `airflow dags test` in the stack, with its own S3 check, through the Docker API filter.
     stack.make("airflow-test-dag", f"DATE={TEST_DAG_DAY}", f"STACK_ROWS={TEST_DAG_ROWS}")
     assert s3_rows(stack, TEST_DAG_DAY)[1] == TEST_DAG_ROWS
+    # It paused the DAG for the test (the scheduler would drive the same run) and unpaused it.
+    assert api.call("GET", f"/api/v2/dags/{DAG_ID}")["is_paused"] is False
 
     stack.make("airflow-down", timeout=300)
     assert stack.leftovers() == []
