@@ -174,7 +174,12 @@ def fit_and_score(
         share = total / (float(total.sum()) or 1.0)
         gain = tuple((x.columns[i], float(share[i])) for i in np.argsort(-share))
     test_idx = np.flatnonzero(test)
-    score = model.predict_proba(x[test_idx].to_numpy().astype(np.float64))[:, 1]
+    x_test = x[test_idx].to_numpy().astype(np.float64)
+    # LightGBM's booster scores the plain matrix itself (its scikit-learn wrapper would
+    # warn that the matrix has no column names).
+    score = (
+        model.predict_proba(x_test)[:, 1] if learner == "hgb" else model.booster_.predict(x_test)
+    )
     y_test = y[test_idx]
     result = ModelResult(
         name, learner, x.width, len(sampled), len(fraud_idx), len(test_idx), int(y_test.sum()),

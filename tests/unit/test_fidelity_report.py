@@ -198,10 +198,12 @@ def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
         assert heading in report
     assert re.search(r"\*\*\d+ of \d+ targets met\.\*\*", report)
     for model in ("raw columns", "raw + history"):
-        row = re.search(rf"\| {re.escape(model)} \|(.*)\|", report)
-        assert row, model
-        auc, ap = row.group(1).split("|")[5:7]
-        assert 0 <= float(auc) <= 1 and 0 <= float(ap) <= 1
+        rows = re.findall(rf"\| {re.escape(model)} \|(.*)\|", report)
+        learners = [row.split("|")[0].strip() for row in rows]
+        assert sorted(learners) == sorted(fidelity.LEARNERS), (model, learners)
+        for row in rows:
+            auc, ap = row.split("|")[6:8]
+            assert 0 <= float(auc) <= 1 and 0 <= float(ap) <= 1
     for rule in RULES:
         assert f"| `{rule.name}` |" in report
     # Every statistic is a number, or "–" with the reason.
