@@ -99,3 +99,20 @@ def test_an_encoding_for_an_unknown_column_is_refused(
     with pytest.raises(ValueError, match="nope"):
         write_parquet(iter(blocks), SCHEMA, tmp_path / "x.parquet", encodings={"nope": "PLAIN"})
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_coded_text_of_any_kind_is_stored_as_strings(tmp_path: Path) -> None:
+    """Enums and Categoricals reach the writer as dictionaries: nulls, several chunks."""
+    dtypes: dict[str, pl.DataType] = {
+        "enum": pl.Enum(["a", "b"]), "cat": pl.Categorical(), "text": pl.String(),
+    }  # fmt: skip
+    schema = pl.Schema(dtypes)
+    part = pl.DataFrame(
+        {"enum": ["a", None], "cat": ["x", None], "text": ["1", None]}, schema=schema
+    )
+    frame = pl.concat([part, part.reverse()], rechunk=False)
+    assert frame.n_chunks() == 2
+    path = write_parquet([frame, part], schema, tmp_path / "coded.parquet").path
+    assert {f.name: str(f.type) for f in pq.read_schema(path)} == dict.fromkeys(schema, "string")
+    expected = pl.concat([frame, part]).cast(dict.fromkeys(schema, pl.String))
+    assert pl.read_parquet(path).equals(expected)

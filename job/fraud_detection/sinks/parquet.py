@@ -104,9 +104,22 @@ def _encoding(name: str) -> _Encoding:
     raise ValueError(f"unknown Parquet encoding {name!r}; one of {', '.join(_ENCODINGS)}")
 
 
-def _as_written(frame: pl.DataFrame) -> pl.DataFrame:
-    """Enums (and Categoricals) as text: the writer stores the strings, readers see `string`."""
-    return frame.with_columns(pl.col(pl.Enum, pl.Categorical).cast(pl.String))
+def _as_written(frame: pl.DataFrame) -> a3.Table:
+    """The frame as the writer takes it: Enums (and Categoricals) stay dictionaries.
+
+    polars hands them over as dictionaries of string views, which arrow-rs's writer
+    does not take; only the dictionary's few values are cast to `string`. The codes
+    are kept, so no per-row copy of the text is made, and the writer encodes them
+    without re-hashing every row's string. Other columns go as they are.
+    """
+    table = a3.Table.from_arrow(frame)
+    for i, dtype in enumerate(frame.schema.dtypes()):
+        if _is_text(dtype) and not isinstance(dtype, pl.String):
+            column = table.column(i)
+            codes = a3.dictionary_indices(column).field.type
+            cast = column.cast(a3.DataType.dictionary(codes, a3.DataType.string()))
+            table = table.set_column(i, table.schema.field(i).with_type(cast.type), cast)
+    return table
 
 
 def write_parquet(
@@ -129,7 +142,7 @@ def write_parquet(
     handler runs, a deadline is checked); its exceptions come out as they went in.
     """
     # polars' own Arrow types: text as string views, which the writer takes as they are.
-    target = a3.Table.from_arrow(_as_written(pl.DataFrame(schema=schema))).schema
+    target = _as_written(pl.DataFrame(schema=schema)).schema
     by_column = column_encodings(schema, encodings or {})
     codec = f"zstd({DEFAULT_ZSTD_LEVEL})" if compression == "zstd" else compression
     raised: list[BaseException] = []  # the caller's own exception, which arrow-rs wraps
@@ -137,7 +150,7 @@ def write_parquet(
     def batches() -> Iterator[a3.RecordBatch]:
         try:
             for frame in frames:
-                yield from a3.Table.from_arrow(_as_written(frame)).to_batches()
+                yield from _as_written(frame).to_batches()
                 del frame
         except BaseException as exc:
             raised.append(exc)
