@@ -112,6 +112,11 @@ def test_declines_have_reasons_and_are_retried(weeks: pl.DataFrame) -> None:
     ).filter(pl.col("response_code") == "51")
     retried = nxt.filter((pl.col("next_code") == "00") & (pl.col("gap") < timedelta(minutes=30)))
     assert retried.height > 0.2 * nxt.height
+    # Some retries are refused again for the same reason: a run of refusals is not fraud's alone.
+    refused_again = nxt.filter(
+        (pl.col("next_code") == "51") & (pl.col("gap") < timedelta(minutes=30))
+    )
+    assert refused_again.height > 0.05 * nxt.height
 
 
 def test_no_approved_fraud_on_a_card_after_its_case_is_reported(
@@ -184,3 +189,19 @@ def test_realistic_profile_is_rare_fraud() -> None:
         for d in days
     )
     assert df["is_fraud"].mean() < 0.002  # type: ignore[operator]
+
+
+def test_fraud_reaches_wallets_and_the_victims_usual_shops(weeks: pl.DataFrame) -> None:
+    fraud = weeks.filter("is_fraud")
+    # Stolen details provisioned into a fraudster's phone wallet: wallet taps are not fraud-free.
+    assert (fraud["entry_mode"] == "mobile_wallet").sum() > 0
+    # Some fraud lands where the victim shops anyway; most of it at shops new to them.
+    earlier = (
+        weeks.filter(~pl.col("is_fraud"))
+        .group_by("customer_id", "merchant_id")
+        .agg(first_seen=pl.col("event_timestamp").min())
+    )
+    known = fraud.join(earlier, on=["customer_id", "merchant_id"]).filter(
+        pl.col("first_seen") < pl.col("event_timestamp")
+    )
+    assert 0.05 * fraud.height < known.height < 0.5 * fraud.height

@@ -43,11 +43,12 @@ EPISODE_DAYS = 21  # attempts later than this after the start are never made
 
 # Per scenario (FRAUD_SCENARIOS order). Attempts: a base plus a Poisson number more.
 BASE_ATTEMPTS = np.array([2, 2, 2, 1, 2])
-EXTRA_ATTEMPTS = np.array([3.0, 4.0, 3.0, 2.5, 3.0])
-MEAN_GAP_S = np.array([9_000.0, 10_800.0, 45.0, 2_700.0, 1_800.0])
+EXTRA_ATTEMPTS = np.array([3.0, 2.5, 3.0, 2.5, 3.0])
+MEAN_GAP_S = np.array([14_400.0, 18_000.0, 45.0, 5_400.0, 3_600.0])
+SLEEP = np.array([0.6, 0.6, 0.0, 0.3, 0.7])  # night attempts put off until the morning
 # Expected fraud rows an episode leaves (attempts before the block, a few after it):
 # turns the profile's fraud rate (per payment) into an episode rate (per card and day).
-ROWS_PER_EPISODE = 4.6
+ROWS_PER_EPISODE = 4.1
 TEST_PASS_SHARE = 0.5  # tested cards that are live: cashed out 1–4 days later
 CASHOUT_ATTEMPTS = (2, 3.0)  # base, Poisson extra
 # How an episode ends: P(issuer alert), P(cardholder notices soon), P(never detected);
@@ -284,7 +285,7 @@ def lifecycle(reg: Regime, day: date) -> Lifecycle:
 # that every day renders an attempt the same way.
 DRAWS = ("channel", "category", "tilt", "tilt-pick", "city", "region", "abroad", "place",
          "merchant", "terminal", "amount", "entry", "wallet", "sca", "sca-pass", "decline",
-         "code", "device", "victim-device")  # fmt: skip
+         "code", "device", "victim-device", "regular", "regular-which")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,14 @@ def month_attempts(reg: Regime, month: int) -> Attempts:
     gap[first] = 0.0
     elapsed = np.cumsum(gap)
     elapsed -= np.repeat(elapsed[first], per)
+    # People keep hours, bots do not: an attempt due in the small hours mostly waits for
+    # the morning, and the rest of its spree moves with it.
+    local_h = ((eps.start[episode] + elapsed) / 3600.0 + 1.0) % 24.0  # Central European clock
+    u_sleep = g("sleep").random((2, len(episode)))
+    asleep = (seq > 0) & (local_h >= 1.0) & (local_h < 6.0) & (u_sleep[0] < SLEEP[sc[episode]])
+    wait = np.where(asleep, (6.5 - local_h + 2.5 * u_sleep[1]) * 3600.0, 0.0)
+    waited = np.cumsum(wait)
+    elapsed += waited - np.repeat(waited[first] - wait[first], per)
     time = eps.start[episode] + elapsed
     scenario = np.where(cashout, CARD, eps.scenario[episode]).astype(np.int8)
     # After the block the fraudster tries a few more times, then gives up.

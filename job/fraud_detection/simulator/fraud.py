@@ -42,6 +42,7 @@ from fraud_detection.simulator.reference import (
     COUNTRY_EEA,
     E_CONTACTLESS,
     E_ECOMMERCE,
+    E_WALLET,
     ONLINE,
     SWIPE,
 )
@@ -56,6 +57,7 @@ from fraud_detection.simulator.transactions import (
     ip_location,
     pick_merchant,
     pick_terminal,
+    regular_draw,
     sca_required,
 )
 
@@ -79,11 +81,19 @@ _TILT = {
     LOST: _categories({"5411": 3, "5499": 3, "5541": 2, "5912": 1, "5814": 1, "5732": 1}),
 }
 _WAVE_TESTING = _categories({"4899": 4, "5816": 3, "5815": 1})
-TILT_SHARE = np.array([0.25, 0.25, 1.0, 0.3, 0.25])  # the rest: the victim's own mix
-ONLINE_SHARE = np.array([0.1, 0.8, 1.0, 1.0, 0.15])
-# Log-amount shift per scenario, and per attempt as a spree escalates.
-AMOUNT_SHIFT = np.array([0.25, 0.15, 0.0, 0.3, 0.0])
-ESCALATION = 0.08
+TILT_SHARE = np.array([0.2, 0.2, 1.0, 0.25, 0.2])  # the rest: the victim's own mix
+ONLINE_SHARE = np.array([0.1, 0.7, 1.0, 1.0, 0.15])
+# Log-amount shift per scenario, and per attempt as a spree escalates (up to the 6th).
+AMOUNT_SHIFT = np.array([0.1, 0.05, 0.0, 0.15, 0.0])
+ESCALATION = 0.05
+ESCALATION_ATTEMPTS = 6
+# Shops the victim already uses: a takeover orders from the account's usual stores, a
+# thief near home walks into the victim's usual shops, some stolen details go to the big
+# marketplaces everyone uses.
+AT_REGULAR_SHOP = np.array([0.2, 0.3, 0.0, 0.5, 0.35])
+# Stolen card details pushed into the fraudster's phone wallet (the one-time code phished
+# from the victim): its card-present spend is wallet taps, not a cloned plastic.
+WALLET_PROVISIONED = 0.6
 MAGSTRIPE_FALLBACK = 0.15  # clones forced through the stripe when the chip fails
 CONTACTLESS_LIMIT_EUR = 50.0  # taps above this need the PIN, which a thief lacks
 FRAUD_MOBILE = 0.25
@@ -143,8 +153,8 @@ def _fraud_city(pf: Portfolio, att: Attempts, home: np.ndarray, day: date) -> np
     t = tactics(day)
     local = np.select(
         [sc == LOST, sc == TERMINAL, sc == TAKEOVER],
-        [0.9, 0.6, 0.3 + 0.6 * t.takeover_local],
-        0.3 + 0.6 * t.card_local,
+        [0.9, 0.7, 0.45 + 0.45 * t.takeover_local],
+        0.45 + 0.5 * t.card_local,
     )
     u = att.draw("city")
     same_country = pop.cities_by_country.pick(pop.home_country_of_city(home), att.draw("region"))
@@ -180,12 +190,17 @@ def render_attempts(
     home = pop.home_city[d.customer].astype(np.int64)
     city = _fraud_city(pf, att, home, day)
     market = np.where(att.draw("place") < 0.7, pop.home_country[d.customer], -1)
-    # A new shop for the card: fraudsters do not know the victim's regulars.
-    d.merchant = pick_merchant(pop, d.category, city, online, att.draw("merchant"), market)
+    u_merchant = att.draw("merchant")
+    # Mostly a new shop for the card; some scenarios reach the victim's regulars.
+    regular = np.flatnonzero(att.draw("regular") < AT_REGULAR_SHOP[sc])
+    which = (att.draw("regular-which")[regular] * 3).astype(np.int64)
+    u_merchant[regular] = regular_draw(pop.seed, d.customer[regular], d.category[regular], which)
+    market[regular] = pop.home_country[d.customer[regular]]
+    d.merchant = pick_merchant(pop, d.category, city, online, u_merchant, market)
     d.terminal = pick_terminal(pop, d.merchant, online, att.draw("terminal"))
-    shift = AMOUNT_SHIFT[sc] + ESCALATION * np.minimum(att.seq, 8)
+    shift = AMOUNT_SHIFT[sc] + ESCALATION * np.minimum(att.seq, ESCALATION_ATTEMPTS)
     card_lo, card_hi = tactics(day).card_amount
-    shift = np.where(sc == CARD, shift + np.log(0.5 * (card_lo + card_hi)) * 0.3, shift)
+    shift = np.where(sc == CARD, shift + np.log(0.5 * (card_lo + card_hi)) * 0.2, shift)
     d.amount_eur = category_amount_eur(
         d.category, pop.amount_scale[d.customer], att.draw("amount"), shift=0.0
     ) * np.exp(shift)
@@ -193,7 +208,10 @@ def render_attempts(
     u_ch = att.draw("entry")
     clone = np.where(u_ch < MAGSTRIPE_FALLBACK, SWIPE, CHIP)  # a counterfeit cannot tap
     stolen = np.where(d.amount_eur <= CONTACTLESS_LIMIT_EUR, CONTACTLESS, CHIP)
-    present = np.where(sc == LOST, stolen, clone)
+    provisioned = (sc == CARD) & (
+        unit(pop.seed, "wallet-provision", eps.key[ep]) < WALLET_PROVISIONED
+    )
+    present = np.where(sc == LOST, stolen, np.where(provisioned, CONTACTLESS, clone))
     d.channel = np.where(online, ONLINE, present).astype(np.int8)
     d.loc_city = pop.merchant_city[d.merchant].astype(np.int64)
     d.loc_lat, d.loc_lon = pop.merchant_lat[d.merchant], pop.merchant_lon[d.merchant]
@@ -205,13 +223,14 @@ def render_attempts(
         ((sc == TAKEOVER) & (att.draw("sca") < 0.7)) | ((sc == CARD) & (att.draw("sca") < 0.05))
     )
     d.entry = entry_modes(d.channel, att.draw("wallet"), on_file=on_file)
-    d.entry = np.where((sc == LOST) & (d.channel == CONTACTLESS), E_CONTACTLESS, d.entry).astype(
-        np.int8
-    )
+    tap = d.channel == CONTACTLESS
+    d.entry = np.select(
+        [(sc == LOST) & tap, provisioned & tap], [E_CONTACTLESS, E_WALLET], d.entry
+    ).astype(np.int8)
     eea = COUNTRY_EEA[pop.merchant_country[d.merchant]]
     required = sca_required(online, eea, d.amount_eur, att.draw("sca"))
     # Inside the account a SIM swap passes SCA; elsewhere the challenge mostly stops them.
-    passes = np.where(sc == TAKEOVER, 0.5 + 0.4 * tactics(day).takeover_local, 0.6)
+    passes = np.where(sc == TAKEOVER, 0.5 + 0.4 * tactics(day).takeover_local, 0.7)
     failed = required & (att.draw("sca-pass") >= passes)
     d.sca = np.where(online, required & ~failed, d.channel == CHIP).astype(np.int8)
     d.device = _devices(pf, eps, att, online)

@@ -30,9 +30,12 @@ from fraud_detection.simulator.seeding import mix64, rng, salt_for
 # makes every card busier, fraud and legit alike: give it a larger `--customers` to
 # keep the pace.
 PAYMENTS_PER_CUSTOMER_DAY = 0.75
-# Day-to-day activity of one customer: a gamma shock of mean 1 (shape < 1: many quiet
-# days, a few busy ones), so a card's daily count is overdispersed, as real ones are.
-DAY_ACTIVITY_SHAPE = 20.0
+# How a card's use raises its chance of being compromised (weight = activity ** this).
+EXPOSURE_POWER = 0.7
+# Day-to-day activity of one customer: a gamma shock of mean 1 (the lower the shape, the
+# more quiet days and busy ones), so a card's daily count is overdispersed, as real
+# ones are: a busy day's run of payments is not fraud's alone.
+DAY_ACTIVITY_SHAPE = 3.0
 DISPUTER_SHARE = 0.03  # customers who dispute genuine purchases: some do it repeatedly
 
 
@@ -76,9 +79,11 @@ class Portfolio:
 
     @cached_property
     def card_risk(self) -> GuideTable:
-        """Covered card slots weighted by how often fraudsters get hold of them."""
+        """Covered card slots weighted by how often fraudsters get hold of them: by card
+        type, and by use (a card used at more shops is exposed to more breaches)."""
         pop = self.pop
-        weight = CARD_TYPE_RISK[pop.card_type] * self.covered[pop.card_customer]
+        exposure = pop.activity_weight[pop.card_customer] ** EXPOSURE_POWER
+        weight = CARD_TYPE_RISK[pop.card_type] * exposure * self.covered[pop.card_customer]
         return GuideTable(np.cumsum(weight), buckets_per_entry=1)
 
     def live(self, day: date) -> np.ndarray:

@@ -305,7 +305,7 @@ SESSION_SAME_CARD = 1.0
 SESSION_TRIES = 4
 LOYAL_SHARE = 0.88  # payments at one of the customer's regular shops of the category
 REGULAR_WEIGHTS = np.cumsum([0.7, 0.2, 0.1])  # first, second and third favourite shop
-LEGIT_FRESH_DEVICE = 0.12  # a new browser, cleared cookies, a new phone
+LEGIT_FRESH_DEVICE = 0.15  # a new browser, cleared cookies, private browsing, a new phone
 HOUSEHOLD_DEVICE = 0.35  # household members' online payments from the shared computer
 PUBLIC_DEVICE = 0.01  # a library, office or shop computer used by many people
 PUBLIC_DEVICES_PER_CITY = 8
@@ -469,9 +469,10 @@ def declines(
         [
             np.where(debit_like, 0.007, 0.0015) * lean * big,  # 51
             np.where(over, 0.03, 0.0005),  # 61
-            np.where(d.channel == CHIP, 0.006, 0.0),  # 55
-            np.full(n, 0.002) + np.where(sca.astype(bool), 0.03, 0.0),  # 05 (and failed SCA)
-            np.where(risky, 0.02, np.where(d.channel == ONLINE, 0.002, 0.0003)),  # 59
+            np.where(d.channel == CHIP, 0.01, 0.0),  # 55
+            # Do not honour: the issuer's catch-all, and failed SCA challenges.
+            np.where(d.channel == ONLINE, 0.006, 0.003) + np.where(sca.astype(bool), 0.03, 0.0),
+            np.where(risky, 0.03, np.where(d.channel == ONLINE, 0.004, 0.0005)),  # 59
             np.where(restricted, 0.04, 0.0),  # 57
             np.full(n, 0.0005),  # 91
             # A merchant charging a stored card whose expiry date has since moved on.
@@ -500,16 +501,20 @@ MISTYPED_ONLINE = 0.001
 # Which refusals the cardholder tries again, and after about how long (seconds).
 RETRY = {"51": (0.5, 300.0), "55": (0.8, 60.0), "91": (0.8, 90.0), "05": (0.3, 120.0),
          "59": (0.6, 600.0), "61": (0.4, 300.0)}  # fmt: skip
+# Retries refused again for the same reason: the balance has not moved, the PIN is still
+# wrong, the issuer still says no.
+REFUSED_AGAIN = {"51": 0.35, "55": 0.25, "91": 0.2, "05": 0.4, "59": 0.3, "61": 0.4}
 
 
 def retries(d: Draft, s: Streams) -> None:
-    """A declined payment is often tried again minutes later, and then goes through."""
+    """A declined payment is often tried again minutes later: mostly approved, some
+    refused again for the same reason."""
     n = len(d)
     share = np.zeros(len(RESPONSE_CODES))
     lag = np.ones(len(RESPONSE_CODES))
     for code, (p, mean_s) in RETRY.items():
         share[R[code]], lag[R[code]] = p, mean_s
-    u = s("retry").random((3, n))
+    u = s("retry").random((4, n))
     src = np.flatnonzero((d.response > 0) & (u[0] < share[d.response]))
     if not len(src):
         return
@@ -528,7 +533,10 @@ def retries(d: Draft, s: Streams) -> None:
     d.amount_eur[dst] = np.where(
         smaller, d.amount_eur[dst] * (0.4 + 0.5 * u[2][dst]), d.amount_eur[dst]
     )
-    d.response[dst] = R["00"]
+    again = np.zeros(len(RESPONSE_CODES))
+    for code, p in REFUSED_AGAIN.items():
+        again[R[code]] = p
+    d.response[dst] = np.where(u[3][dst] < again[d.response[src]], d.response[src], R["00"])
 
 
 def regular_draw(
