@@ -35,7 +35,7 @@ EXPOSURE_POWER = 0.7
 # Day-to-day activity of one customer: a gamma shock of mean 1 (the lower the shape, the
 # more quiet days and busy ones), so a card's daily count is overdispersed, as real
 # ones are: a busy day's run of payments is not fraud's alone.
-DAY_ACTIVITY_SHAPE = 3.0
+DAY_ACTIVITY_SHAPE = 2.0
 DISPUTER_SHARE = 0.03  # customers who dispute genuine purchases: some do it repeatedly
 
 

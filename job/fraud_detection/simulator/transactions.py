@@ -299,7 +299,7 @@ def legit_block(
 
 
 TRY_BLOCKED = 0.1  # cardholders who try a card they know is blocked
-SESSION_SHARE = 0.5  # payments that continue a shopping trip or an evening out
+SESSION_SHARE = 0.6  # payments that continue a shopping trip or an evening out
 SESSION_MEAN_S = 1_500.0
 SESSION_SAME_CARD = 1.0
 SESSION_TRIES = 4
