@@ -469,7 +469,7 @@ def render(
         "31 leaves a tree, learning rate 0.1, no early stopping: on the weighted loss it "
         "stopped after about a dozen rounds, well short of the model's skill) and LightGBM "
         f"(`lgbm`: {', '.join(f'{k}={v}' for k, v in LGBM_PARAMS.items())}, the raw categorical "
-        "columns as categories), each trained on the first {TRAIN_SHARE:.0%} of the days less the first {WARMUP_DAYS} (while every device and merchant is still new to its card) with all their fraud and "
+        f"columns as categories), each trained on the first {TRAIN_SHARE:.0%} of the days less the first {WARMUP_DAYS} (while every device and merchant is still new to its card) with all their fraud and "
         f"up to {args.train_legit:,} legit rows (weighted back to their share), scored on every "
         "payment of the later days. Raw columns: the schema's columns minus keys, labels, "
         "names and the timestamp (hour and weekday instead); categories as categories.",

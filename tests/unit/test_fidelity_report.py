@@ -197,6 +197,7 @@ def test_quick_run_writes_every_section(tmp_path: Path, capsys: pytest.CaptureFi
     ):
         assert heading in report
     assert re.search(r"\*\*\d+ of \d+ targets met\.\*\*", report)
+    assert not re.search(r"\{[A-Z_]+", report), "a placeholder left unformatted"
     for model in ("raw columns", "raw + history"):
         rows = re.findall(rf"\| {re.escape(model)} \|(.*)\|", report)
         learners = [row.split("|")[0].strip() for row in rows]
