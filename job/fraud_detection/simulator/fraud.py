@@ -190,7 +190,7 @@ def render_attempts(
     home = pop.home_city[d.customer].astype(np.int64)
     city = _fraud_city(pf, att, home, day)
     market = np.where(att.draw("place") < 0.7, pop.home_country[d.customer], -1)
-    u_merchant = att.draw("merchant")
+    u_merchant = att.draw("merchant").copy()  # a view into the attempts' draws
     # Mostly a new shop for the card; some scenarios reach the victim's regulars.
     regular = np.flatnonzero(att.draw("regular") < AT_REGULAR_SHOP[sc])
     which = (att.draw("regular-which")[regular] * 3).astype(np.int64)

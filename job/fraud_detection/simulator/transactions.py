@@ -498,12 +498,11 @@ EXPIRED_ON_FILE = 0.004
 MISTYPED_ONLINE = 0.001
 
 
-# Which refusals the cardholder tries again, and after about how long (seconds).
-RETRY = {"51": (0.5, 300.0), "55": (0.8, 60.0), "91": (0.8, 90.0), "05": (0.3, 120.0),
-         "59": (0.6, 600.0), "61": (0.4, 300.0)}  # fmt: skip
-# Retries refused again for the same reason: the balance has not moved, the PIN is still
-# wrong, the issuer still says no.
-REFUSED_AGAIN = {"51": 0.35, "55": 0.25, "91": 0.2, "05": 0.4, "59": 0.3, "61": 0.4}
+# Which refusals the cardholder tries again, after about how long (seconds), and how
+# often the retry is refused again for the same reason (the balance has not moved, the
+# PIN is still wrong, the issuer still says no).
+RETRY = {"51": (0.5, 300.0, 0.35), "55": (0.8, 60.0, 0.25), "91": (0.8, 90.0, 0.2),
+         "05": (0.3, 120.0, 0.4), "59": (0.6, 600.0, 0.3), "61": (0.4, 300.0, 0.4)}  # fmt: skip
 
 
 def retries(d: Draft, s: Streams) -> None:
@@ -512,8 +511,9 @@ def retries(d: Draft, s: Streams) -> None:
     n = len(d)
     share = np.zeros(len(RESPONSE_CODES))
     lag = np.ones(len(RESPONSE_CODES))
-    for code, (p, mean_s) in RETRY.items():
-        share[R[code]], lag[R[code]] = p, mean_s
+    again = np.zeros(len(RESPONSE_CODES))
+    for code, (p, mean_s, refused) in RETRY.items():
+        share[R[code]], lag[R[code]], again[R[code]] = p, mean_s, refused
     u = s("retry").random((4, n))
     src = np.flatnonzero((d.response > 0) & (u[0] < share[d.response]))
     if not len(src):
@@ -533,9 +533,6 @@ def retries(d: Draft, s: Streams) -> None:
     d.amount_eur[dst] = np.where(
         smaller, d.amount_eur[dst] * (0.4 + 0.5 * u[2][dst]), d.amount_eur[dst]
     )
-    again = np.zeros(len(RESPONSE_CODES))
-    for code, p in REFUSED_AGAIN.items():
-        again[R[code]] = p
     d.response[dst] = np.where(u[3][dst] < again[d.response[src]], d.response[src], R["00"])
 
 
