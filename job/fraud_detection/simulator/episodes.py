@@ -297,13 +297,14 @@ class Attempts:
     scenario: np.ndarray  # the attempt's own label (a live test's cash-out: compromised_card)
     time: np.ndarray  # absolute seconds
     after_block: np.ndarray  # bool: tried on the blocked card (declined)
-    u: np.ndarray  # (attempts, len(DRAWS)) uniforms; column "amount" is a standard normal
+    u: np.ndarray  # (len(DRAWS), attempts) uniforms; row "amount" is a standard normal
 
     def take(self, idx: np.ndarray) -> Attempts:
-        return Attempts(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        picked = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "u"}
+        return Attempts(**picked, u=self.u[:, idx])
 
     def draw(self, name: str) -> np.ndarray:
-        return self.u[:, DRAWS.index(name)]
+        return self.u[DRAWS.index(name)]
 
 
 @lru_cache(maxsize=8)
@@ -345,11 +346,14 @@ def month_attempts(reg: Regime, month: int) -> Attempts:
     persist = g("persist").binomial(2, 0.5, n)[episode]
     after = time >= eps.block[episode]
     rank_after = np.cumsum(after) - np.repeat(np.cumsum(after)[first] - after[first], per)
-    keep = (~after | (rank_after <= persist)) & (elapsed <= EPISODE_DAYS * DAY_S)
-    u = np.stack([g(name).random(len(episode)) for name in DRAWS], axis=1)
-    u[:, DRAWS.index("amount")] = g("amount-normal").standard_normal(len(episode))
-    out = Attempts(episode, seq, scenario, time, after, u)
-    return out.take(np.flatnonzero(keep))
+    kept = np.flatnonzero((~after | (rank_after <= persist)) & (elapsed <= EPISODE_DAYS * DAY_S))
+    # Every attempt has its place in each draw's stream; only the kept ones are stored,
+    # one row per draw, so a draw is a contiguous row.
+    u = np.empty((len(DRAWS), len(kept)))
+    for i, name in enumerate(DRAWS):
+        draw = g("amount-normal").standard_normal if name == "amount" else g(name).random
+        u[i] = draw(len(episode))[kept]
+    return Attempts(episode[kept], seq[kept], scenario[kept], time[kept], after[kept], u)
 
 
 def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
@@ -365,9 +369,9 @@ def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
             Attempts(on.episode + offset, on.seq, on.scenario, on.time, on.after_block, on.u)
         )
         offset += len(eps.key)
-    att = Attempts(
+    att = Attempts(  # along the attempts: the last axis (u holds one row per draw)
         **{
-            f.name: np.concatenate([getattr(a, f.name) for a in att_parts])
+            f.name: np.concatenate([getattr(a, f.name) for a in att_parts], axis=-1)
             for f in fields(Attempts)
         }
     )
