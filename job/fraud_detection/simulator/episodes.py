@@ -149,14 +149,50 @@ def _start_cdf(weekday: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
 
 
-def _start_seconds(days: list[date], day_idx: np.ndarray, u: np.ndarray) -> np.ndarray:
-    out = np.empty(len(u))
-    edges = np.arange(25) * 3600.0
-    weekday = np.array([d.weekday() for d in days])[day_idx]
-    for wd in range(7):
-        sel = np.flatnonzero(weekday == wd)
-        out[sel] = np.interp(u[sel], _start_cdf(wd), edges)
-    return out
+_HOUR_EDGES = np.arange(25) * 3600.0
+_START_BUCKETS = 1024  # a power of two: u * buckets is exact, so is a bucket's edge
+
+
+@dataclass(frozen=True)
+class _StartTable:
+    """np.interp(u, _start_cdf(weekday), _HOUR_EDGES) for the seven weekdays at once.
+
+    One row of 26 per weekday: the 25 knots and an inf that stops the search; the
+    slopes as np.interp computes them, and 0 from the last knot on, where np.interp
+    gives the last edge; per bucket of u, the knot at or before the bucket's edge."""
+
+    cdf: np.ndarray  # (7 * 26,)
+    slope: np.ndarray  # (7 * 26,)
+    edge: np.ndarray  # (7 * 26,)
+    guide: np.ndarray  # (7, buckets): flat index of the knot where the search starts
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def build() -> _StartTable:
+        cdf = np.stack([np.append(_start_cdf(wd), np.inf) for wd in range(7)])
+        slope = np.zeros_like(cdf)
+        slope[:, :24] = np.diff(_HOUR_EDGES) / np.diff(cdf[:, :25], axis=1)
+        edge = np.append(_HOUR_EDGES, _HOUR_EDGES[-1])
+        bucket_edges = np.arange(_START_BUCKETS) / _START_BUCKETS
+        guide = np.stack(
+            [wd * 26 + np.searchsorted(cdf[wd], bucket_edges, side="right") - 1 for wd in range(7)]
+        )
+        return _StartTable(cdf.ravel(), slope.ravel(), np.tile(edge, 7), guide)
+
+    def seconds(self, weekday: np.ndarray, u: np.ndarray) -> np.ndarray:
+        at = self.guide[weekday, (u * _START_BUCKETS).astype(np.int64)]
+        # Step to the last knot <= u: a bucket rarely holds a knot, never the inf.
+        behind = np.flatnonzero(self.cdf[at + 1] <= u)
+        while len(behind):
+            at[behind] += 1
+            behind = behind[self.cdf[at[behind] + 1] <= u[behind]]
+        return self.slope[at] * (u - self.cdf[at]) + self.edge[at]
+
+
+def _start_seconds(days: list[date], per_day: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Second of the day each episode starts, from uniforms, by its day's weekly rhythm."""
+    weekday = np.repeat([d.weekday() for d in days], per_day)
+    return _StartTable.build().seconds(weekday, u)
 
 
 def _business_day(ordinal: np.ndarray) -> np.ndarray:
@@ -192,15 +228,15 @@ def _headers(reg: Regime, month: int) -> _Headers:
     base = reg.episode_rate * portfolio.n_covered_cards * profile.shares
     counts = g("count").poisson(base[None, :] * drift * campaigns(reg.seed, month))
     n = int(counts.sum())
-    day_idx = np.repeat(np.arange(len(days)), counts.sum(axis=1))
-    scenario = np.concatenate([np.repeat(np.arange(N_SCENARIOS), c) for c in counts]).astype(
-        np.int8
-    )
-    start = _start_seconds(days, day_idx, g("start").random(n))
+    per_day = counts.sum(axis=1)
+    # In the order drawn: by day, then by scenario.
+    scenario = np.repeat(np.tile(np.arange(N_SCENARIOS, dtype=np.int8), len(days)), counts.ravel())
+    start = _start_seconds(days, per_day, g("start").random(n))
     t = g("night").random((2, n))
-    ato_night = (scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night)
-    start = np.where(ato_night, (t[1] * 5 - 1) % 24 * 3600.0, start)
-    start = (days[0].toordinal() - T0 + day_idx) * float(DAY_S) + start
+    ato_night = np.flatnonzero((scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night))
+    start[ato_night] = (t[1, ato_night] * 5 - 1) % 24 * 3600.0
+    day_s = (days[0].toordinal() - T0 + np.arange(len(days))) * float(DAY_S)
+    start += np.repeat(day_s, per_day)
     # The victim's card as it is at the start: a slot not issued yet means their first card.
     slot = issued_slot(portfolio.pop, portfolio.card_risk.draw(g("victim").random(n)), start)
     passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
@@ -213,18 +249,20 @@ def _headers(reg: Regime, month: int) -> _Headers:
     ).astype(np.int8)
     when = g("detected")
     alert = 600.0 + when.exponential(ALERT_MEAN_S, n)
-    notice = 1800.0 + when.exponential(NOTICE_MEAN_S[scenario])
+    # = when.exponential(NOTICE_MEAN_S[scenario]), which is scale * a standard draw, but
+    # without numpy's slow path for a scale per draw.
+    notice = 1800.0 + NOTICE_MEAN_S[scenario] * when.standard_exponential(n)
     statement = when.uniform(*STATEMENT_DAYS, n) * DAY_S
     delay = np.choose(np.minimum(detection, STATEMENT), [alert, notice, statement])
     # Live tests are found with their cash-out, which comes days after the test.
-    delay = np.where(passed, delay + when.uniform(1, 4, n) * DAY_S, delay)
+    live = np.flatnonzero(passed)
+    delay[live] += when.uniform(1, 4, n)[live] * DAY_S
     block = np.where(detection == NEVER, np.inf, start + delay)
     reissue = block + g("reissue").uniform(*REISSUE_DAYS, n) * DAY_S
     # An account opened after the start has no card to steal yet.
     first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
     victim = portfolio.pop.card_customer[slot]
     kept = np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day)
-    slot = slot.astype(np.int64)
     return _Headers(scenario, slot, start, detection, block, reissue, passed, first_day, kept)
 
 
