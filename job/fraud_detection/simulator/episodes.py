@@ -23,7 +23,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from fraud_detection.schema import FRAUD_SCENARIOS
-from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle, issued_slot
+from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
 from fraud_detection.simulator.population import PopulationSizes
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
@@ -57,6 +57,14 @@ P_ALERT = np.array([0.30, 0.30, 0.30, 0.25, 0.15])
 P_NOTICE = np.array([0.10, 0.10, 0.05, 0.35, 0.70])
 P_NEVER = np.array([0.04, 0.05, 0.05, 0.03, 0.03])
 P_NEVER_DEAD_TEST = 0.85  # tests on dead cards mostly go unnoticed
+# The same as thresholds of one uniform per kind of case (the scenarios, then a test on
+# a dead card): an alert below the first, a notice below the second, the statement below
+# the third, never above. Made non-decreasing, so the number of thresholds the uniform
+# reaches is the first that applies.
+DEAD_TEST = N_SCENARIOS
+_ALERT_BELOW = np.append(P_ALERT, P_ALERT[TESTING])
+_NOTICE_BELOW = np.maximum(_ALERT_BELOW, _ALERT_BELOW + np.append(P_NOTICE, P_NOTICE[TESTING]))
+_STATEMENT_BELOW = np.maximum(_NOTICE_BELOW, 1.0 - np.append(P_NEVER, P_NEVER_DEAD_TEST))
 ALERT_MEAN_S = 6 * 3600.0
 NOTICE_MEAN_S = np.array([30.0, 30.0, 30.0, 20.0, 8.0]) * 3600.0
 STATEMENT_DAYS = (5, 45)
@@ -235,34 +243,42 @@ def _headers(reg: Regime, month: int) -> _Headers:
     t = g("night").random((2, n))
     ato_night = np.flatnonzero((scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night))
     start[ato_night] = (t[1, ato_night] * 5 - 1) % 24 * 3600.0
-    day_s = (days[0].toordinal() - T0 + np.arange(len(days))) * float(DAY_S)
-    start += np.repeat(day_s, per_day)
-    # The victim's card as it is at the start: a slot not issued yet means their first card.
-    slot = issued_slot(portfolio.pop, portfolio.card_risk.draw(g("victim").random(n)), start)
+    ordinal = days[0].toordinal() + np.arange(len(days))
+    start += np.repeat((ordinal - T0) * float(DAY_S), per_day)
+    # = cards.day_ordinal(start) without a float division: a start is on its day, or
+    # rounded up to the next midnight.
+    next_midnight = np.repeat((ordinal + 1 - T0) * float(DAY_S), per_day)
+    first_day = np.repeat(ordinal, per_day) + (start >= next_midnight)
+    # The victim's card as it is at the start: a slot not issued yet means their first
+    # card (cards.issued_slot, on the start's day at hand).
+    pop = portfolio.pop
+    drawn = portfolio.card_risk.draw(g("victim").random(n))
+    victim = pop.card_customer[drawn]
+    slot = np.where(pop.card_first_issue[drawn] > first_day, pop.card_start[victim], drawn)
     passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
 
     u = g("detection").random(n)
-    never = np.where((scenario == TESTING) & ~passed, P_NEVER_DEAD_TEST, P_NEVER[scenario])
-    p_alert, p_notice = P_ALERT[scenario], P_NOTICE[scenario]
-    detection = np.select(
-        [u < p_alert, u < p_alert + p_notice, u < 1.0 - never], [ALERT, NOTICE, STATEMENT], NEVER
-    ).astype(np.int8)
+    kind = scenario.copy()
+    kind[(scenario == TESTING) & ~passed] = DEAD_TEST
+    detection = (
+        (u >= _ALERT_BELOW[kind]).view(np.int8)
+        + (u >= _NOTICE_BELOW[kind]).view(np.int8)
+        + (u >= _STATEMENT_BELOW[kind]).view(np.int8)
+    )  # ALERT, NOTICE, STATEMENT or NEVER
     when = g("detected")
     alert = 600.0 + when.exponential(ALERT_MEAN_S, n)
     # = when.exponential(NOTICE_MEAN_S[scenario]), which is scale * a standard draw, but
     # without numpy's slow path for a scale per draw.
     notice = 1800.0 + NOTICE_MEAN_S[scenario] * when.standard_exponential(n)
     statement = when.uniform(*STATEMENT_DAYS, n) * DAY_S
-    delay = np.choose(np.minimum(detection, STATEMENT), [alert, notice, statement])
+    delay = np.where(detection == ALERT, alert, np.where(detection == NOTICE, notice, statement))
     # Live tests are found with their cash-out, which comes days after the test.
     live = np.flatnonzero(passed)
     delay[live] += when.uniform(1, 4, n)[live] * DAY_S
     block = np.where(detection == NEVER, np.inf, start + delay)
     reissue = block + g("reissue").uniform(*REISSUE_DAYS, n) * DAY_S
     # An account opened after the start has no card to steal yet.
-    first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
-    victim = portfolio.pop.card_customer[slot]
-    kept = np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day)
+    kept = np.flatnonzero(pop.account_opened[victim] <= first_day)
     return _Headers(scenario, slot, start, detection, block, reissue, passed, first_day, kept)
 
 
