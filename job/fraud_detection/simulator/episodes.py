@@ -57,11 +57,11 @@ P_ALERT = np.array([0.30, 0.30, 0.30, 0.25, 0.15])
 P_NOTICE = np.array([0.10, 0.10, 0.05, 0.35, 0.70])
 P_NEVER = np.array([0.04, 0.05, 0.05, 0.03, 0.03])
 P_NEVER_DEAD_TEST = 0.85  # tests on dead cards mostly go unnoticed
-# The same as thresholds of one uniform per kind of case (the scenarios, then a test on
-# a dead card): an alert below the first, a notice below the second, the statement below
-# the third, never above. Made non-decreasing, so the number of thresholds the uniform
-# reaches is the first that applies.
-DEAD_TEST = N_SCENARIOS
+# How an episode ends, as thresholds on one uniform per kind of case (the scenarios,
+# then a test on a dead card): an alert below the first, a notice below the second, the
+# statement below the third, never detected above. Made non-decreasing, so the number of
+# thresholds the uniform reaches is the first outcome that applies (ALERT ... NEVER).
+_DEAD_TEST = N_SCENARIOS
 _ALERT_BELOW = np.append(P_ALERT, P_ALERT[TESTING])
 _NOTICE_BELOW = np.maximum(_ALERT_BELOW, _ALERT_BELOW + np.append(P_NOTICE, P_NOTICE[TESTING]))
 _STATEMENT_BELOW = np.maximum(_NOTICE_BELOW, 1.0 - np.append(P_NEVER, P_NEVER_DEAD_TEST))
@@ -259,7 +259,7 @@ def _headers(reg: Regime, month: int) -> _Headers:
 
     u = g("detection").random(n)
     kind = scenario.copy()
-    kind[(scenario == TESTING) & ~passed] = DEAD_TEST
+    kind[(scenario == TESTING) & ~passed] = _DEAD_TEST
     detection = (
         (u >= _ALERT_BELOW[kind]).view(np.int8)
         + (u >= _NOTICE_BELOW[kind]).view(np.int8)
