@@ -23,7 +23,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from fraud_detection.schema import FRAUD_SCENARIOS
-from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle, issued_slot
+from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
 from fraud_detection.simulator.population import PopulationSizes
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
@@ -57,6 +57,14 @@ P_ALERT = np.array([0.30, 0.30, 0.30, 0.25, 0.15])
 P_NOTICE = np.array([0.10, 0.10, 0.05, 0.35, 0.70])
 P_NEVER = np.array([0.04, 0.05, 0.05, 0.03, 0.03])
 P_NEVER_DEAD_TEST = 0.85  # tests on dead cards mostly go unnoticed
+# How an episode ends, as thresholds on one uniform per kind of case (the scenarios,
+# then a test on a dead card): an alert below the first, a notice below the second, the
+# statement below the third, never detected above. Made non-decreasing, so the number of
+# thresholds the uniform reaches is the first outcome that applies (ALERT ... NEVER).
+_DEAD_TEST = N_SCENARIOS
+_ALERT_BELOW = np.append(P_ALERT, P_ALERT[TESTING])
+_NOTICE_BELOW = np.maximum(_ALERT_BELOW, _ALERT_BELOW + np.append(P_NOTICE, P_NOTICE[TESTING]))
+_STATEMENT_BELOW = np.maximum(_NOTICE_BELOW, 1.0 - np.append(P_NEVER, P_NEVER_DEAD_TEST))
 ALERT_MEAN_S = 6 * 3600.0
 NOTICE_MEAN_S = np.array([30.0, 30.0, 30.0, 20.0, 8.0]) * 3600.0
 STATEMENT_DAYS = (5, 45)
@@ -149,14 +157,50 @@ def _start_cdf(weekday: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
 
 
-def _start_seconds(days: list[date], day_idx: np.ndarray, u: np.ndarray) -> np.ndarray:
-    out = np.empty(len(u))
-    edges = np.arange(25) * 3600.0
-    weekday = np.array([d.weekday() for d in days])[day_idx]
-    for wd in range(7):
-        sel = np.flatnonzero(weekday == wd)
-        out[sel] = np.interp(u[sel], _start_cdf(wd), edges)
-    return out
+_HOUR_EDGES = np.arange(25) * 3600.0
+_START_BUCKETS = 1024  # a power of two: u * buckets is exact, so is a bucket's edge
+
+
+@dataclass(frozen=True)
+class _StartTable:
+    """np.interp(u, _start_cdf(weekday), _HOUR_EDGES) for the seven weekdays at once.
+
+    One row of 26 per weekday: the 25 knots and an inf that stops the search; the
+    slopes as np.interp computes them, and 0 from the last knot on, where np.interp
+    gives the last edge; per bucket of u, the knot at or before the bucket's edge."""
+
+    cdf: np.ndarray  # (7 * 26,)
+    slope: np.ndarray  # (7 * 26,)
+    edge: np.ndarray  # (7 * 26,)
+    guide: np.ndarray  # (7, buckets): flat index of the knot where the search starts
+
+    @staticmethod
+    @lru_cache(maxsize=1)
+    def build() -> _StartTable:
+        cdf = np.stack([np.append(_start_cdf(wd), np.inf) for wd in range(7)])
+        slope = np.zeros_like(cdf)
+        slope[:, :24] = np.diff(_HOUR_EDGES) / np.diff(cdf[:, :25], axis=1)
+        edge = np.append(_HOUR_EDGES, _HOUR_EDGES[-1])
+        bucket_edges = np.arange(_START_BUCKETS) / _START_BUCKETS
+        guide = np.stack(
+            [wd * 26 + np.searchsorted(cdf[wd], bucket_edges, side="right") - 1 for wd in range(7)]
+        )
+        return _StartTable(cdf.ravel(), slope.ravel(), np.tile(edge, 7), guide)
+
+    def seconds(self, weekday: np.ndarray, u: np.ndarray) -> np.ndarray:
+        at = self.guide[weekday, (u * _START_BUCKETS).astype(np.int64)]
+        # Step to the last knot <= u: a bucket rarely holds a knot, never the inf.
+        behind = np.flatnonzero(self.cdf[at + 1] <= u)
+        while len(behind):
+            at[behind] += 1
+            behind = behind[self.cdf[at[behind] + 1] <= u[behind]]
+        return self.slope[at] * (u - self.cdf[at]) + self.edge[at]
+
+
+def _start_seconds(days: list[date], per_day: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Second of the day each episode starts, from uniforms, by its day's weekly rhythm."""
+    weekday = np.repeat([d.weekday() for d in days], per_day)
+    return _StartTable.build().seconds(weekday, u)
 
 
 def _business_day(ordinal: np.ndarray) -> np.ndarray:
@@ -192,39 +236,49 @@ def _headers(reg: Regime, month: int) -> _Headers:
     base = reg.episode_rate * portfolio.n_covered_cards * profile.shares
     counts = g("count").poisson(base[None, :] * drift * campaigns(reg.seed, month))
     n = int(counts.sum())
-    day_idx = np.repeat(np.arange(len(days)), counts.sum(axis=1))
-    scenario = np.concatenate([np.repeat(np.arange(N_SCENARIOS), c) for c in counts]).astype(
-        np.int8
-    )
-    start = _start_seconds(days, day_idx, g("start").random(n))
+    per_day = counts.sum(axis=1)
+    # In the order drawn: by day, then by scenario.
+    scenario = np.repeat(np.tile(np.arange(N_SCENARIOS, dtype=np.int8), len(days)), counts.ravel())
+    start = _start_seconds(days, per_day, g("start").random(n))
     t = g("night").random((2, n))
-    ato_night = (scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night)
-    start = np.where(ato_night, (t[1] * 5 - 1) % 24 * 3600.0, start)
-    start = (days[0].toordinal() - T0 + day_idx) * float(DAY_S) + start
-    # The victim's card as it is at the start: a slot not issued yet means their first card.
-    slot = issued_slot(portfolio.pop, portfolio.card_risk.draw(g("victim").random(n)), start)
+    ato_night = np.flatnonzero((scenario == TAKEOVER) & (t[0] < tactics(days[0]).takeover_night))
+    start[ato_night] = (t[1, ato_night] * 5 - 1) % 24 * 3600.0
+    ordinal = days[0].toordinal() + np.arange(len(days))
+    start += np.repeat((ordinal - T0) * float(DAY_S), per_day)
+    # = cards.day_ordinal(start) without a float division: a start is on its day, or
+    # rounded up to the next midnight.
+    next_midnight = np.repeat((ordinal + 1 - T0) * float(DAY_S), per_day)
+    first_day = np.repeat(ordinal, per_day) + (start >= next_midnight)
+    # The victim's card as it is at the start: a slot not issued yet means their first
+    # card (cards.issued_slot, on the start's day at hand).
+    pop = portfolio.pop
+    drawn = portfolio.card_risk.draw(g("victim").random(n))
+    victim = pop.card_customer[drawn]
+    slot = np.where(pop.card_first_issue[drawn] > first_day, pop.card_start[victim], drawn)
     passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
 
     u = g("detection").random(n)
-    never = np.where((scenario == TESTING) & ~passed, P_NEVER_DEAD_TEST, P_NEVER[scenario])
-    p_alert, p_notice = P_ALERT[scenario], P_NOTICE[scenario]
-    detection = np.select(
-        [u < p_alert, u < p_alert + p_notice, u < 1.0 - never], [ALERT, NOTICE, STATEMENT], NEVER
-    ).astype(np.int8)
+    kind = scenario.copy()
+    kind[(scenario == TESTING) & ~passed] = _DEAD_TEST
+    detection = (
+        (u >= _ALERT_BELOW[kind]).view(np.int8)
+        + (u >= _NOTICE_BELOW[kind]).view(np.int8)
+        + (u >= _STATEMENT_BELOW[kind]).view(np.int8)
+    )  # ALERT, NOTICE, STATEMENT or NEVER
     when = g("detected")
     alert = 600.0 + when.exponential(ALERT_MEAN_S, n)
-    notice = 1800.0 + when.exponential(NOTICE_MEAN_S[scenario])
+    # = when.exponential(NOTICE_MEAN_S[scenario]), which is scale * a standard draw, but
+    # without numpy's slow path for a scale per draw.
+    notice = 1800.0 + NOTICE_MEAN_S[scenario] * when.standard_exponential(n)
     statement = when.uniform(*STATEMENT_DAYS, n) * DAY_S
-    delay = np.choose(np.minimum(detection, STATEMENT), [alert, notice, statement])
+    delay = np.where(detection == ALERT, alert, np.where(detection == NOTICE, notice, statement))
     # Live tests are found with their cash-out, which comes days after the test.
-    delay = np.where(passed, delay + when.uniform(1, 4, n) * DAY_S, delay)
+    live = np.flatnonzero(passed)
+    delay[live] += when.uniform(1, 4, n)[live] * DAY_S
     block = np.where(detection == NEVER, np.inf, start + delay)
     reissue = block + g("reissue").uniform(*REISSUE_DAYS, n) * DAY_S
     # An account opened after the start has no card to steal yet.
-    first_day = np.floor_divide(start, DAY_S).astype(np.int64) + T0
-    victim = portfolio.pop.card_customer[slot]
-    kept = np.flatnonzero(portfolio.pop.account_opened[victim] <= first_day)
-    slot = slot.astype(np.int64)
+    kept = np.flatnonzero(pop.account_opened[victim] <= first_day)
     return _Headers(scenario, slot, start, detection, block, reissue, passed, first_day, kept)
 
 
@@ -297,13 +351,14 @@ class Attempts:
     scenario: np.ndarray  # the attempt's own label (a live test's cash-out: compromised_card)
     time: np.ndarray  # absolute seconds
     after_block: np.ndarray  # bool: tried on the blocked card (declined)
-    u: np.ndarray  # (attempts, len(DRAWS)) uniforms; column "amount" is a standard normal
+    u: np.ndarray  # (len(DRAWS), attempts) uniforms; row "amount" is a standard normal
 
     def take(self, idx: np.ndarray) -> Attempts:
-        return Attempts(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        picked = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "u"}
+        return Attempts(**picked, u=self.u[:, idx])
 
     def draw(self, name: str) -> np.ndarray:
-        return self.u[:, DRAWS.index(name)]
+        return self.u[DRAWS.index(name)]
 
 
 @lru_cache(maxsize=8)
@@ -345,11 +400,14 @@ def month_attempts(reg: Regime, month: int) -> Attempts:
     persist = g("persist").binomial(2, 0.5, n)[episode]
     after = time >= eps.block[episode]
     rank_after = np.cumsum(after) - np.repeat(np.cumsum(after)[first] - after[first], per)
-    keep = (~after | (rank_after <= persist)) & (elapsed <= EPISODE_DAYS * DAY_S)
-    u = np.stack([g(name).random(len(episode)) for name in DRAWS], axis=1)
-    u[:, DRAWS.index("amount")] = g("amount-normal").standard_normal(len(episode))
-    out = Attempts(episode, seq, scenario, time, after, u)
-    return out.take(np.flatnonzero(keep))
+    kept = np.flatnonzero((~after | (rank_after <= persist)) & (elapsed <= EPISODE_DAYS * DAY_S))
+    # Every attempt has its place in each draw's stream; only the kept ones are stored,
+    # one row per draw, so a draw is a contiguous row.
+    u = np.empty((len(DRAWS), len(kept)))
+    for i, name in enumerate(DRAWS):
+        draw = g("amount-normal").standard_normal if name == "amount" else g(name).random
+        u[i] = draw(len(episode))[kept]
+    return Attempts(episode[kept], seq[kept], scenario[kept], time[kept], after[kept], u)
 
 
 def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
@@ -365,9 +423,9 @@ def attempts_on(reg: Regime, day: date) -> tuple[Episodes, Attempts]:
             Attempts(on.episode + offset, on.seq, on.scenario, on.time, on.after_block, on.u)
         )
         offset += len(eps.key)
-    att = Attempts(
+    att = Attempts(  # along the attempts: the last axis (u holds one row per draw)
         **{
-            f.name: np.concatenate([getattr(a, f.name) for a in att_parts])
+            f.name: np.concatenate([getattr(a, f.name) for a in att_parts], axis=-1)
             for f in fields(Attempts)
         }
     )

@@ -164,16 +164,23 @@ def _fraud_city(pf: Portfolio, att: Attempts, home: np.ndarray, day: date) -> np
     ).astype(np.int64)
 
 
+def attempt_rows(clock: DayClock, att: Attempts) -> np.ndarray:
+    """The row of the day each attempt takes: by its time, as every payment."""
+    return clock.rows_at(att.time - (clock.day.toordinal() - T0) * float(DAY_S))
+
+
 def render_attempts(
     pf: Portfolio, life: Lifecycle, clock: DayClock, eps: Episodes, att: Attempts
 ) -> Draft:
-    """The day's fraud attempts as payments of their victims."""
+    """The day's fraud attempts as payments of their victims.
+
+    Every field but the IP location (one stream over the online attempts) is a function
+    of the attempt alone, so rendering a subset renders those attempts as in the day."""
     pop = pf.pop
     day = clock.day
     n = len(att.time)
     d = Draft.empty(n)
-    seconds = att.time - (day.toordinal() - T0) * float(DAY_S)
-    d.row = clock.rows_at(seconds)
+    d.row = attempt_rows(clock, att)
     sc = att.scenario.astype(np.int64)
     ep = att.episode
     d.card = eps.slot[ep]

@@ -36,6 +36,7 @@ from fraud_detection.simulator.episodes import (
     lifecycle,
 )
 from fraud_detection.simulator.fraud import (
+    attempt_rows,
     disputes,
     first_of_each,
     render_attempts,
@@ -59,11 +60,10 @@ _DISPUTE_KEYS = 1 << 45
 
 @dataclass(frozen=True)
 class DayReports:
-    """Everything reported, ever, about the planned rows of one payment day."""
+    """The reports made on one day about the planned rows of one payment day."""
 
     row: np.ndarray
     case: np.ndarray  # case key (episode key, or a dispute's own)
-    reported: np.ndarray  # day ordinal of the report; 0 when never
     approved: np.ndarray
     reason: np.ndarray  # reason code (str)
 
@@ -74,18 +74,25 @@ def _business_day(ordinal: np.ndarray) -> np.ndarray:
 
 
 def day_reports(reg: Regime, payment_day: date, asof: date) -> DayReports:
-    """The reports on one payment day's fraud attempts and disputed purchases."""
+    """The reports made on `asof` about one payment day's fraud attempts and disputed
+    purchases."""
     pf = portfolio_for(reg.seed, reg.population, reg.rows)
     pop = pf.pop
     clock = DayClock.for_day(payment_day, reg.rows)
     life = lifecycle(reg, asof)
     eps, att = attempts_on(reg, payment_day)
-    fraud = render_attempts(pf, life, clock, eps, att)
     dispute = disputes(pf, clock)
     version_at(pf, life, clock, dispute)  # a blocked card declines it: nothing to dispute
-    rows = np.concatenate([fraud.row, dispute.row])
+    # One payment per row, the fraud plan's first (as plan_day): every attempt's row counts.
+    rows = np.concatenate([attempt_rows(clock, att), dispute.row])
     kept = np.zeros(len(rows), dtype=bool)
     kept[first_of_each(rows)] = True
+    # Of the attempts, only those of the cases reported on `asof` are rendered (the
+    # fields a report needs are the attempt's own, see render_attempts).
+    due = np.flatnonzero(kept[: len(att.time)] & (eps.report_day[att.episode] == asof.toordinal()))
+    kept = np.concatenate([kept[due], kept[len(att.time) :]])
+    att = att.take(due)
+    fraud = render_attempts(pf, life, clock, eps, att)
     nf = len(fraud.row)
     brand = pop.card_brand[np.concatenate([fraud.card, dispute.card])]
     cnp = np.concatenate([fraud.channel, dispute.channel]) == ONLINE
@@ -102,8 +109,9 @@ def day_reports(reg: Regime, payment_day: date, asof: date) -> DayReports:
     # A dispute needs money to have moved; a fraud case covers declined attempts too.
     reported[nf:] = np.where(approved[nf:], reported[nf:], 0)
     case = np.concatenate([eps.key[att.episode], dispute_key])
-    sel = np.flatnonzero(kept & (reported > 0))
-    return DayReports(rows[sel], case[sel], reported[sel], approved[sel], reason[sel])
+    row = np.concatenate([fraud.row, dispute.row])
+    sel = np.flatnonzero(kept & (reported == asof.toordinal()))
+    return DayReports(row[sel], case[sel], approved[sel], reason[sel])
 
 
 def case_keys(seed: int, case: np.ndarray) -> pl.Series:
@@ -115,13 +123,14 @@ def case_keys(seed: int, case: np.ndarray) -> pl.Series:
 def reports_on(reg: Regime, day: date) -> pl.DataFrame:
     """The reports made on `day`, ordered by the payment's day and row."""
     frames: list[pl.DataFrame] = []
-    for back in range(REPORT_HORIZON_DAYS, 0, -1):  # oldest payments first
+    # Cases and disputes are reported on business days only: a weekend has no reports.
+    days_back = range(REPORT_HORIZON_DAYS, 0, -1) if day.weekday() < 5 else range(0)
+    for back in days_back:  # oldest payments first
         paid = day - timedelta(days=back)
         reports = day_reports(reg, paid, day)
-        due = np.flatnonzero(reports.reported == day.toordinal())
-        if not len(due):
+        if not len(reports.row):
             continue
-        due = due[np.argsort(reports.row[due], kind="stable")]
+        due = np.argsort(reports.row, kind="stable")
         approved = reports.approved[due]
         n = len(due)
         frames.append(

@@ -99,7 +99,6 @@ class Population:
     household_head: np.ndarray  # per customer: the household's first member (itself if alone)
     account_opened: np.ndarray  # per customer: day ordinal the account was opened
     # cards: a card slot is one of a customer's cards over time (cards.py: its plastics)
-    card_id: pl.Series  # the key of each slot's first plastic
     card_customer: np.ndarray
     card_brand: np.ndarray  # index into CARD_BRANDS
     card_type: np.ndarray  # index into CARD_TYPES
@@ -124,6 +123,12 @@ class Population:
 
     def home_country_of_city(self, city: np.ndarray) -> np.ndarray:
         return self.cities.country[city].astype(np.int64)
+
+    @cached_property
+    def card_id(self) -> pl.Series:
+        """The key of each slot's first plastic. Built on demand: payments key the
+        plastic they use (frame.py), not the slot."""
+        return entity_ids(self.seed, "card", self.n_cards)
 
     @cached_property
     def home_country(self) -> np.ndarray:
@@ -305,7 +310,6 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
 
     # --- cards
     n_cards = int(card_count.sum())
-    card_id = pool.submit(entity_ids, seed, "card", n_cards)
     card_customer = np.repeat(np.arange(nc), card_count)
     brand_idx = rng(seed, "card", "brand").choice(len(CARD_BRANDS), n_cards, p=CARD_BRAND_WEIGHTS)
     type_idx = rng(seed, "card", "type").choice(len(CARD_TYPES), n_cards, p=CARD_TYPE_WEIGHTS)
@@ -341,7 +345,6 @@ def _build_population(seed: int, sizes: PopulationSizes, pool: ThreadPoolExecuto
         card_count=card_count,
         household_head=head,
         account_opened=opened,
-        card_id=card_id.result(),
         card_customer=card_customer,
         card_brand=brand_idx.astype(np.int8),
         card_type=type_idx.astype(np.int8),
