@@ -30,7 +30,9 @@ def abs_seconds(day: date, seconds: np.ndarray | float) -> np.ndarray:
 
 
 def day_ordinal(t: np.ndarray) -> np.ndarray:
-    return (np.floor_divide(t, DAY_S)).astype(np.int64) + T0
+    # floor(floor(t) / d) == floor(t / d) for a whole d: the same days as a float floor
+    # division, several times faster in integers.
+    return np.floor(t).astype(np.int64) // DAY_S + T0
 
 
 @dataclass(frozen=True)
