@@ -465,27 +465,31 @@ def declines(
     over = (~debit_like) & (d.amount_eur > 0.25 * np.maximum(limit, 1))
     risky = (d.channel == ONLINE) & (d.amount_eur > 150.0)
     restricted = np.isin(d.category, RESTRICTED_FOR_DEBIT) & debit_like
-    p = np.stack(
-        [
-            np.where(debit_like, 0.007, 0.0015) * lean * big,  # 51
-            np.where(over, 0.03, 0.0005),  # 61
-            np.where(d.channel == CHIP, 0.01, 0.0),  # 55
-            # Do not honour: the issuer's catch-all, and failed SCA challenges.
-            np.where(d.channel == ONLINE, 0.006, 0.003) + np.where(sca.astype(bool), 0.03, 0.0),
-            np.where(risky, 0.03, np.where(d.channel == ONLINE, 0.004, 0.0005)),  # 59
-            np.where(restricted, 0.04, 0.0),  # 57
-            np.full(n, 0.0005),  # 91
-            # A merchant charging a stored card whose expiry date has since moved on.
-            np.where(d.entry == E_ON_FILE, EXPIRED_ON_FILE, 0.0),  # 54
-            # A card number mistyped at checkout (wallets and stored cards are not typed).
-            np.where(d.entry == E_ECOMMERCE, MISTYPED_ONLINE, 0.0),  # 14
-        ]
-    )
+    p = [
+        np.where(debit_like, 0.007, 0.0015) * lean * big,  # 51
+        np.where(over, 0.03, 0.0005),  # 61
+        np.where(d.channel == CHIP, 0.01, 0.0),  # 55
+        # Do not honour: the issuer's catch-all, and failed SCA challenges.
+        np.where(d.channel == ONLINE, 0.006, 0.003) + np.where(sca.astype(bool), 0.03, 0.0),
+        np.where(risky, 0.03, np.where(d.channel == ONLINE, 0.004, 0.0005)),  # 59
+        np.where(restricted, 0.04, 0.0),  # 57
+        np.full(n, 0.0005),  # 91
+        # A merchant charging a stored card whose expiry date has since moved on.
+        np.where(d.entry == E_ON_FILE, EXPIRED_ON_FILE, 0.0),  # 54
+        # A card number mistyped at checkout (wallets and stored cards are not typed).
+        np.where(d.entry == E_ECOMMERCE, MISTYPED_ONLINE, 0.0),  # 14
+    ]
     codes = np.array(
         [R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"], R["54"], R["14"]]
     )
-    cum = np.cumsum(p, axis=0)
-    which = (u[0][None, :] >= cum).sum(axis=0)
+    # How many of the running totals of p are <= u: the reason whose share u falls in.
+    # A running sum in place, with no (reasons, rows) array: the same additions in the
+    # same order as a cumsum, so the same sums.
+    cum = np.zeros(n)
+    which = np.zeros(n, dtype=np.int64)
+    for share in p:
+        cum += share
+        which += u[0] >= cum
     response = np.where(which < len(codes), codes[np.minimum(which, len(codes) - 1)], R["00"])
     # A cardholder who tries a card that was blocked: restricted, lost or stolen.
     on_blocked = np.where(u[1] < 0.45, R["62"], np.where(u[1] < 0.85, R["41"], R["43"]))
