@@ -45,6 +45,22 @@ class GuideTable:
             pending = pending[still]
         return idx
 
+    def search(self, targets: np.ndarray) -> np.ndarray:
+        """np.searchsorted(cdf, targets, side), uncapped, for any targets; cdf >= 0.
+
+        For many unsorted targets: a binary search per target mispredicts at every
+        step, and costs several times more than the guide's one or two steps.
+        """
+        n = len(self.cdf)
+        if not n or self.total <= 0:
+            return np.searchsorted(self.cdf, targets, side=self.side)
+        idx = self.find(np.clip(targets, 0.0, self.total))
+        # Outside [0, total) the answer is an end: before every entry, or after them all.
+        idx[targets < 0] = 0
+        beyond = targets >= self.total if self.side == "right" else targets > self.total
+        idx[beyond] = n
+        return idx
+
     def draw(self, u: np.ndarray) -> np.ndarray:
         """Indices drawn in proportion to the weights, from uniforms u in [0, 1)."""
         return self.find(u * self.total)

@@ -36,6 +36,7 @@ from fraud_detection.simulator.reference import (
     SWIPE,
     category_hour_cdf,
 )
+from fraud_detection.simulator.sampling import GuideTable
 from fraud_detection.simulator.seeding import mix64, rng, salt_for
 from fraud_detection.simulator.timeline import day_shape
 
@@ -338,7 +339,7 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     if not len(roots):
         return leader
     pending = np.flatnonzero(follow)
-    at = np.searchsorted(seconds[roots], seconds[pending] - lag[pending], side="left")
+    at = GuideTable(seconds[roots], side="left").search(seconds[pending] - lag[pending])
     claimed = np.zeros(len(roots), dtype=bool)
     # By (session, row): the keys are unique, so any sort gives this order, and moving
     # every row on to the next session (below) keeps it.
@@ -385,7 +386,7 @@ def categories(
     cdf = category_hour_cdf(multiplier)
     flat = (cdf + np.arange(24)[:, None]).ravel()
     u = s("category").random((3, n))
-    by_hour = np.searchsorted(flat, local_hour + u[0], side="right") - local_hour * N_CATEGORIES
+    by_hour = GuideTable(flat).search(local_hour + u[0]) - local_hour * N_CATEGORIES
     by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
     favourite = pop.favourite_categories[customer, (u[1] < 0.5).astype(np.int64)]
     return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
