@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fraud_detection.schema import CARD_TYPES, RESPONSE_CODES
-from fraud_detection.simulator.cards import Lifecycle, Plastic, abs_seconds, issued_slot
+from fraud_detection.simulator.cards import DayEvents, Lifecycle, Plastic, abs_seconds, issued_slot
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.population import Groups, Population
 from fraud_detection.simulator.portfolio import Portfolio
@@ -230,14 +230,15 @@ def legit_block(
     same_card = follows[s("session-card").random(len(follows)) < SESSION_SAME_CARD]
     slot[same_card] = slot[leader[same_card]]
     t = abs_seconds(day, seconds)
-    plastic, slot, blocked = plastics(pop, life, customer, slot, t)
+    cards = life.on_day(pop, day.toordinal())  # the day's card events, settled once
+    plastic, slot, blocked = plastics(pop, cards, customer, slot, t)
     # Someone whose only card is blocked mostly pays some other way (not in this feed):
     # another customer pays instead; a few try the blocked card anyway.
     gone = np.flatnonzero(blocked & (s("blocked").random(n) >= TRY_BLOCKED))
     if len(gone):
         customer[gone] = payers.pick(country[gone], s("customer-3").random(len(gone)))
         slot[gone] = pick_card(pop, customer[gone], s("card-3").random(len(gone)))
-        again, slot[gone], blocked[gone] = plastics(pop, life, customer[gone], slot[gone], t[gone])
+        again, slot[gone], blocked[gone] = plastics(pop, cards, customer[gone], slot[gone], t[gone])
         for f in fields(Plastic):
             getattr(plastic, f.name)[gone] = getattr(again, f.name)
 
@@ -360,7 +361,7 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
 
 
 def plastics(
-    pop: Population, life: Lifecycle, customer: np.ndarray, slot: np.ndarray, t: np.ndarray
+    pop: Population, life: DayEvents, customer: np.ndarray, slot: np.ndarray, t: np.ndarray
 ) -> tuple[Plastic, np.ndarray, np.ndarray]:
     """The plastic of each payment; a blocked card is swapped for another of the customer's."""
     slot = issued_slot(pop, slot, t)
