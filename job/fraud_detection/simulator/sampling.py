@@ -37,11 +37,11 @@ class GuideTable:
         behind = np.less_equal if self.side == "right" else np.less
         # Step forward where the guess is still behind the target.
         pending = np.flatnonzero(behind(self.cdf[idx], targets))
-        while len(pending):
-            idx[pending] += 1
-            np.minimum(idx, n - 1, out=idx)
-            still = behind(self.cdf[idx[pending]], targets[pending])
-            still &= idx[pending] < n - 1
+        while len(pending):  # only the pending rows: most need no step, a few need several
+            step = np.minimum(idx[pending] + 1, n - 1)
+            idx[pending] = step
+            still = behind(self.cdf[step], targets[pending])
+            still &= step < n - 1
             pending = pending[still]
         return idx
 
