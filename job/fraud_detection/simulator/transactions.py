@@ -220,7 +220,8 @@ def legit_block(
     n = stop - start
     row = np.arange(start, stop, dtype=np.int64)
     seconds = clock.seconds(row, s("time").random(n))
-    hour = np.minimum((seconds // 3600).astype(np.int64), 23)
+    # Integer floor division: the same hours as a float one, several times cheaper.
+    hour = np.minimum(np.floor(seconds).astype(np.int64) // 3600, 23)
     country = clock.countries(hour, s("country").random(n))
     customer = who_pays(pop, payers, trips, s, country, seconds)
     leader = sessions(s, seconds)
