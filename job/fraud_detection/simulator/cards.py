@@ -182,8 +182,10 @@ class DayEvents:
 
 def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The slot, or the customer's first card where the slot's card is not issued yet."""
-    early = pop.card_first_issue[slot] > day_ordinal(t)
-    return np.where(early, pop.card_start[pop.card_customer[slot]], slot)
+    early = np.flatnonzero(pop.card_first_issue[slot] > day_ordinal(t))
+    out = slot.astype(np.result_type(slot, pop.card_start))  # np.where's dtype, a copy
+    out[early] = pop.card_start[pop.card_customer[slot[early]]]  # only the few not issued
+    return out
 
 
 def _month_start_of(ordinal: np.ndarray) -> np.ndarray:

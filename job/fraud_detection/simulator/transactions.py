@@ -390,7 +390,8 @@ def categories(
     u = s("category").random((3, n))
     by_hour = GuideTable(flat).search(local_hour + u[0]) - local_hour * N_CATEGORIES
     by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
-    favourite = pop.favourite_categories[customer, (u[1] < 0.5).astype(np.int64)]
+    # Row-major (customers, 2): customer c's k-th favourite is element 2c + k.
+    favourite = pop.favourite_categories.ravel()[2 * customer + (u[1] < 0.5)]
     return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
 
 
