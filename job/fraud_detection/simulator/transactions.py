@@ -561,11 +561,20 @@ def regular_draw(
 
 def entry_modes(channel: np.ndarray, u: np.ndarray, on_file: np.ndarray) -> np.ndarray:
     """The entry mode behind each channel: wallets among taps, stored cards among online."""
-    return np.select(
-        [channel == CHIP, channel == CONTACTLESS, channel == SWIPE],
-        [E_CHIP, np.where(u < WALLET_SHARE, E_WALLET, E_CONTACTLESS), E_MAGSTRIPE],
-        np.where(on_file, E_ON_FILE, E_ECOMMERCE),
-    ).astype(np.int8)
+    entry = ENTRY_OF_CHANNEL[channel]
+    entry[(channel == CONTACTLESS) & (u < WALLET_SHARE)] = E_WALLET
+    entry[(channel == ONLINE) & on_file] = E_ON_FILE
+    return entry
+
+
+# Each channel's usual entry mode (indexed by channel), before wallets and stored cards.
+ENTRY_OF_CHANNEL = np.zeros(4, dtype=np.int8)
+ENTRY_OF_CHANNEL[[CHIP, CONTACTLESS, ONLINE, SWIPE]] = (
+    E_CHIP,
+    E_CONTACTLESS,
+    E_ECOMMERCE,
+    E_MAGSTRIPE,
+)
 
 
 def customer_devices(seed: int, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
