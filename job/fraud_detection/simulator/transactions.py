@@ -51,7 +51,7 @@ SCA_EXEMPT_EUR = 30.0  # low-value online payments are usually exempt from SCA
 REFUND_SHARE = np.array([{"5651": 0.05, "5732": 0.03, "5311": 0.03, "5999": 0.02, "4511": 0.02,
                           "7011": 0.02}.get(c.mcc, 0.004) for c in CATEGORIES])  # fmt: skip
 # Gambling and crypto are refused on many debit and prepaid cards.
-RESTRICTED_FOR_DEBIT = np.array([i for i, c in enumerate(CATEGORIES) if c.mcc in ("7995", "6051")])
+RESTRICTED_FOR_DEBIT = np.array([c.mcc in ("7995", "6051") for c in CATEGORIES])  # by category
 MAX_SHOPPING_KM = 120.0  # nobody drives further than this to shop in person
 DOMESTIC_ONLINE = 0.85  # online purchases from a merchant of the buyer's own country
 LEGIT_MOBILE = 0.35  # online buyers on a mobile carrier (located at its gateway city)
@@ -473,7 +473,7 @@ def declines(
     limit = pop.credit_limit[d.card]
     over = (~debit_like) & (d.amount_eur > 0.25 * np.maximum(limit, 1))
     risky = (d.channel == ONLINE) & (d.amount_eur > 150.0)
-    restricted = np.isin(d.category, RESTRICTED_FOR_DEBIT) & debit_like
+    restricted = RESTRICTED_FOR_DEBIT[d.category] & debit_like
     p = [
         np.where(debit_like, 0.007, 0.0015) * lean * big,  # 51
         np.where(over, 0.03, 0.0005),  # 61
@@ -488,22 +488,24 @@ def declines(
         # A card number mistyped at checkout (wallets and stored cards are not typed).
         np.where(d.entry == E_ECOMMERCE, MISTYPED_ONLINE, 0.0),  # 14
     ]
-    codes = np.array(
-        [R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"], R["54"], R["14"]]
-    )
     # How many of the running totals of p are <= u: the reason whose share u falls in.
     # A running sum in place, with no (reasons, rows) array: the same additions in the
     # same order as a cumsum, so the same sums.
     cum = np.zeros(n)
-    which = np.zeros(n, dtype=np.int64)
+    which = np.zeros(n, dtype=np.int8)
     for share in p:
         cum += share
         which += u[0] >= cum
-    response = np.where(which < len(codes), codes[np.minimum(which, len(codes) - 1)], R["00"])
+    # Past every reason (which == len(p)): approved.
+    response = np.array(
+        [R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"], R["54"], R["14"], R["00"]],
+        dtype=np.int8,
+    )[which]
     # A cardholder who tries a card that was blocked: restricted, lost or stolen.
-    on_blocked = np.where(u[1] < 0.45, R["62"], np.where(u[1] < 0.85, R["41"], R["43"]))
-    response = np.where(blocked, on_blocked, response)
-    return response.astype(np.int8)
+    tried = np.flatnonzero(blocked)
+    v = u[1][tried]
+    response[tried] = np.where(v < 0.45, R["62"], np.where(v < 0.85, R["41"], R["43"]))
+    return response
 
 
 # Genuine refusals that card testing also causes, so neither code is fraud by itself.
