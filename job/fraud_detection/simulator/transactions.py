@@ -151,14 +151,19 @@ def ip_location(
     route through a gateway in one of the country's big cities; VPNs exit anywhere.
     """
     n = len(city)
-    u = g.random(n)
-    gateway = pop.cities_by_country.pick(pop.cities.country[city].astype(np.int64), g.random(n))
-    exit_node = pop.cities.table.draw(g.random(n))
-    resolved = np.where(u < mobile, gateway, np.where(u >= 1.0 - vpn, exit_node, city))
+    u, u_gateway, u_exit = g.random(n), g.random(n), g.random(n)  # every row: the stream's order
+    # Gateways and exits looked up only for the rows that use them.
+    mobile_rows = np.flatnonzero(u < mobile)
+    vpn_rows = np.flatnonzero((u >= 1.0 - vpn) & (u >= mobile))
+    resolved = city.astype(np.int64)
+    resolved[mobile_rows] = pop.cities_by_country.pick(
+        pop.cities.country[city[mobile_rows]].astype(np.int64), u_gateway[mobile_rows]
+    )
+    resolved[vpn_rows] = pop.cities.table.draw(u_exit[vpn_rows])
     jitter = g.normal(0.0, 0.06, (2, n))
     lat = pop.cities.lat[resolved] + jitter[0]
     lon = pop.cities.lon[resolved] + 1.5 * jitter[1]
-    return resolved.astype(np.int64), lat, lon
+    return resolved, lat, lon
 
 
 def pick_terminal(
