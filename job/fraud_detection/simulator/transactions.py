@@ -440,25 +440,28 @@ def legit_devices(
     pop = pf.pop
     n = len(customer)
     u = s("device").random((2, n))
-    own = customer_devices(pop.seed, customer, u[0])
-    head = pop.household_head[customer]
-    shared = mix64(head.astype(np.uint64), salt_for(pop.seed, "household-device"))
-    public = mix64(
-        city.astype(np.uint64) * np.uint64(PUBLIC_DEVICES_PER_CITY)
-        + (u[0] * PUBLIC_DEVICES_PER_CITY).astype(np.uint64),
+    # The first that applies: fresh, public, the household's, else one of their own.
+    # Each token is worked out only on its own rows.
+    fresh_below = LEGIT_FRESH_DEVICE
+    public_below = LEGIT_FRESH_DEVICE + PUBLIC_DEVICE
+    shared_below = LEGIT_FRESH_DEVICE + PUBLIC_DEVICE + HOUSEHOLD_DEVICE
+    fresh = np.flatnonzero(u[1] < fresh_below)
+    public = np.flatnonzero((u[1] >= fresh_below) & (u[1] < public_below))
+    shared = np.flatnonzero(
+        pf.in_household[customer] & (u[1] >= public_below) & (u[1] < shared_below)
+    )
+    device = customer_devices(pop.seed, customer, u[0])
+    device[fresh] = mix64(
+        row[fresh].astype(np.uint64), salt_for(pop.seed, "new-device", clock.day, clock.rows)
+    )
+    device[public] = mix64(
+        city[public].astype(np.uint64) * np.uint64(PUBLIC_DEVICES_PER_CITY)
+        + (u[0][public] * PUBLIC_DEVICES_PER_CITY).astype(np.uint64),
         salt_for(pop.seed, "public-device"),
     )
-    fresh = mix64(row.astype(np.uint64), salt_for(pop.seed, "new-device", clock.day, clock.rows))
-    in_household = pf.in_household[customer]
-    return np.select(
-        [
-            u[1] < LEGIT_FRESH_DEVICE,
-            u[1] < LEGIT_FRESH_DEVICE + PUBLIC_DEVICE,
-            in_household & (u[1] < LEGIT_FRESH_DEVICE + PUBLIC_DEVICE + HOUSEHOLD_DEVICE),
-        ],
-        [fresh, public, shared],
-        own,
-    ).astype(np.uint64)
+    head = pop.household_head[customer[shared]]
+    device[shared] = mix64(head.astype(np.uint64), salt_for(pop.seed, "household-device"))
+    return device
 
 
 # ISO 8583 codes, by their index in schema.RESPONSE_CODES.
