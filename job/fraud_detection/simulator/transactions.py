@@ -352,17 +352,23 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     # every row on to the next session (below) keeps it.
     order = np.argsort(at * np.int64(n + 1) + pending)
     pending, at = pending[order], at[order]
+    # A last session after every row: "no session left" and "the session opens after
+    # the row" become one test.
+    opens = np.append(roots, n)
     for _ in range(SESSION_TRIES):
-        ok = at < len(roots)
-        pending, at = pending[ok], at[ok]
-        ok = roots[at] < pending
+        ok = opens[at] < pending
         pending, at = pending[ok], at[ok]
         if not len(pending):
             break
-        first = np.r_[True, at[1:] != at[:-1]] & ~claimed[at]
-        leader[pending[first]] = roots[at[first]]
-        claimed[at[first]] = True
-        pending, at = pending[~first], at[~first] + 1
+        first = np.empty(len(at), dtype=bool)  # the first row of each session...
+        first[0] = True
+        np.not_equal(at[1:], at[:-1], out=first[1:])
+        first &= ~claimed[at]  # ...that is still open
+        taken = at[first]
+        leader[pending[first]] = roots[taken]
+        claimed[taken] = True
+        rest = ~first
+        pending, at = pending[rest], at[rest] + 1
     return leader
 
 
