@@ -151,22 +151,29 @@ class DayEvents:
         opens = float((day - T0) * DAY_S)  # the day is [opens, closes)
         closes = opens + DAY_S
         r, b = life.reissue, life.block
+
+        def slot_of(events: np.ndarray) -> np.ndarray:
+            return np.searchsorted(life.ptr, events, side="right") - 1
+
         before, after = r < opens, r >= closes  # reissued before the day / due after it
         blocking = (b <= opens) & after  # blocked at every second of the day
         idle = (b >= closes) | (r <= opens)  # blocked at no second of it
         settled = (before | after) & (blocking | idle)
         done = settled & before & (r >= start_s)
-        busy = np.flatnonzero(count)
-        runs = life.ptr[busy]
-        reissues = np.zeros(n_slots, dtype=np.int64)
+        # Per slot: how many done (differences of a running count at the slot bounds)...
+        done_so_far = np.zeros(len(done) + 1, dtype=np.int64)
+        np.cumsum(done, out=done_so_far[1:])
+        reissues = np.diff(done_so_far[life.ptr])
+        # ...the last of them...
+        busy = np.flatnonzero(count)  # reduceat needs every run non-empty
         last = np.full(n_slots, -np.inf)
-        blocked = np.zeros(n_slots, dtype=bool)
         if len(busy):
-            reissues[busy] = np.add.reduceat(done.astype(np.int64), runs)
-            last[busy] = np.maximum.reduceat(np.where(done, r, -np.inf), runs)
-            blocked[busy] = np.logical_or.reduceat(settled & blocking, runs)
+            last[busy] = np.maximum.reduceat(np.where(done, r, -np.inf), life.ptr[busy])
+        # ...and whether one blocks all day (a few thousand events: marked one by one).
+        blocked = np.zeros(n_slots, dtype=bool)
+        blocked[slot_of(np.flatnonzero(blocking))] = True
         live = np.flatnonzero(~settled)  # a few thousand
-        slot = np.searchsorted(life.ptr, live, side="right") - 1
+        slot = slot_of(live)
         ptr = np.zeros(n_slots + 1, dtype=np.int64)
         np.cumsum(np.bincount(slot, minlength=n_slots), out=ptr[1:])
         return DayEvents(life, pop, day, reissues, last, blocked, Lifecycle(ptr, b[live], r[live]))
