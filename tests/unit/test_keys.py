@@ -8,9 +8,22 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fraud_detection.schema import KEY_LENGTH, KEY_PREFIX
-from fraud_detection.simulator.keys import CROCKFORD, entity_keys, permute, transaction_keys
+from fraud_detection.schema import (
+    KEY_LENGTH,
+    KEY_PREFIX,
+    TRANSACTION_DAY_BITS,
+    TRANSACTION_KEY_CHARS,
+    TRANSACTION_ROW_BITS,
+)
+from fraud_detection.simulator.keys import (
+    CROCKFORD,
+    base32_keys,
+    entity_keys,
+    permute,
+    transaction_keys,
+)
 from fraud_detection.simulator.population import PopulationSizes, build_population
+from fraud_detection.simulator.seeding import salt_for
 
 TOKEN = f"[{CROCKFORD.decode()}]"
 
@@ -57,6 +70,17 @@ def test_transaction_keys_unique_within_and_across_days() -> None:
     # A pure function of (seed, day, row): any subset of rows gives the same keys.
     again = transaction_keys(3, days[0], rows[::7])
     assert again.equals(keys.head(200_000).gather_every(7))
+
+
+def test_transaction_keys_are_the_packed_day_and_row() -> None:
+    day = date(2025, 6, 12)
+    rows = np.arange(0, 1 << 30, 4_099)
+    day_index = day.toordinal() - date(1970, 1, 1).toordinal()
+    day_part = (day_index + salt_for(3, "keys", "transaction-day")) % (1 << TRANSACTION_DAY_BITS)
+    row_part = permute(rows, TRANSACTION_ROW_BITS, salt_for(3, "keys", "transaction", day))
+    packed = (np.uint64(day_part) << np.uint64(TRANSACTION_ROW_BITS)) | row_part
+    expected = base32_keys(packed, KEY_PREFIX["transaction_id"], TRANSACTION_KEY_CHARS)
+    assert transaction_keys(3, day, rows).equals(expected, check_names=False)
 
 
 def test_keys_keep_within_duckdb_inline_strings() -> None:

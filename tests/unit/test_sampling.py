@@ -27,6 +27,30 @@ def test_guide_table_is_searchsorted(side: Literal["left", "right"]) -> None:
         assert np.array_equal(table.find(targets), expected), trial
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_search_is_searchsorted_for_any_target(side: Literal["left", "right"]) -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        n = int(rng.integers(1, 300))
+        cdf = np.sort(rng.uniform(0.0, 1e5, n))  # sorted times, as in sessions
+        if trial % 3 == 0:
+            cdf[rng.integers(0, n, n // 2)] = cdf[0]  # ties, and a cdf starting at its min
+            cdf.sort()
+        if trial % 5 == 0:
+            cdf[0] = 0.0
+        # Below 0, beyond the last entry, exact hits and their neighbours.
+        targets = rng.uniform(-0.2, 1.2, 2_000) * max(cdf[-1], 1.0)
+        targets = np.concatenate([targets, cdf, np.nextafter(cdf, 0.0), np.nextafter(cdf, 2e5)])
+        table = GuideTable(cdf, int(rng.integers(1, 20)), side=side)
+        assert np.array_equal(table.search(targets), np.searchsorted(cdf, targets, side=side))
+    empty = GuideTable(np.zeros(0), side=side)
+    assert np.array_equal(empty.search(np.array([-1.0, 0.0, 1.0])), [0, 0, 0])
+    zeros = GuideTable(np.zeros(3), side=side)
+    assert np.array_equal(
+        zeros.search(np.array([-1.0, 0.0, 1.0])), np.searchsorted(np.zeros(3), [-1, 0, 1], side)
+    )
+
+
 def test_draw_is_proportional_to_the_weights() -> None:
     table = GuideTable(np.cumsum([1.0, 0.0, 3.0]))
     drawn = np.bincount(table.draw(np.random.default_rng(0).random(40_000)), minlength=3)

@@ -29,6 +29,7 @@ _ALPHABET = np.frombuffer(CROCKFORD, dtype=np.uint8)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Odd multipliers (invertible modulo any power of two) from SplitMix64/Murmur3.
 _MULTIPLIERS = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+MAX_KEY_CHARS = 12  # 60 bits: the most a 64-bit word holds in whole characters
 
 
 def permute(values: np.ndarray, bits: int, salt: int) -> np.ndarray:
@@ -53,17 +54,20 @@ def permute(values: np.ndarray, bits: int, salt: int) -> np.ndarray:
 
 def base32_keys(values: np.ndarray, prefix: str, chars: int) -> pl.Series:
     """`prefix` + `chars` Crockford characters of each value (most significant first)."""
+    if not 1 <= chars <= MAX_KEY_CHARS:
+        raise ValueError(f"chars must be in [1, {MAX_KEY_CHARS}], got {chars}")
     head = prefix.encode("ascii")
-    width = len(head) + chars
-    out = np.empty((len(values), width), dtype=np.uint8)
+    out = np.empty((len(values), len(head) + chars), dtype=np.uint8)
     out[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
-    v = values.astype(np.uint64)
+    # Signed words index the alphabet without a cast per character. The arithmetic shift
+    # only changes bits above 64 - shift, and a character never reads them (chars <= 12).
+    v = values.astype(np.uint64, copy=False).view(np.int64)
     for i in range(chars):  # one vectorised step per character, not per key
-        shift = np.uint64(5 * (chars - 1 - i))
-        out[:, len(head) + i] = _ALPHABET[(v >> shift) & np.uint64(31)]
-    # Each row's bytes as one fixed-width numpy string, then polars' binary-to-text cast
-    # (ASCII only, so always valid UTF-8): no Python object per key.
-    return pl.Series(out.view(f"S{width}").ravel(), dtype=pl.Binary).cast(pl.String)
+        out[:, len(head) + i] = _ALPHABET[(v >> (5 * (chars - 1 - i))) & 31]
+    # Each row's bytes as one key: polars takes the 2-D array as Array(UInt8), then casts
+    # to bytes and to text (ASCII, so always valid UTF-8). No Python object per key, and
+    # about twice as fast as building the column from numpy fixed-width bytes.
+    return pl.Series(out).cast(pl.List(pl.UInt8)).cast(pl.Binary).cast(pl.String)
 
 
 def entity_keys(seed: int, kind: str, n: int) -> pl.Series:

@@ -37,12 +37,28 @@ class GuideTable:
         behind = np.less_equal if self.side == "right" else np.less
         # Step forward where the guess is still behind the target.
         pending = np.flatnonzero(behind(self.cdf[idx], targets))
-        while len(pending):
-            idx[pending] += 1
-            np.minimum(idx, n - 1, out=idx)
-            still = behind(self.cdf[idx[pending]], targets[pending])
-            still &= idx[pending] < n - 1
+        while len(pending):  # only the pending rows: most need no step, a few need several
+            step = np.minimum(idx[pending] + 1, n - 1)
+            idx[pending] = step
+            still = behind(self.cdf[step], targets[pending])
+            still &= step < n - 1
             pending = pending[still]
+        return idx
+
+    def search(self, targets: np.ndarray) -> np.ndarray:
+        """np.searchsorted(cdf, targets, side), uncapped, for any targets; cdf >= 0.
+
+        For many unsorted targets: a binary search per target mispredicts at every
+        step, and costs several times more than the guide's one or two steps.
+        """
+        n = len(self.cdf)
+        if not n or self.total <= 0:
+            return np.searchsorted(self.cdf, targets, side=self.side)
+        idx = self.find(np.clip(targets, 0.0, self.total))
+        # Outside [0, total) the answer is an end: before every entry, or after them all.
+        idx[targets < 0] = 0
+        beyond = targets >= self.total if self.side == "right" else targets > self.total
+        idx[beyond] = n
         return idx
 
     def draw(self, u: np.ndarray) -> np.ndarray:
