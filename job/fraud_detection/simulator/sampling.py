@@ -23,8 +23,7 @@ class GuideTable:
         self.total = float(self.cdf[-1]) if len(self.cdf) else 0.0
         self.m = max(1, buckets_per_entry * len(self.cdf))
         self.side = side
-        edges = np.arange(self.m, dtype=np.float64) * (self.total / self.m)
-        self.guide = np.searchsorted(self.cdf, edges, side=side).astype(np.int64)
+        self.guide = build_guide(self.cdf, self.m, side)
 
     def find(self, targets: np.ndarray) -> np.ndarray:
         """searchsorted(cdf, targets, side), capped at the last index; targets >= 0.
@@ -64,3 +63,35 @@ class GuideTable:
     def draw(self, u: np.ndarray) -> np.ndarray:
         """Indices drawn in proportion to the weights, from uniforms u in [0, 1)."""
         return self.find(u * self.total)
+
+
+def build_guide(cdf: np.ndarray, m: int, side: Literal["left", "right"]) -> np.ndarray:
+    """searchsorted(cdf, k * (total / m), side) for every bucket k < m, for a sorted cdf.
+
+    Built from the entries' side: each entry's first bucket whose edge reaches it (an
+    estimate from a division, corrected against the very same float edges), then a
+    running count. Several times cheaper than a binary search per edge.
+    """
+    total = float(cdf[-1]) if len(cdf) else 0.0
+    step = total / m
+    if not (0.0 < total < np.inf):  # nothing to divide by: the plain search
+        edges = np.arange(m, dtype=np.float64) * step
+        return np.searchsorted(cdf, edges, side=side).astype(np.int64)
+
+    def reaches(k: np.ndarray, at: np.ndarray) -> np.ndarray:
+        # Bucket k's edge is the product np.arange(m) * step would give; "right" counts
+        # the entries <= the edge, "left" those < it.
+        edge = k.astype(np.float64) * step
+        return edge >= cdf[at] if side == "right" else edge > cdf[at]
+
+    first = np.clip(np.ceil(cdf / step), 0, m).astype(np.int64)
+    # The division may be an ulp off either way: step to the first bucket that reaches.
+    down = np.flatnonzero(first > 0)
+    while len(down := down[reaches(first[down] - 1, down)]):
+        first[down] -= 1
+    up = np.flatnonzero(first < m)
+    while len(up := up[~reaches(first[up], up)]):
+        first[up] += 1
+        up = up[first[up] < m]
+    # Bucket k's answer: how many entries reach it at k or before.
+    return np.cumsum(np.bincount(first, minlength=m + 1)[:m])
