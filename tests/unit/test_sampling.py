@@ -74,7 +74,12 @@ def test_guide_is_searchsorted_at_the_bucket_edges(side: Literal["left", "right"
         total = rng.lognormal(0.0, 5.0)
         edges = np.arange(m, dtype=np.float64) * (total / m)
         on = edges[rng.integers(0, m, 300)]
-        near = [on, np.nextafter(on, np.inf), np.nextafter(on, -np.inf).clip(0.0), [total]]
+        near = [
+            on,
+            np.nextafter(on, np.inf),
+            np.nextafter(on, -np.inf).clip(0.0),
+            np.array([total]),
+        ]
         cdf = np.sort(np.concatenate(near))
         expected = np.searchsorted(cdf, edges, side=side)
         assert np.array_equal(build_guide(cdf, m, side), expected), trial
