@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from fraud_detection.simulator.sampling import GuideTable, build_guide
+from fraud_detection.simulator.sampling import GuideTable, build_guide, sort_with_order
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -90,3 +90,13 @@ def test_draw_is_proportional_to_the_weights() -> None:
     drawn = np.bincount(table.draw(np.random.default_rng(0).random(40_000)), minlength=3)
     assert drawn[1] == 0
     assert drawn[2] / drawn[0] == pytest.approx(3.0, rel=0.05)
+
+
+def test_sort_with_order_is_sort_and_a_stable_argsort() -> None:
+    rng = np.random.default_rng(11)
+    for bound in (1, 2, 7, 1_000, 1 << 20, 1 << 40, 1 << 60):
+        for n in (0, 1, 5, 3_000):
+            keys = rng.integers(0, bound, n)
+            ordered, order = sort_with_order(keys, bound)
+            assert np.array_equal(order, np.argsort(keys, kind="stable"))
+            assert np.array_equal(ordered, np.sort(keys))

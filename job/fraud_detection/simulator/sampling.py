@@ -1,4 +1,4 @@
-"""Fast inverse-CDF lookups for weighted draws over large tables."""
+"""Fast inverse-CDF lookups for weighted draws over large tables, and a fast grouping order."""
 
 from __future__ import annotations
 
@@ -95,3 +95,20 @@ def build_guide(cdf: np.ndarray, m: int, side: Literal["left", "right"]) -> np.n
         up = up[first[up] < m]
     # Bucket k's answer: how many entries reach it at k or before.
     return np.cumsum(np.bincount(first, minlength=m + 1)[:m])
+
+
+def sort_with_order(keys: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """(np.sort(keys), np.argsort(keys, kind="stable")) for integer keys in [0, bound).
+
+    Each key is packed with its position into one word and the words are sorted: numpy
+    sorts plain integers with SIMD, several times faster than it argsorts them.
+    """
+    n = len(keys)
+    shift = max(n - 1, 0).bit_length()
+    if max(bound - 1, 0).bit_length() + shift > 63:  # no room in a word: numpy's own
+        order = np.argsort(keys, kind="stable")
+        return keys[order].astype(np.int64), order
+    packed = keys.astype(np.int64) << shift
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed >> shift, packed & ((1 << shift) - 1)
