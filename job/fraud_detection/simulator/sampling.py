@@ -23,7 +23,8 @@ class GuideTable:
         self.total = float(self.cdf[-1]) if len(self.cdf) else 0.0
         self.m = max(1, buckets_per_entry * len(self.cdf))
         self.side = side
-        self.guide = build_guide(self.cdf, self.m, side)
+        # Capped at the last entry here once, not per query.
+        self.guide = np.minimum(build_guide(self.cdf, self.m, side), max(len(self.cdf) - 1, 0))
 
     def find(self, targets: np.ndarray) -> np.ndarray:
         """searchsorted(cdf, targets, side), capped at the last index; targets >= 0.
@@ -31,8 +32,8 @@ class GuideTable:
         side="right": the first cdf entry > target; side="left": the first >= target.
         """
         n = len(self.cdf)
-        bucket = np.minimum((targets * (self.m / self.total)).astype(np.int64), self.m - 1)
-        idx = np.minimum(self.guide[bucket], n - 1) if n else self.guide[bucket]
+        bucket = (targets * (self.m / self.total)).astype(np.int64)
+        idx = self.guide[np.minimum(bucket, self.m - 1, out=bucket)]
         behind = np.less_equal if self.side == "right" else np.less
         # Step forward where the guess is still behind the target.
         pending = np.flatnonzero(behind(self.cdf[idx], targets))

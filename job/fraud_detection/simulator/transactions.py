@@ -348,10 +348,13 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     pending = np.flatnonzero(follow)
     at = GuideTable(seconds[roots], side="left").search(seconds[pending] - lag[pending])
     claimed = np.zeros(len(roots), dtype=bool)
-    # By (session, row): the keys are unique, so any sort gives this order, and moving
-    # every row on to the next session (below) keeps it.
-    order = np.argsort(at * np.int64(n + 1) + pending)
-    pending, at = pending[order], at[order]
+    # By (session, row): the pairs are unique, so any sort gives this order, and moving
+    # every row on to the next session (below) keeps it. Packed in one word each and
+    # sorted as plain integers: cheaper than an argsort and two gathers.
+    bits = n.bit_length()
+    pair = (at << bits) | pending
+    pair.sort()
+    pending, at = pair & ((1 << bits) - 1), pair >> bits
     # A last session after every row: "no session left" and "the session opens after
     # the row" become one test.
     opens = np.append(roots, n)
