@@ -10,7 +10,7 @@ Times are absolute seconds since 2000-01-01 UTC (`abs_seconds`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from threading import Lock
 
@@ -138,12 +138,18 @@ class DayEvents:
     last: np.ndarray  # per slot: the latest of them (absolute seconds; -inf if none)
     blocked: np.ndarray  # per slot: blocked all day
     live: Lifecycle  # the events inside the day
+    # Per slot, what `Lifecycle.plastic` answers at any second of the day where the slot
+    # has no live event (nearly all of them): a payment then only looks its slot up.
+    whole_day: Plastic
+    has_live: np.ndarray  # per slot: some event inside the day
+    unissued: np.ndarray  # per slot: its first plastic comes after the day
 
     @staticmethod
     def settle(life: Lifecycle, pop: Population, day: int) -> DayEvents:
         n_slots = len(life.ptr) - 1
         first = pop.card_first_issue[:n_slots]
-        cycle_start = first + np.maximum(day - first, 0) // CARD_VALIDITY_DAYS * CARD_VALIDITY_DAYS
+        cycle = np.maximum(day - first, 0) // CARD_VALIDITY_DAYS
+        cycle_start = first + cycle * CARD_VALIDITY_DAYS
         # Each event's cycle start, in seconds, as `plastic` works it out for its query.
         start_s = ((cycle_start - T0).astype(np.float64) * DAY_S)[life.slot]
         opens = float((day - T0) * DAY_S)  # the day is [opens, closes)
@@ -170,15 +176,48 @@ class DayEvents:
         live = np.flatnonzero(~settled)  # a few thousand
         slot = life.slot[live]
         live_events = Lifecycle(_slot_ptr(slot, n_slots), b[live], r[live], slot)
-        return DayEvents(life, pop, day, reissues, last, blocked, live_events)
+        has_live = np.zeros(n_slots, dtype=bool)
+        has_live[slot] = True
+        # `Lifecycle._plastic` for every slot at once, with no live event: today is the day.
+        whole_day = Plastic(
+            version=cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1),
+            issued=np.where(reissues > 0, day_ordinal(np.maximum(last, 0)), cycle_start),
+            expiry=_month_start(cycle_start + CARD_VALIDITY_DAYS),
+            blocked=blocked,
+        )
+        return DayEvents(
+            life, pop, day, reissues, last, blocked, live_events, whole_day, has_live, first > day
+        )
+
+    def inside(self, pop: Population, t: np.ndarray) -> bool:
+        """Whether the day's answers hold: the same population, and every t in the day.
+
+        day_ordinal(t) is the day exactly when opens <= t < closes (whole seconds both),
+        so two reductions tell, with no ordinal per payment."""
+        opens = float((self.day - T0) * DAY_S)
+        return pop is self.pop and (not len(t) or (t.min() >= opens and t.max() < opens + DAY_S))
 
     def plastic(self, pop: Population, slot: np.ndarray, t: np.ndarray) -> Plastic:
         """`Lifecycle.plastic`; much cheaper when every t falls inside the day."""
-        today = day_ordinal(t)
-        if pop is not self.pop or (today != self.day).any():
-            return self.life._plastic(pop, slot, t, today, None)
-        settled = (self.reissues[slot], self.last[slot], self.blocked[slot])
-        return self.live._plastic(pop, slot, t, today, settled)
+        if not self.inside(pop, t):
+            return self.life._plastic(pop, slot, t, day_ordinal(t), None)
+        out = Plastic(**{f.name: getattr(self.whole_day, f.name)[slot] for f in fields(Plastic)})
+        # Slots with events inside the day (a few hundred payments): worked out per payment.
+        rows = np.flatnonzero(self.has_live[slot])
+        if len(rows):
+            s = slot[rows]
+            settled = (self.reissues[s], self.last[s], self.blocked[s])
+            today = np.full(len(rows), self.day, dtype=np.int64)
+            now = self.live._plastic(pop, s, t[rows], today, settled)
+            for f in fields(Plastic):
+                getattr(out, f.name)[rows] = getattr(now, f.name)
+        return out
+
+    def issued_slot(self, pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """`issued_slot`, by the day's table when every t falls inside the day."""
+        if not self.inside(pop, t):
+            return issued_slot(pop, slot, t)
+        return _first_card_where(pop, slot, np.flatnonzero(self.unissued[slot]))
 
 
 def _slot_ptr(slot: np.ndarray, n_slots: int) -> np.ndarray:
@@ -190,7 +229,11 @@ def _slot_ptr(slot: np.ndarray, n_slots: int) -> np.ndarray:
 
 def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The slot, or the customer's first card where the slot's card is not issued yet."""
-    early = np.flatnonzero(pop.card_first_issue[slot] > day_ordinal(t))
+    return _first_card_where(pop, slot, np.flatnonzero(pop.card_first_issue[slot] > day_ordinal(t)))
+
+
+def _first_card_where(pop: Population, slot: np.ndarray, early: np.ndarray) -> np.ndarray:
+    """The slots, with the customer's first card at the positions `early`."""
     out = slot.astype(np.result_type(slot, pop.card_start))  # np.where's dtype, a copy
     out[early] = pop.card_start[pop.card_customer[slot[early]]]  # only the few not issued
     return out

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fraud_detection.schema import CARD_TYPES, RESPONSE_CODES
-from fraud_detection.simulator.cards import DayEvents, Lifecycle, Plastic, abs_seconds, issued_slot
+from fraud_detection.simulator.cards import DayEvents, Lifecycle, Plastic, abs_seconds
 from fraud_detection.simulator.clock import DayClock
 from fraud_detection.simulator.population import Groups, Population
 from fraud_detection.simulator.portfolio import Portfolio
@@ -379,13 +379,13 @@ def plastics(
     pop: Population, life: DayEvents, customer: np.ndarray, slot: np.ndarray, t: np.ndarray
 ) -> tuple[Plastic, np.ndarray, np.ndarray]:
     """The plastic of each payment; a blocked card is swapped for another of the customer's."""
-    slot = issued_slot(pop, slot, t)
+    slot = life.issued_slot(pop, slot, t)
     plastic = life.plastic(pop, slot, t)
     swap = np.flatnonzero(plastic.blocked & (pop.card_count[customer] > 1))
     if len(swap):
         first, count = pop.card_start[customer[swap]], pop.card_count[customer[swap]]
         slot = slot.copy()
-        slot[swap] = issued_slot(pop, first + (slot[swap] - first + 1) % count, t[swap])
+        slot[swap] = life.issued_slot(pop, first + (slot[swap] - first + 1) % count, t[swap])
         other = life.plastic(pop, slot[swap], t[swap])
         for f in fields(Plastic):
             getattr(plastic, f.name)[swap] = getattr(other, f.name)
