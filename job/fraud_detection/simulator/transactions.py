@@ -196,10 +196,13 @@ PRIMARY_CARD = 0.8  # most payments go on the customer's main card
 
 def pick_card(pop: Population, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
     """One of the customer's cards, the first (their main one) most often."""
-    count = pop.card_count[customer]
-    rest = np.maximum(u - PRIMARY_CARD, 0.0) / (1.0 - PRIMARY_CARD)
-    offset = np.where(u < PRIMARY_CARD, 0, (rest * count).astype(np.int64))
-    return pop.card_start[customer] + np.minimum(offset, count - 1)
+    slot = pop.card_start[customer]
+    # The others only where the draw passes the main card's share (a fifth of the rows).
+    other = np.flatnonzero(u >= PRIMARY_CARD)
+    count = pop.card_count[customer[other]]
+    rest = (u[other] - PRIMARY_CARD) / (1.0 - PRIMARY_CARD)
+    slot[other] += np.minimum((rest * count).astype(np.int64), count - 1)
+    return slot
 
 
 class Streams:
@@ -509,11 +512,19 @@ def declines(
     # A running sum in place, with no (reasons, rows) array: the same additions in the
     # same order as a cumsum, so the same sums.
     cum = np.zeros(n)
-    which = np.zeros(n, dtype=np.int8)
     for share in p:
         cum += share
-        which += u[0] >= cum
-    # Past every reason (which == len(p)): approved.
+    # The shares are >= 0, so a draw past the last total passes them all: approved
+    # (which == len(p)). Only the few others are counted step by step, with the very
+    # same additions.
+    which = np.full(n, len(p), dtype=np.int8)
+    refused = np.flatnonzero(u[0] < cum)
+    cum, draw = np.zeros(len(refused)), u[0][refused]
+    count = np.zeros(len(refused), dtype=np.int8)
+    for share in p:
+        cum += share[refused]
+        count += draw >= cum
+    which[refused] = count
     response = np.array(
         [R["51"], R["61"], R["55"], R["05"], R["59"], R["57"], R["91"], R["54"], R["14"], R["00"]],
         dtype=np.int8,
