@@ -181,7 +181,9 @@ class Population:
         for cat in range(N_CATEGORIES):
             candidates = np.flatnonzero(has[:, cat])
             if len(candidates):
-                out[:, cat] = candidates[np.argmin(dist[:, candidates], axis=1)]
+                # dist is symmetric (the same float operations either way round), so the
+                # candidates' rows are their columns: contiguous rows copy faster.
+                out[:, cat] = candidates[np.argmin(dist[candidates], axis=0)]
         found = out >= 0
         to = np.where(found, out, 0)
         km = 6371.0 * np.sqrt(_squared_radians(lat[:, None], lon[:, None], lat[to], lon[to]))
