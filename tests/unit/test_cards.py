@@ -9,7 +9,7 @@ from typing import cast
 import numpy as np
 import pytest
 
-from fraud_detection.simulator.cards import DAY_S, T0, DayEvents, Lifecycle, Plastic
+from fraud_detection.simulator.cards import DAY_S, T0, DayEvents, Lifecycle, Plastic, issued_slot
 from fraud_detection.simulator.population import Population
 
 DAY = 735_000  # an ordinal (2013); any day in the cards' range will do
@@ -19,7 +19,11 @@ def _world(seed: int) -> tuple[Population, Lifecycle]:
     rng = np.random.default_rng(seed)
     n_slots, n_events = 3_000, 9_000
     first = DAY + rng.integers(-2_500, 30, n_slots)  # some cards are not issued yet
-    pop = cast(Population, SimpleNamespace(card_first_issue=first))
+    customer = np.arange(n_slots) // 2  # two slots a customer
+    pop = cast(
+        Population,
+        SimpleNamespace(card_first_issue=first, card_customer=customer, card_start=2 * customer),
+    )
     opens = float((DAY - T0) * DAY_S)
     slot = rng.integers(0, n_slots, n_events)
     block = opens + rng.uniform(-1_200, 3, n_events) * DAY_S
@@ -52,9 +56,11 @@ def test_day_view_is_the_lifecycle(seed: int) -> None:
     view = life.on_day(pop, DAY)
     assert len(view.live.block) < len(life.block)  # most events are settled
     _same(view.plastic(pop, slot, t), life.plastic(pop, slot, t))
+    assert np.array_equal(view.issued_slot(pop, slot, t), issued_slot(pop, slot, t))
     # Times on other days take the general path, with the same answers.
     other = t + DAY_S * rng.integers(-3, 3, len(t))
     _same(view.plastic(pop, slot, other), life.plastic(pop, slot, other))
+    assert np.array_equal(view.issued_slot(pop, slot, other), issued_slot(pop, slot, other))
 
 
 def test_day_view_is_worked_out_once() -> None:

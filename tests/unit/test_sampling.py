@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import pytest
 
-from fraud_detection.simulator.sampling import GuideTable
+from fraud_detection.simulator.sampling import GuideTable, build_guide, sort_with_order
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -51,8 +51,52 @@ def test_search_is_searchsorted_for_any_target(side: Literal["left", "right"]) -
     )
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_guide_is_searchsorted_at_the_bucket_edges(side: Literal["left", "right"]) -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(1, 400))
+        weights = rng.lognormal(0.0, 3.0, n)
+        if trial % 3 == 0:
+            weights[rng.integers(0, n, n // 2)] = 0.0
+        if trial % 4 == 0:
+            weights = np.round(weights * 4) / 4 + 1.0  # entries on the edges exactly
+        if trial % 5 == 0:
+            weights = np.ones(n)
+        cdf = np.cumsum(weights)
+        table = GuideTable(cdf, int(rng.integers(1, 20)), side=side)
+        edges = np.arange(table.m, dtype=np.float64) * (table.total / table.m)
+        assert np.array_equal(table.guide, np.searchsorted(cdf, edges, side=side)), trial
+    # Entries on a bucket's edge and an ulp either side: where a division's rounding
+    # puts an entry in the wrong bucket unless corrected.
+    for trial in range(100):
+        m = int(rng.integers(1, 2_000))
+        total = rng.lognormal(0.0, 5.0)
+        edges = np.arange(m, dtype=np.float64) * (total / m)
+        on = edges[rng.integers(0, m, 300)]
+        near = [
+            on,
+            np.nextafter(on, np.inf),
+            np.nextafter(on, -np.inf).clip(0.0),
+            np.array([total]),
+        ]
+        cdf = np.sort(np.concatenate(near))
+        expected = np.searchsorted(cdf, edges, side=side)
+        assert np.array_equal(build_guide(cdf, m, side), expected), trial
+
+
 def test_draw_is_proportional_to_the_weights() -> None:
     table = GuideTable(np.cumsum([1.0, 0.0, 3.0]))
     drawn = np.bincount(table.draw(np.random.default_rng(0).random(40_000)), minlength=3)
     assert drawn[1] == 0
     assert drawn[2] / drawn[0] == pytest.approx(3.0, rel=0.05)
+
+
+def test_sort_with_order_is_sort_and_a_stable_argsort() -> None:
+    rng = np.random.default_rng(11)
+    for bound in (1, 2, 7, 1_000, 1 << 20, 1 << 40, 1 << 60):
+        for n in (0, 1, 5, 3_000):
+            keys = rng.integers(0, bound, n)
+            ordered, order = sort_with_order(keys, bound)
+            assert np.array_equal(order, np.argsort(keys, kind="stable"))
+            assert np.array_equal(ordered, np.sort(keys))

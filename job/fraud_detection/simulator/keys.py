@@ -42,12 +42,16 @@ def permute(values: np.ndarray, bits: int, salt: int) -> np.ndarray:
         raise ValueError(f"bits must be in [8, 64], got {bits}")
     mask = np.uint64((1 << bits) - 1)
     half, third = np.uint64(bits // 2), np.uint64(bits // 3 + 1)
+    z = values.astype(np.uint64)  # a copy, then every step in place
     with np.errstate(over="ignore"):
-        z = (values.astype(np.uint64) + np.uint64(salt & ((1 << bits) - 1))) & mask
+        z += np.uint64(salt & ((1 << bits) - 1))
+        z &= mask
         z ^= z >> half
-        z = (z * _MULTIPLIERS[0]) & mask
+        z *= _MULTIPLIERS[0]
+        z &= mask
         z ^= z >> third
-        z = (z * _MULTIPLIERS[1]) & mask
+        z *= _MULTIPLIERS[1]
+        z &= mask
         z ^= z >> half
     return z
 

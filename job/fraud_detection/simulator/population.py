@@ -49,9 +49,15 @@ class PopulationSizes:
 class Groups:
     """Entities sorted by a group key, with each group's [start, start+count) range."""
 
-    order: np.ndarray  # entity indices sorted by group
+    order: np.ndarray  # entity indices sorted by group, then -1 (what an empty group gives)
     start: np.ndarray  # per group
     count: np.ndarray  # per group
+    # Per group, worked out once rather than per row: the positions a pick is clipped to
+    # (the -1 for an empty group), and the cumulative weight before and after the group.
+    first: np.ndarray
+    last: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
     cum_weight: GuideTable | None = None  # cumulative weight along `order`
 
     @staticmethod
@@ -61,23 +67,30 @@ class Groups:
         order = np.argsort(keys.astype(small) if small else keys, kind="stable")
         count = np.bincount(keys, minlength=n_groups)
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        n = len(order)
         cum = None if weight is None else GuideTable(np.cumsum(weight[order]))
-        return Groups(order=order, start=start, count=count, cum_weight=cum)
+        cw = np.zeros(max(n, 1)) if cum is None else cum.cdf
+        return Groups(
+            order=np.append(order, -1),
+            start=start,
+            count=count,
+            first=np.where(count > 0, start, n),
+            last=np.where(count > 0, start + count - 1, n),
+            lo=np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0),
+            hi=cw[np.maximum(start + count - 1, 0)],
+            cum_weight=cum,
+        )
 
     def pick(self, group: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One entity per row from its group (-1 where the group is empty), weighted if set."""
-        count = self.count[group]
-        start = self.start[group]
         if self.cum_weight is None:
-            pos = start + (u * count).astype(np.int64)
-        else:
-            cw = self.cum_weight.cdf
-            lo = np.where(start > 0, cw[np.maximum(start - 1, 0)], 0.0)
-            hi = cw[np.maximum(start + count - 1, 0)]
-            pos = self.cum_weight.find(lo + u * (hi - lo))
-            pos = np.clip(pos, start, start + np.maximum(count - 1, 0))
-        safe = np.minimum(pos, len(self.order) - 1)
-        return np.where(count > 0, self.order[safe], -1)
+            count = self.count[group]
+            pos = self.start[group] + (u * count).astype(np.int64)
+            safe = np.minimum(pos, len(self.order) - 2)
+            return np.where(count > 0, self.order[safe], -1)
+        lo, hi = self.lo[group], self.hi[group]
+        pos = self.cum_weight.find(lo + u * (hi - lo))
+        return self.order[np.clip(pos, self.first[group], self.last[group], out=pos)]
 
 
 @dataclass(frozen=True)
@@ -168,7 +181,9 @@ class Population:
         for cat in range(N_CATEGORIES):
             candidates = np.flatnonzero(has[:, cat])
             if len(candidates):
-                out[:, cat] = candidates[np.argmin(dist[:, candidates], axis=1)]
+                # dist is symmetric (the same float operations either way round), so the
+                # candidates' rows are their columns: contiguous rows copy faster.
+                out[:, cat] = candidates[np.argmin(dist[candidates], axis=0)]
         found = out >= 0
         to = np.where(found, out, 0)
         km = 6371.0 * np.sqrt(_squared_radians(lat[:, None], lon[:, None], lat[to], lon[to]))

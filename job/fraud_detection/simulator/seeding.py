@@ -11,8 +11,6 @@ from datetime import date
 
 import numpy as np
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
 
 def _key_words(*keys: int | str | date) -> list[int]:
     words: list[int] = []
@@ -35,12 +33,16 @@ def rng(seed: int, *keys: int | str | date) -> np.random.Generator:
 
 def mix64(values: np.ndarray, salt: int) -> np.ndarray:
     """SplitMix64's finaliser: a bijection on uint64, so distinct inputs stay distinct."""
+    # In place on one copy (uint64 arithmetic wraps mod 2**64, so no mask is needed).
+    z = values.astype(np.uint64)
     with np.errstate(over="ignore"):
-        z = values.astype(np.uint64) + np.uint64(salt & 0xFFFFFFFFFFFFFFFF)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return z & _MASK64
+        z += np.uint64(salt & 0xFFFFFFFFFFFFFFFF)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
 
 
 def salt_for(seed: int, *keys: int | str | date) -> int:

@@ -168,7 +168,7 @@ def scenario_drift(day: date) -> np.ndarray:
             max(0.3, 1.0 - 0.35 * years),  # compromised_terminal: chip and contactless win
             1.0 + 1.5 * breach_intensity(day),  # compromised_card
             3.0 if in_testing_wave(day) else 1.0,  # card_testing
-            float(np.clip(1.0 + 0.5 * years, 0.3, 2.5)),  # account_takeover
+            min(max(1.0 + 0.5 * years, 0.3), 2.5),  # account_takeover (np.clip's value)
             1.0,  # lost_stolen
         ]
     )
