@@ -258,4 +258,5 @@ def _month_start(ordinal: np.ndarray) -> np.ndarray:
 
 def plastic_index(slot: np.ndarray, version: np.ndarray) -> np.ndarray:
     """The key index of a plastic (keys.py turns it into `K…`)."""
-    return slot.astype(np.int64) + np.int64(SLOT_STRIDE) * version.astype(np.int64)
+    slot, version = slot.astype(np.int64, copy=False), version.astype(np.int64, copy=False)
+    return slot + np.int64(SLOT_STRIDE) * version

@@ -121,7 +121,7 @@ def pick_merchant(
 ) -> np.ndarray:
     """A merchant of the category: in (or nearest to) the city for card-present; online,
     one registered in `online_country` (-1 or None: anywhere)."""
-    category = category.astype(np.int64)
+    category = category.astype(np.int64, copy=False)
     merchant = np.full(len(category), -1, dtype=np.int64)
     local = np.flatnonzero(~online)
     if len(local):
@@ -257,7 +257,7 @@ def legit_block(
     )
     # At home, or at the destination of a trip; what no shop nearby sells is bought online.
     away = trips.away(customer, seconds)
-    city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64)
+    city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64, copy=False)
     online |= pop.nearest_km[city, category] > MAX_SHOPPING_KM
     merchant = loyal_merchants(pop, s, customer, category, city, online)
     terminal = pick_terminal(pop, merchant, online, s("terminal").random(n))
@@ -409,7 +409,7 @@ def categories(
     by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
     # Row-major (customers, 2): customer c's k-th favourite is element 2c + k.
     favourite = pop.favourite_categories.ravel()[2 * customer + (u[1] < 0.5)]
-    return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
+    return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64, copy=False)
 
 
 def loyal_merchants(
