@@ -42,3 +42,18 @@ def test_detection_thresholds_pick_what_np_select_picks() -> None:
                 for t in (episodes._ALERT_BELOW, episodes._NOTICE_BELOW, episodes._STATEMENT_BELOW)
             )
             assert np.array_equal(want, got)
+
+
+def test_scaled_standard_draws_are_numpys_scaled_draws() -> None:
+    # exponential(scale) and normal(0, scale) are scale * a standard draw, from the same
+    # place in the stream; the standard draws skip numpy's call per draw.
+    for scale in (1.0, 7.0, 1_500.0, 21_600.0):
+        want = np.random.default_rng(3).exponential(scale, 100_000)
+        got = scale * np.random.default_rng(3).standard_exponential(100_000)
+        assert np.array_equal(want, got)
+    for scale in (0.002, 0.04, 0.06):
+        g, h = np.random.default_rng(4), np.random.default_rng(4)
+        want = g.normal(0.0, scale, (2, 50_000))
+        got = scale * h.standard_normal((2, 50_000))
+        assert np.array_equal(want, got)
+        assert g.random() == h.random()  # and the stream goes on from the same place

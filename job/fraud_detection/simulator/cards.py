@@ -161,15 +161,13 @@ class DayEvents:
         idle = (b >= closes) | (r <= opens)  # blocked at no second of it
         settled = (before | after) & (blocking | idle)
         done = settled & before & (r >= start_s)
-        # Per slot: how many done (differences of a running count at the slot bounds)...
-        done_so_far = np.zeros(len(done) + 1, dtype=np.int64)
-        np.cumsum(done, out=done_so_far[1:])
-        reissues = np.diff(done_so_far[life.ptr])
-        # ...the last of them (a max is exact in any order; far cheaper than a reduceat
-        # over some 500 k short runs)...
+        # Per slot: how many done, and the last of them (a max is exact in any order; far
+        # cheaper than a reduceat over some 500 k short runs)...
         done_at = np.flatnonzero(done)
+        done_slot = life.slot[done_at]
+        reissues = np.bincount(done_slot, minlength=n_slots)
         last = np.full(n_slots, -np.inf)
-        np.maximum.at(last, life.slot[done_at], r[done_at])
+        np.maximum.at(last, done_slot, r[done_at])
         # ...and whether one blocks all day (a few thousand events: marked one by one).
         blocked = np.zeros(n_slots, dtype=bool)
         blocked[life.slot[blocking]] = True
@@ -260,4 +258,5 @@ def _month_start(ordinal: np.ndarray) -> np.ndarray:
 
 def plastic_index(slot: np.ndarray, version: np.ndarray) -> np.ndarray:
     """The key index of a plastic (keys.py turns it into `K…`)."""
-    return slot.astype(np.int64) + np.int64(SLOT_STRIDE) * version.astype(np.int64)
+    slot, version = slot.astype(np.int64, copy=False), version.astype(np.int64, copy=False)
+    return slot + np.int64(SLOT_STRIDE) * version

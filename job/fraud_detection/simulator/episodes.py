@@ -266,7 +266,9 @@ def _headers(reg: Regime, month: int) -> _Headers:
         + (u >= _STATEMENT_BELOW[kind]).view(np.int8)
     )  # ALERT, NOTICE, STATEMENT or NEVER
     when = g("detected")
-    alert = 600.0 + when.exponential(ALERT_MEAN_S, n)
+    # exponential(scale) is scale * a standard draw, the same values without numpy's
+    # call per draw (for a scalar scale too).
+    alert = 600.0 + ALERT_MEAN_S * when.standard_exponential(n)
     # = when.exponential(NOTICE_MEAN_S[scenario]), which is scale * a standard draw, but
     # without numpy's slow path for a scale per draw.
     notice = 1800.0 + NOTICE_MEAN_S[scenario] * when.standard_exponential(n)
@@ -380,7 +382,9 @@ def month_attempts(reg: Regime, month: int) -> Attempts:
     seq = np.arange(len(episode)) - first[episode]
     cashout = seq >= tests[episode]
     gaps = g("gap")
-    gap = gaps.exponential(1.0, len(episode)) * np.where(cashout, 7_200.0, MEAN_GAP_S[sc[episode]])
+    gap = gaps.standard_exponential(len(episode)) * np.where(
+        cashout, 7_200.0, MEAN_GAP_S[sc[episode]]
+    )
     first_cash = cashout & (seq == tests[episode])
     gap = np.where(first_cash, gaps.uniform(1, 4, len(episode)) * DAY_S, gap)
     gap[first] = 0.0

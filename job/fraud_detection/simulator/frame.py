@@ -116,7 +116,7 @@ def price_minor(category: np.ndarray, local: np.ndarray) -> np.ndarray:
 
 
 def to_frame(pop: Population, clock: DayClock, seed: int, d: Draft) -> pl.DataFrame:
-    merchant_country = pop.cities.country[pop.merchant_city[d.merchant]]
+    merchant_country = pop.merchant_country[d.merchant]
     rate = EUR_RATE[merchant_country]
     minor = price_minor(d.category, d.amount_eur * rate)
     amount_eur = np.round(minor / rate / 100.0, 2)

@@ -89,7 +89,7 @@ def entity_keys(seed: int, kind: str, n: int) -> pl.Series:
 
 def entity_keys_of(seed: int, kind: str, index: np.ndarray) -> pl.Series:
     """Keys of the entities with these indices: `entity_keys(seed, kind, n)[index]`."""
-    mixed = permute(index.astype(np.uint64), 5 * ENTITY_KEY_CHARS, salt_for(seed, "keys", kind))
+    mixed = permute(index, 5 * ENTITY_KEY_CHARS, salt_for(seed, "keys", kind))
     return base32_keys(mixed, KEY_PREFIX[f"{kind}_id"], ENTITY_KEY_CHARS).alias(f"{kind}_id")
 
 

@@ -223,7 +223,8 @@ def _draw_city(seed: int, kind: str, cities: Cities, n: int) -> np.ndarray:
 
 
 def _jitter(seed: int, kind: str, axis: str, n: int, scale: float) -> np.ndarray:
-    return rng(seed, kind, axis).normal(0.0, scale, n)
+    # = normal(0.0, scale, n): scale * a standard draw, without numpy's call per draw.
+    return scale * rng(seed, kind, axis).standard_normal(n)
 
 
 def _households(seed: int, nc: int) -> np.ndarray:
@@ -238,7 +239,7 @@ def _households(seed: int, nc: int) -> np.ndarray:
 def _account_opened(seed: int, nc: int) -> np.ndarray:
     """Tenure: most accounts are years old; a few open during the feed's first years."""
     g = rng(seed, "customer", "opened")
-    years = g.exponential(7.0, nc)
+    years = 7.0 * g.standard_exponential(nc)  # = g.exponential(7.0, nc), faster
     old = WORLD_DAY - np.minimum(years * 365.25, 40 * 365.25).astype(np.int64)
     new = NEW_ACCOUNTS_FROM + (g.random(nc) * NEW_ACCOUNT_SPAN_DAYS).astype(np.int64)
     return np.where(g.random(nc) < NEW_ACCOUNT_SHARE, new, old)

@@ -82,7 +82,7 @@ class Portfolio:
         """Covered card slots weighted by how often fraudsters get hold of them: by card
         type, and by use (a card used at more shops is exposed to more breaches)."""
         pop = self.pop
-        exposure = pop.activity_weight[pop.card_customer] ** EXPOSURE_POWER
+        exposure = (pop.activity_weight**EXPOSURE_POWER)[pop.card_customer]  # per customer
         weight = CARD_TYPE_RISK[pop.card_type] * exposure * self.covered[pop.card_customer]
         return GuideTable(np.cumsum(weight), buckets_per_entry=1)
 

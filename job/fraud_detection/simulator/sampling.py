@@ -90,6 +90,7 @@ def build_guide(cdf: np.ndarray, m: int, side: Literal["left", "right"]) -> np.n
     down = np.flatnonzero(first > 0)
     while len(down := down[reaches(first[down] - 1, down)]):
         first[down] -= 1
+        down = down[first[down] > 0]
     up = np.flatnonzero(first < m)
     while len(up := up[~reaches(first[up], up)]):
         first[up] += 1

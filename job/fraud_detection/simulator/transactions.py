@@ -121,7 +121,7 @@ def pick_merchant(
 ) -> np.ndarray:
     """A merchant of the category: in (or nearest to) the city for card-present; online,
     one registered in `online_country` (-1 or None: anywhere)."""
-    category = category.astype(np.int64)
+    category = category.astype(np.int64, copy=False)
     merchant = np.full(len(category), -1, dtype=np.int64)
     local = np.flatnonzero(~online)
     if len(local):
@@ -160,7 +160,7 @@ def ip_location(
         pop.cities.country[city[mobile_rows]].astype(np.int64), u_gateway[mobile_rows]
     )
     resolved[vpn_rows] = pop.cities.table.draw(u_exit[vpn_rows])
-    jitter = g.normal(0.0, 0.06, (2, n))
+    jitter = 0.06 * g.standard_normal((2, n))  # = g.normal(0.0, 0.06, (2, n)), faster
     lat = pop.cities.lat[resolved] + jitter[0]
     lon = pop.cities.lon[resolved] + 1.5 * jitter[1]
     return resolved, lat, lon
@@ -257,7 +257,7 @@ def legit_block(
     )
     # At home, or at the destination of a trip; what no shop nearby sells is bought online.
     away = trips.away(customer, seconds)
-    city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64)
+    city = np.where(away >= 0, away, pop.home_city[customer]).astype(np.int64, copy=False)
     online |= pop.nearest_km[city, category] > MAX_SHOPPING_KM
     merchant = loyal_merchants(pop, s, customer, category, city, online)
     terminal = pick_terminal(pop, merchant, online, s("terminal").random(n))
@@ -343,7 +343,7 @@ def sessions(s: Streams, seconds: np.ndarray) -> np.ndarray:
     """
     n = len(seconds)
     follow = s("session").random(n) < SESSION_SHARE
-    lag = s("session-lag").exponential(SESSION_MEAN_S, n)
+    lag = SESSION_MEAN_S * s("session-lag").standard_exponential(n)  # = exponential(mean, n)
     roots = np.flatnonzero(~follow)
     leader = np.full(n, -1, dtype=np.int64)
     if not len(roots):
@@ -409,7 +409,7 @@ def categories(
     by_hour = np.clip(by_hour, 0, N_CATEGORIES - 1)
     # Row-major (customers, 2): customer c's k-th favourite is element 2c + k.
     favourite = pop.favourite_categories.ravel()[2 * customer + (u[1] < 0.5)]
-    return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64)
+    return np.where(u[2] < FAVOURITE_SHARE, favourite, by_hour).astype(np.int64, copy=False)
 
 
 def loyal_merchants(
@@ -569,7 +569,9 @@ def retries(d: Draft, s: Streams) -> None:
     src, dst = src[ok], dst[ok]
     first = np.unique(dst, return_index=True)[1]
     src, dst = src[first], dst[first]
-    keep = ~np.isin(dst, src)
+    is_source = np.zeros(n, dtype=bool)  # np.isin(dst, src) by a mark per row: cheaper
+    is_source[src] = True
+    keep = ~is_source[dst]
     src, dst = src[keep], dst[keep]
     d.overwrite(dst, d.take(src))
     smaller = d.response[src] == R["51"]  # a smaller basket the second time
