@@ -37,13 +37,6 @@ PIDS_LIMIT = 1024
 PARQUET_BYTES_PER_ROW = 45
 SCRATCH_HEADROOM = 1.5
 SCRATCH_FLOOR_MIB = 64
-# Beside it, the blocks handed to the job's Parquet encoder process: up to ENCODER_FILES block
-# files of at most MAX_BLOCK_ROWS rows, BLOCK_FILE_BYTES_PER_ROW each (the job's
-# sinks.parquet.ENCODER_FILES, simulator's MAX_BLOCK_ROWS, tempfiles.BLOCK_FILE_BYTES_PER_ROW).
-# With less room the job encodes in its own process: the same file, only slower.
-ENCODER_FILES = 3
-MAX_BLOCK_ROWS = 131_072
-BLOCK_FILE_BYTES_PER_ROW = 340
 # Kubernetes counts the container's log against its ephemeral storage too; the job logs a few
 # lines a run, this bounds a runaway.
 LOG_ALLOWANCE_MIB = 64
@@ -52,8 +45,7 @@ LOG_ALLOWANCE_MIB = 64
 def scratch_mib(rows: int, days: int = 1) -> int:
     """The job's /tmp for `days` days of `rows` rows each, in MiB."""
     need = rows * days * PARQUET_BYTES_PER_ROW * SCRATCH_HEADROOM
-    blocks = ENCODER_FILES * min(rows, MAX_BLOCK_ROWS) * BLOCK_FILE_BYTES_PER_ROW
-    return SCRATCH_FLOOR_MIB + math.ceil((need + blocks) / 1024**2)
+    return SCRATCH_FLOOR_MIB + math.ceil(need / 1024**2)
 
 
 def ephemeral_storage_mib(rows: int, days: int = 1) -> int:

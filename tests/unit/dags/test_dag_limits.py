@@ -55,27 +55,6 @@ def test_scratch_holds_the_measured_bytes_per_row_with_headroom(limits: Any) -> 
     assert limits.ephemeral_storage_mib(10) > limits.scratch_mib(10)  # the log counts too
 
 
-def test_scratch_has_room_for_the_encoder_processs_block_files(
-    limits: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
-) -> None:
-    from collections import namedtuple
-
-    from fraud_detection import pipeline, tempfiles
-    from fraud_detection.simulator import DaySpec, dataset
-    from fraud_detection.sinks import parquet
-
-    assert limits.ENCODER_FILES == parquet.ENCODER_FILES
-    assert limits.MAX_BLOCK_ROWS == dataset.MAX_BLOCK_ROWS
-    assert limits.BLOCK_FILE_BYTES_PER_ROW == tempfiles.BLOCK_FILE_BYTES_PER_ROW
-    usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(pipeline, "usable_cpus", lambda: 2)
-    for rows in (1_000, 1_000_000, 10_000_000):
-        free = limits.scratch_mib(rows) * 1024**2
-        monkeypatch.setattr(tempfiles.shutil, "disk_usage", lambda _, f=free: usage(0, 0, f))
-        block_rows = DaySpec(dt.date(2025, 6, 12), rows).block_rows
-        assert pipeline._encoder_for(tmp_path, rows, block_rows) == "process", rows
-
-
 def test_default_memory_covers_the_jobs_need_with_margin(limits: Any) -> None:
     from daily_synthetic_job.policy import DEFAULT_MEM_LIMIT, memory_mib
     from fraud_detection.memory import memory_needed
