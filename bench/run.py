@@ -1,8 +1,7 @@
 """`make bench`: the job's speed and memory, measured from outside, written to docs/performance.md.
 
 Every whole-process figure runs the `daily-synthetic` command as a child process and
-times it from start to exit; peak memory is that child's resident set together with the
-processes it starts (the Parquet encoder). The
+times it from start to exit; peak memory is that child's maximum resident set. The
 encode floor writes the run's own table again with the job's own Parquet writer and
 encoding policy (`sinks.parquet.write_parquet`, `schema.ENCODINGS`): the only part of
 the job the bench imports. Figures are for people to compare between commits on one
@@ -19,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,47 +85,12 @@ def cli_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "fraud_detection"]
 
 
-def _rss_kib(pid: int) -> int:
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0
-    return next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
-def _sample_tree_rss(pid: int, stop: threading.Event, peak: list[int]) -> None:
-    """The child's and its own children's (the encoder process's) resident sets, summed."""
-    while not stop.wait(0.01):
-        peak[0] = max(peak[0], sum(_rss_kib(p) for p in [pid, *_children(pid)]))
-
-
 def run_process(argv: Sequence[str]) -> tuple[float, float, float]:
-    """One child process from start to exit: (wall seconds, peak RSS in MiB, CPU seconds).
-
-    Peak RSS is that of the child and the processes it starts, together: sampled every
-    10 ms as their sum, and never less than the largest single peak the kernel reports.
-    """
+    """One child process from start to exit: (wall seconds, peak RSS in MiB, CPU seconds)."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stop, sampled = threading.Event(), [0]
-    sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, stop, sampled))
-    sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, and its children's
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
     elapsed = time.perf_counter() - started
-    stop.set()
-    sampler.join()
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -135,7 +98,7 @@ def run_process(argv: Sequence[str]) -> tuple[float, float, float]:
         tail = stderr.strip().splitlines()[-1:] or ["(no output)"]
         raise SystemExit(f"bench: {' '.join(argv)} exited with {code}: {tail[0]}")
     cpu = usage.ru_utime + usage.ru_stime
-    return elapsed, max(usage.ru_maxrss, sampled[0]) / 1024, cpu  # Linux reports KiB
+    return elapsed, usage.ru_maxrss / 1024, cpu  # Linux reports KiB
 
 
 def time_process(make_argv: Callable[[int], Sequence[str]], runs: int) -> Timing:
@@ -477,11 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
             f"- Whole-process figures run `{' '.join(Path(a).name for a in cli_command())}` "
             "as a child process, from start to exit, writing to a local temporary folder with "
-            "the default zstd codec; peak RSS is that of the child and the Parquet encoder "
-            "process it starts where two CPUs are usable, summed (sampled every 10 ms, and "
-            "never below the largest single peak `wait4` reports). The 1,000-row run is the "
-            "start-up cost: imports, populations, one tiny file. CPU is the user + system "
-            "time of the child and its encoder: on a shared machine it moves "
+            "the default zstd codec; peak RSS is the child's own maximum resident set "
+            "(`wait4`). The 1,000-row run is the start-up cost: imports, populations, one "
+            "tiny file. CPU is the child's user + system time: on a shared machine it moves "
             "less than the wall time does. `make bench` runs the job from `.venv-job`, which "
             "holds only the job's runtime dependencies, as its image does (the dev venv also "
             "holds Airflow, whose SQLAlchemy dataframely would import at start-up).",
@@ -490,8 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "less this is what the Parquet file, its staging and the commit add.",
             f"- Encode floor: the {small:,}-row Parquet written by the run is read back into "
             "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer and encoding policy, "
-            f"`{ENCODE_FLOOR_CALL}`, in the bench's own process. No generation, no checks: "
-            "the least a run could take to write that table.",
+            f"`{ENCODE_FLOOR_CALL}`. No generation, no checks: the least a run could take to "
+            "write that table.",
             "- Row-by-row baseline (`bench/baseline_row_by_row.py`): one Python dict per "
             "payment, values from `random`, merchant name and city from mimesis per row, "
             "then the same writer as the encode floor. Its world is built first and not timed; it has "

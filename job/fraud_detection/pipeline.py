@@ -62,18 +62,10 @@ from fraud_detection.sinks.destination import (
 )
 from fraud_detection.sinks.layout import DayLayout
 from fraud_detection.sinks.lease import Lease, held_lease
-from fraud_detection.sinks.parquet import (
-    ENCODER_FILES,
-    Encoder,
-    WrittenFile,
-    arrow_schema,
-    arrow_type_names,
-    usable_cpus,
-    write_parquet,
-)
+from fraud_detection.sinks.parquet import WrittenFile, arrow_schema, arrow_type_names, write_parquet
 from fraud_detection.sinks.publish import DayPublication, DayState, StagedPart, publish_file
 from fraud_detection.sinks.staged import slice_metadata, staged_slices
-from fraud_detection.tempfiles import check_scratch_space, room_for_block_files, work_dir
+from fraud_detection.tempfiles import check_scratch_space, work_dir
 from fraud_detection.validation import SliceStats, Totals, check_totals, validate_reports
 
 log = logging.getLogger(__name__)
@@ -187,13 +179,6 @@ class _Progress:
         self.next_share = share + 0.1
 
 
-def _encoder_for(scratch: Path, rows: int, block_rows: int) -> Encoder:
-    """An encoder process of its own where a second CPU and room for its block files are."""
-    if usable_cpus() >= 2 and room_for_block_files(scratch, rows, block_rows, ENCODER_FILES):
-        return "process"
-    return "here"
-
-
 def generate_slice(
     opts: RunOptions, path: Path, deadline: Deadline | None = None
 ) -> tuple[WrittenFile, SliceStats]:
@@ -216,7 +201,6 @@ def generate_slice(
     written = write_parquet(
         checked_blocks(), SCHEMA, path, compression=opts.compression,
         row_group_rows=opts.row_group_rows, encodings=ENCODINGS,
-        encoder=_encoder_for(path.parent, spec.shard_rows(shard), spec.block_rows),
     )  # fmt: skip
     log.info(
         "wrote %s (%s rows, %.1f MB, %s) in %.1f s",

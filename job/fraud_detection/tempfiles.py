@@ -15,9 +15,6 @@ TEMP_PREFIX = "daily-synthetic-"
 # Parquet bytes a payment row takes in the scratch file (docs/performance.md measures
 # about 45), with headroom: what a slice needs in TMPDIR before it is uploaded.
 SCRATCH_BYTES_PER_ROW = 55
-# Arrow IPC bytes a row takes in a block file handed to the encoder process (uncompressed,
-# large text: about 300 measured), with headroom.
-BLOCK_FILE_BYTES_PER_ROW = 340
 
 
 def pid_alive(pid: int) -> bool:
@@ -65,9 +62,3 @@ def check_scratch_space(where: Path, rows: int) -> None:
             f"and the slice's Parquet file needs about {need / 1e6:,.0f} MB; free space or "
             "point TMPDIR at a larger volume"
         )
-
-
-def room_for_block_files(where: Path, rows: int, block_rows: int, files: int) -> bool:
-    """Whether `where` holds the slice's file and, beside it, `files` block files at once."""
-    need = rows * SCRATCH_BYTES_PER_ROW + files * block_rows * BLOCK_FILE_BYTES_PER_ROW
-    return shutil.disk_usage(where).free >= need

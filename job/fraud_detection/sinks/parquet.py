@@ -6,10 +6,6 @@ arrow-rs's Parquet writer (`arro3.io`), the Parquet engine of delta-rs, which th
 table needs anyway: the image ships no second engine (no pyarrow). Each column gets
 a dictionary unless the caller's encodings (the schema's policy) say otherwise.
 
-arrow-rs keeps the GIL while it encodes. Where two CPUs or more are usable, the day's
-slice is encoded in a process of its own (`sinks.encoder`), fed the blocks as Arrow IPC
-files in the scratch folder, so that encoding overlaps generating; the bytes are the same.
-
 The file carries no embedded Arrow schema: readers take each column's type from the
 Parquet types, so text (Enums included) is `string`, not the `string_view` or
 `large_string` polars hands over (Feast reads `large_string` as Json), and no text
@@ -19,19 +15,10 @@ column is copied to change its Arrow type.
 from __future__ import annotations
 
 import hashlib
-import itertools
-import json
-import logging
-import math
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import arro3.core as a3
 import polars as pl
@@ -39,8 +26,6 @@ from arro3.io import write_parquet as write_arrow_parquet
 
 from fraud_detection.errors import DiskFull, JobError, is_disk_full
 from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS, Compression
-
-log = logging.getLogger(__name__)
 
 # zstd level 1 writes ~4x faster than the default level, at the same size on this data.
 DEFAULT_ZSTD_LEVEL = 1
@@ -52,7 +37,6 @@ _Encoding = Literal[
     "delta_length_byte_array", "delta_byte_array", "rle_dictionary", "byte_stream_split",
 ]  # fmt: skip
 _ENCODINGS: tuple[_Encoding, ...] = get_args(_Encoding)
-Encoder = Literal["here", "process"]
 # Arrow's own names of the types the schemas use (the manifest's `schema`, as pyarrow,
 # DuckDB and Spark print them), by the polars type of the column.
 _ARROW_NAMES: dict[type[pl.DataType], str] = {
@@ -138,39 +122,6 @@ def _as_written(frame: pl.DataFrame) -> a3.Table:
     return table
 
 
-def writer_options(
-    schema: pl.Schema,
-    *,
-    compression: Compression = "zstd",
-    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-    encodings: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """arro3's `write_parquet` settings: one encoding policy, in this process or the encoder's."""
-    by_column = column_encodings(schema, encodings or {})
-    return {
-        "compression": f"zstd({DEFAULT_ZSTD_LEVEL})" if compression == "zstd" else compression,
-        "max_row_group_size": row_group_rows,
-        # No embedded Arrow schema: readers take each column's type from the Parquet types
-        # (text is `string`, not polars' `string_view`; see the module's doc).
-        "skip_arrow_metadata": True,
-        # A dictionary for every column without an encoding of its own.
-        "dictionary_enabled": True,
-        "column_dictionary_enabled": {c: False for c in by_column},
-        "column_encoding": dict(by_column),
-        "dictionary_page_size_limit": DICTIONARY_PAGE_BYTES,
-    }
-
-
-def usable_cpus() -> int:
-    """CPUs this process may use: its affinity, capped by a cgroup quota (docker --cpus, ECS)."""
-    cpus = len(os.sched_getaffinity(0))
-    with suppress(OSError, ValueError):
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    return cpus
-
-
 def write_parquet(
     frames: Iterable[pl.DataFrame],
     schema: pl.Schema,
@@ -179,7 +130,6 @@ def write_parquet(
     compression: Compression = "zstd",
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     encodings: Mapping[str, str] | None = None,
-    encoder: Encoder = "here",
 ) -> WrittenFile:
     """Write `frames` (in order) into `path`, at most `row_group_rows` rows per row group.
 
@@ -187,123 +137,49 @@ def write_parquet(
     DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, ...); other columns get a dictionary.
     Row groups fill up to `row_group_rows` across frames: a larger row group shares one
     dictionary over more rows (a day's customers), and memory stays bounded by
-    `row_group_rows`, whatever the file's size. The frames are pulled in the calling
-    thread, one at a time, so the caller keeps control between frames (a signal handler
-    runs, a deadline is checked); its exceptions come out as they went in.
-
-    `encoder`: "here" encodes in this process; "process" in an encoder process of its own
-    (`sinks.encoder`), so that encoding, which keeps the GIL, overlaps the caller's next
-    frames on another core. It writes up to ENCODER_FILES block files beside `path`. The
-    file's bytes are the same either way.
+    `row_group_rows`, whatever the file's size. The writer pulls the frames in the
+    calling thread, one at a time, so the caller keeps control between frames (a signal
+    handler runs, a deadline is checked); its exceptions come out as they went in.
     """
-    options = writer_options(
-        schema, compression=compression, row_group_rows=row_group_rows, encodings=encodings
-    )
-    raised: list[BaseException] = []  # the caller's own exception (arrow-rs wraps it)
+    # polars' own Arrow types: text as string views, which the writer takes as they are.
+    target = _as_written(pl.DataFrame(schema=schema)).schema
+    by_column = column_encodings(schema, encodings or {})
+    codec = f"zstd({DEFAULT_ZSTD_LEVEL})" if compression == "zstd" else compression
+    raised: list[BaseException] = []  # the caller's own exception, which arrow-rs wraps
 
-    def checked() -> Iterator[pl.DataFrame]:
+    def batches() -> Iterator[a3.RecordBatch]:
         try:
-            yield from frames
+            for frame in frames:
+                yield from _as_written(frame).to_batches()
+                del frame
         except BaseException as exc:
             raised.append(exc)
             raise
 
     try:
-        if encoder == "process":
-            _write_in_encoder(checked(), schema, path, options)
-        else:
-            _write_here(checked(), schema, path, options)
+        write_arrow_parquet(
+            a3.RecordBatchReader.from_batches(target, batches()), path,
+            compression=codec, max_row_group_size=row_group_rows,
+            # No embedded Arrow schema: readers take each column's type from the Parquet
+            # types (text is `string`, not polars' `string_view`; see the module's doc).
+            skip_arrow_metadata=True,
+            # A dictionary for every column without an encoding of its own.
+            dictionary_enabled=True, column_dictionary_enabled={c: False for c in by_column},
+            column_encoding={c: e for c, e in by_column.items()},
+            dictionary_page_size_limit=DICTIONARY_PAGE_BYTES,
+        )  # fmt: skip
     except BaseException as exc:
         path.unlink(missing_ok=True)
         if raised:
             raise raised[0] from None
-        raise _as_job_error(exc, path) from None
-    return WrittenFile(path=path, bytes=path.stat().st_size, sha256=sha256_of(path))
-
-
-def _as_job_error(exc: BaseException, path: Path) -> BaseException:
-    """The writer's failures as the job's one-line errors."""
-    if isinstance(exc, JobError) or not isinstance(exc, Exception):
-        return exc
-    if is_disk_full(exc):  # arrow-rs panics on ENOSPC (pyo3's PanicException)
-        return DiskFull(
-            f"no space left on device while writing {path}; free space or point TMPDIR "
-            "at a larger volume"
-        )
-    if isinstance(exc, OSError):
-        return JobError(f"cannot write {path}: {exc.strerror or exc}")
-    if type(exc).__name__ == "PanicException":  # arrow-rs's I/O errors, as pyo3 raises them
-        return JobError(f"cannot write {path}: {exc}")
-    return exc
-
-
-def _write_here(
-    frames: Iterator[pl.DataFrame], schema: pl.Schema, path: Path, options: dict[str, Any]
-) -> None:
-    # polars' own Arrow types: text as string views, which the writer takes as they are.
-    target = _as_written(pl.DataFrame(schema=schema)).schema
-    batches = (batch for frame in frames for batch in _as_written(frame).to_batches())
-    write_arrow_parquet(a3.RecordBatchReader.from_batches(target, batches), path, **options)
-
-
-# Blocks handed to the encoder and not yet encoded: it encodes one while the next waits.
-ENCODER_WINDOW = 2
-# Block files in the scratch folder at once: those handed over, and the one being written.
-ENCODER_FILES = ENCODER_WINDOW + 1
-_LARGE_TEXT = pl.CompatLevel.oldest()
-
-
-class _EncoderStopped(Exception):
-    """The encoder closed its side before the end."""
-
-
-def _write_in_encoder(
-    frames: Iterator[pl.DataFrame], schema: pl.Schema, path: Path, options: dict[str, Any]
-) -> None:
-    """Hand the frames to an encoder process as Arrow IPC files beside `path`."""
-    blocks = path.with_name(f"{path.name}.blocks")
-    request = json.dumps({"path": str(path), "blocks": str(blocks), "options": options})
-    child = subprocess.Popen(
-        [sys.executable, "-m", "fraud_detection.sinks.encoder", request],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    blocks.mkdir(exist_ok=True)
-    try:
-        try:
-            sent = acked = 0
-            # First a file with no rows: the schema.
-            for k, frame in enumerate(itertools.chain([pl.DataFrame(schema=schema)], frames)):
-                while sent - acked >= ENCODER_WINDOW:
-                    if not child.stdout.readline():  # a blocking read releases the GIL
-                        raise _EncoderStopped
-                    acked += 1
-                block = blocks / f"{k:05d}.arrow"
-                # polars writes without the GIL: the next frame goes on being generated.
-                # Large (not view) text: arrow-rs's writer takes no dictionaries of views.
-                frame.write_ipc(block, compression="uncompressed", compat_level=_LARGE_TEXT)
-                child.stdin.write(f"{block}\n")
-                child.stdin.flush()
-                sent += k > 0
-            child.stdin.write("\n")
-            child.stdin.close()
-        except (BrokenPipeError, _EncoderStopped):
-            pass  # the encoder stopped: its exit code and message say why
-        _, status, usage = os.wait4(child.pid, 0)
-        code = child.returncode = os.waitstatus_to_exitcode(status)
-        log.debug("encoder process: peak RSS %d MiB", usage.ru_maxrss // 1024)
-        # Its own one line comes last (a Rust panic prints its text before).
-        said = (child.stderr.read().strip().splitlines() or [""])[-1]
-    except BaseException:
-        child.kill()  # the caller's failure (or a signal): no file
-        child.wait()
+        if is_disk_full(exc):  # arrow-rs panics on ENOSPC (pyo3's PanicException)
+            raise DiskFull(
+                f"no space left on device while writing {path}; free space or point TMPDIR "
+                "at a larger volume"
+            ) from None
+        if isinstance(exc, OSError) and not isinstance(exc, JobError):
+            raise JobError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if type(exc).__name__ == "PanicException":  # arrow-rs's I/O errors, as pyo3 raises them
+            raise JobError(f"cannot write {path}: {exc}") from None
         raise
-    finally:
-        for stream in (child.stdout, child.stderr):
-            stream.close()
-        shutil.rmtree(blocks, ignore_errors=True)
-    if code == DiskFull.exit_code:
-        raise DiskFull(f"{said}; free space or point TMPDIR at a larger volume")
-    if code != 0:
-        why = f"killed by signal {-code} (out of memory?)" if code < 0 else said or f"exit {code}"
-        raise JobError(f"cannot write {path}: the Parquet encoder process failed: {why}")
+    return WrittenFile(path=path, bytes=path.stat().st_size, sha256=sha256_of(path))
