@@ -30,11 +30,12 @@ help: ## list the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install -q "uv==$(UV_VERSION)"
 
-# Then DuckDB's delta extension, from its wheel (the feast group): Feast's DuckDB offline store
-# reads the Delta tables through it, and DuckDB cannot download it here.
+# Then DuckDB's delta and httpfs extensions, from their wheels (the feast group): Feast's DuckDB
+# offline store reads the Delta tables through the first, the readers' tests read S3 through the
+# second, and DuckDB cannot download them here.
 $(BIN)/daily-synthetic: pyproject.toml uv.lock scripts/duckdb-local-extensions.py | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
-	$(BIN)/python scripts/duckdb-local-extensions.py delta
+	$(BIN)/python scripts/duckdb-local-extensions.py delta httpfs
 	@touch $@
 
 dev: $(BIN)/daily-synthetic ## create .venv with the job (editable), dev tools and Airflow, from uv.lock

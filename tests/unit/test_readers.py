@@ -10,9 +10,11 @@ would read as data. The Parquet glob readers therefore get the partition glob
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import duckdb
@@ -117,18 +119,42 @@ def test_polars_reads_the_partition_glob_with_one_type_per_partition_column(root
     assert {schema[c] for c in PARTITION_COLUMNS} == {pl.Int64}
 
 
-def test_duckdb_reads_the_partition_glob_with_one_type_per_partition_column(
-    local_root: str,
-) -> None:
-    # Local only: DuckDB reads S3 through its httpfs extension, which it downloads at first use.
-    root = local_root
+def duckdb_for(root: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that reads `root`: on S3, httpfs with the environment's credentials
+    and endpoint as a secret (DuckDB reads no AWS variables by itself)."""
+    con = duckdb.connect()
+    if root.startswith("s3://"):
+        endpoint = urlsplit(os.environ["AWS_ENDPOINT_URL"])
+        con.execute("LOAD httpfs")
+        con.execute(
+            "CREATE SECRET feed (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, "
+            "URL_STYLE 'path', USE_SSL ?)",
+            [os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"],
+             os.environ["AWS_REGION"], endpoint.netloc, endpoint.scheme == "https"],
+        )  # fmt: skip
+    return con
+
+
+def test_duckdb_reads_the_partition_glob_with_one_type_per_partition_column(root: str) -> None:
     query = "select year, month, day, typeof(year), typeof(month), typeof(day) from read_parquet(?)"
-    rows = duckdb.execute(query, [f"{root}/{PARTITION_GLOB}"]).fetchall()
+    rows = duckdb_for(root).execute(query, [f"{root}/{PARTITION_GLOB}"]).fetchall()
     assert {r[3:] for r in rows} == {("BIGINT", "BIGINT", "BIGINT")}
     counts: dict[str, int] = {}
     for y, m, d, *_ in rows:
         counts[f"{y}-{m:02d}-{d:02d}"] = counts.get(f"{y}-{m:02d}-{d:02d}", 0) + 1
     assert counts == DAYS
+
+
+def test_duckdb_reads_the_table_with_delta_scan(root: str) -> None:
+    con = duckdb_for(root)
+    con.execute("LOAD delta")
+    rows = con.execute(
+        "select year, month, day, count(*), count(distinct transaction_id) "
+        "from delta_scan(?) group by all",
+        [root],
+    ).fetchall()
+    assert {f"{y}-{m:02d}-{d:02d}": n for y, m, d, n, _ in rows} == DAYS
+    assert all(n == unique for *_, n, unique in rows)
 
 
 def test_a_glob_over_the_whole_root_meets_the_log(local_root: str) -> None:
