@@ -47,11 +47,13 @@ def day(text: str) -> date:
 
 
 def on_signal(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
+    Interrupted.raised = Interrupted(signum, signal.Signals(signum).name)
+    raise Interrupted.raised
 
 
 def stop_on_signals() -> None:
     """SIGTERM (docker stop, Airflow, ECS) and SIGINT end the run as `Interrupted`."""
+    Interrupted.raised = None
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 

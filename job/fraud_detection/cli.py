@@ -240,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 9
+    except BaseException:
+        if (stopped := Interrupted.raised) is None:
+            raise
+        print(_error_line(f"interrupted by {stopped.name}", stopped.day_state), file=sys.stderr)
+        return stopped.exit_code
     print(manifest.to_json(), flush=True)
     return 0
 

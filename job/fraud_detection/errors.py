@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import ClassVar
 
 
 class JobError(Exception):
@@ -64,6 +65,10 @@ class Interrupted(KeyboardInterrupt):
     """SIGTERM/SIGINT, raised in the main thread by the signal handler."""
 
     day_state: str | None = None
+    # The one the handler raised last. Raised inside Python code that native code called
+    # (polars building a dtype, arrow-rs pulling a block), it can come out of the native
+    # call as another exception (a Rust panic): whatever surfaces after it is still it.
+    raised: ClassVar[Interrupted | None] = None
 
     def __init__(self, signum: int, name: str) -> None:
         super().__init__(name)

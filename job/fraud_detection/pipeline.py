@@ -247,6 +247,9 @@ class DayRun:
             exc.day_state = self.explain_state()
             raise
         except BaseException as exc:
+            if (stopped := Interrupted.raised) is not None:  # a signal, as native code saw it
+                stopped.day_state = self.explain_state()
+                raise stopped from None
             if not is_out_of_memory(exc):
                 raise
             error = OutOfMemory(

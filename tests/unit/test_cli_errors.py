@@ -160,3 +160,41 @@ def test_an_address_space_limit_too_small_is_exit_9_before_anything(tmp_path: Pa
     )
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_signal_that_native_code_turned_into_a_panic_is_still_the_signal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The handler's exception, raised inside Python code that polars or arrow-rs called,
+    comes out of the native call as a Rust panic; the run still ends as interrupted."""
+    import signal
+
+    from fraud_detection import pipeline
+    from fraud_detection.arguments import on_signal
+    from fraud_detection.errors import Interrupted
+
+    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
+        pass
+
+    def generate_slice(*_: object, **__: object) -> None:
+        try:
+            on_signal(signal.SIGTERM, None)
+        except Interrupted as exc:
+            raise PanicException("called `Result::unwrap()` on an `Err` value") from exc
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr(pipeline, "generate_slice", generate_slice)
+    code, _, err = run_cli(
+        capsys, "--date", "2025-06-12", "--rows", "1000", "--dest", str(tmp_path / "raw")
+    )
+    assert code == 128 + signal.SIGTERM
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("daily-synthetic: error: interrupted by SIGTERM; ")
+    assert "left untouched" in last
+    # The next run in this process starts afresh.
+    monkeypatch.undo()
+    assert (
+        run_cli(capsys, "--date", "2025-06-12", "--rows", "1000", "--dest", str(tmp_path / "b"))[0]
+        == 0
+    )
