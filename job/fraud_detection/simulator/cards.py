@@ -111,14 +111,23 @@ class Lifecycle:
                 last[busy], np.maximum.reduceat(np.where(done, r, -np.inf), runs)
             )
             blocked[busy] |= np.logical_or.reduceat((b <= at) & (at < r), runs)
-        issued = np.where(reissues > 0, day_ordinal(np.maximum(last, 0)), cycle_start)
-        version = cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1)
-        return Plastic(
-            version=version.astype(np.int64),
-            issued=issued.astype(np.int64),
-            expiry=_month_start(cycle_start + CARD_VALIDITY_DAYS),
-            blocked=blocked,
-        )
+        return _plastic_of(cycle, cycle_start, reissues, last, blocked)
+
+
+def _plastic_of(
+    cycle: np.ndarray, cycle_start: np.ndarray, reissues: np.ndarray, last: np.ndarray,
+    blocked: np.ndarray,
+) -> Plastic:  # fmt: skip
+    """The plastic from its validity cycle and the reissues counted in it (the last one's
+    time, -inf if none)."""
+    issued = np.where(reissues > 0, day_ordinal(np.maximum(last, 0)), cycle_start)
+    version = cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1)
+    return Plastic(
+        version=version.astype(np.int64),
+        issued=issued.astype(np.int64),
+        expiry=_month_start(cycle_start + CARD_VALIDITY_DAYS),
+        blocked=blocked,
+    )
 
 
 @dataclass(frozen=True)
@@ -177,12 +186,7 @@ class DayEvents:
         has_live = np.zeros(n_slots, dtype=bool)
         has_live[slot] = True
         # `Lifecycle._plastic` for every slot at once, with no live event: today is the day.
-        whole_day = Plastic(
-            version=cycle * REISSUES_PER_CYCLE + np.minimum(reissues, REISSUES_PER_CYCLE - 1),
-            issued=np.where(reissues > 0, day_ordinal(np.maximum(last, 0)), cycle_start),
-            expiry=_month_start(cycle_start + CARD_VALIDITY_DAYS),
-            blocked=blocked,
-        )
+        whole_day = _plastic_of(cycle, cycle_start, reissues, last, blocked)
         return DayEvents(
             life, pop, day, reissues, last, blocked, live_events, whole_day, has_live, first > day
         )
@@ -227,7 +231,12 @@ def _slot_ptr(slot: np.ndarray, n_slots: int) -> np.ndarray:
 
 def issued_slot(pop: Population, slot: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The slot, or the customer's first card where the slot's card is not issued yet."""
-    return _first_card_where(pop, slot, np.flatnonzero(pop.card_first_issue[slot] > day_ordinal(t)))
+    return issued_slot_on(pop, slot, day_ordinal(t))
+
+
+def issued_slot_on(pop: Population, slot: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """`issued_slot` for times whose days (ordinals) are known already."""
+    return _first_card_where(pop, slot, np.flatnonzero(pop.card_first_issue[slot] > day))
 
 
 def _first_card_where(pop: Population, slot: np.ndarray, early: np.ndarray) -> np.ndarray:

@@ -23,7 +23,13 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from fraud_detection.schema import FRAUD_SCENARIOS
-from fraud_detection.simulator.cards import CARD_VALIDITY_DAYS, DAY_S, T0, Lifecycle
+from fraud_detection.simulator.cards import (
+    CARD_VALIDITY_DAYS,
+    DAY_S,
+    T0,
+    Lifecycle,
+    issued_slot_on,
+)
 from fraud_detection.simulator.population import PopulationSizes
 from fraud_detection.simulator.portfolio import portfolio_for
 from fraud_detection.simulator.profiles import PROFILES
@@ -249,12 +255,10 @@ def _headers(reg: Regime, month: int) -> _Headers:
     # rounded up to the next midnight.
     next_midnight = np.repeat((ordinal + 1 - T0) * float(DAY_S), per_day)
     first_day = np.repeat(ordinal, per_day) + (start >= next_midnight)
-    # The victim's card as it is at the start: a slot not issued yet means their first
-    # card (cards.issued_slot, on the start's day at hand).
+    # The victim's card as it is at the start: a slot not issued yet means their first card.
     pop = portfolio.pop
-    drawn = portfolio.card_risk.draw(g("victim").random(n))
-    victim = pop.card_customer[drawn]
-    slot = np.where(pop.card_first_issue[drawn] > first_day, pop.card_start[victim], drawn)
+    slot = issued_slot_on(pop, portfolio.card_risk.draw(g("victim").random(n)), first_day)
+    victim = pop.card_customer[slot]
     passed = (scenario == TESTING) & (g("live").random(n) < TEST_PASS_SHARE)
 
     u = g("detection").random(n)
