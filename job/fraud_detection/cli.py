@@ -229,8 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         manifest = _run(args)
     except Interrupted as exc:
-        print(_error_line(f"interrupted by {exc.name}", exc.day_state), file=sys.stderr)
-        return exc.exit_code
+        return _interrupted(exc)
     except JobError as exc:
         print(_error_line(str(exc), exc.day_state), file=sys.stderr)
         return exc.exit_code
@@ -241,12 +240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 9
     except BaseException:
-        if (stopped := Interrupted.raised) is None:
+        if Interrupted.raised is None:
             raise
-        print(_error_line(f"interrupted by {stopped.name}", stopped.day_state), file=sys.stderr)
-        return stopped.exit_code
+        return _interrupted(Interrupted.raised)  # the signal, as native code passed it on
     print(manifest.to_json(), flush=True)
     return 0
+
+
+def _interrupted(stopped: Interrupted) -> int:
+    print(_error_line(f"interrupted by {stopped.name}", stopped.day_state), file=sys.stderr)
+    return stopped.exit_code
 
 
 def entry() -> NoReturn:
