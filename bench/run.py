@@ -2,9 +2,8 @@
 
 Every whole-process figure runs the `daily-synthetic` command as a child process and
 times it from start to exit; peak memory is that child's maximum resident set. The
-encode floor writes the run's own table again with the job's own Parquet writer and
-encoding policy (`sinks.parquet.write_parquet`, `schema.ENCODINGS`): the only part of
-the job the bench imports. Figures are for people to compare between commits on one
+encode floor writes the run's own table again with the job's own Parquet writer
+(`sinks.parquet.write_parquet`): the only part of the job the bench imports. Figures are for people to compare between commits on one
 machine; nothing here asserts a speed (the tests assert behaviour).
 """
 
@@ -38,19 +37,16 @@ DAY = date(2025, 6, 12)
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "docs" / "performance.md"
 ENCODE_FLOOR_CALL = (
-    "fraud_detection.sinks.parquet.write_parquet([table], table.schema, path, "
-    "encodings=schema.ENCODINGS) (zstd level 1, row groups up to "
-    f"{DEFAULT_ROW_GROUP_ROWS:,} rows)"
+    "fraud_detection.sinks.parquet.write_parquet([table], table.schema, path) "
+    f"(zstd level 1, row groups up to {DEFAULT_ROW_GROUP_ROWS:,} rows)"
 )
 
 
 def encode_floor_write(frame: pl.DataFrame, path: Path) -> None:
-    """The job's writer and encoding policy, on a table already in memory."""
-    from fraud_detection.schema import ENCODINGS
+    """The job's writer, on a table already in memory."""
     from fraud_detection.sinks.parquet import write_parquet
 
-    encodings = {c: e for c, e in ENCODINGS.items() if c in frame.schema}
-    write_parquet([frame], frame.schema, path, encodings=encodings)
+    write_parquet([frame], frame.schema, path)
 
 
 @dataclass(frozen=True)
@@ -450,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "per-block checks as the run, in the job's Python, writing nothing; the whole run "
             "less this is what the Parquet file, its staging and the commit add.",
             f"- Encode floor: the {small:,}-row Parquet written by the run is read back into "
-            "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer and encoding policy, "
+            "memory, with its coded columns cast back to the job's Enums, and written again with the job's own writer, "
             f"`{ENCODE_FLOOR_CALL}`. No generation, no checks: the least a run could take to "
             "write that table.",
             "- Row-by-row baseline (`bench/baseline_row_by_row.py`): one Python dict per "

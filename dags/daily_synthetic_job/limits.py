@@ -25,7 +25,7 @@ FEATURE_HISTORY_DAYS = 37
 # --- one container -------------------------------------------------------------------------
 
 # A CPU cap (Docker's NanoCpus), not a weight: one slice keeps two cores busy (blocks are
-# generated on two threads while the main thread checks and encodes).
+# generated on two threads while polars encodes the last ones on its own).
 JOB_CPUS = 2.0
 # Processes and threads: polars and Arrow size their pools by the host's cores, boto3 adds its
 # transfer threads; this stops a runaway, not a normal run on a large host.

@@ -66,7 +66,7 @@ class Interrupted(KeyboardInterrupt):
 
     day_state: str | None = None
     # The one the handler raised last. Raised inside Python code that native code called
-    # (polars building a dtype, arrow-rs pulling a block), it can come out of the native
+    # (polars building a dtype or reading a frame), it can come out of the native
     # call as another exception (a Rust panic): whatever surfaces after it is still it.
     raised: ClassVar[Interrupted | None] = None
 

@@ -17,7 +17,7 @@ ADDRESS_SPACE_NEEDED = 4 * 1024**3
 
 
 def memory_needed(rows: int) -> int:
-    # Imports and populations, then one row group's blocks (default 1,048,576 rows) and the
+    # Imports and populations, then one row group's rows (default 262,144) and the
     # blocks generated ahead: the measured peaks (docs/operations.md) and some headroom.
     return int((400 + 700 * min(rows, 1_000_000) / 1_000_000) * 1024**2)
 

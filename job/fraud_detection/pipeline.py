@@ -42,7 +42,7 @@ from fraud_detection.manifest import (
     with_core,
 )
 from fraud_detection.memory import check_memory, is_out_of_memory
-from fraud_detection.schema import ENCODINGS, REPORT_SCHEMA, SCHEMA
+from fraud_detection.schema import REPORT_SCHEMA, SCHEMA
 from fraud_detection.settings import (
     DEFAULT_LEASE_TTL_SECONDS,
     DEFAULT_ROW_GROUP_ROWS,
@@ -189,8 +189,9 @@ def generate_slice(
     started = time.monotonic()
 
     def checked_blocks() -> Iterator[pl.DataFrame]:
-        # iter_blocks makes the next block on a worker thread while this one is
-        # checked and encoded here, in the main thread, where signals are handled.
+        # iter_blocks makes the next blocks on worker threads while the writer's thread
+        # checks this one here and polars encodes the last (without the GIL); the main
+        # thread waits in write_parquet, where signals are handled.
         for frame in iter_blocks(spec, shard):
             if deadline is not None:
                 deadline.check("generating rows")
@@ -200,7 +201,7 @@ def generate_slice(
 
     written = write_parquet(
         checked_blocks(), SCHEMA, path, compression=opts.compression,
-        row_group_rows=opts.row_group_rows, encodings=ENCODINGS,
+        row_group_rows=opts.row_group_rows,
     )  # fmt: skip
     log.info(
         "wrote %s (%s rows, %.1f MB, %s) in %.1f s",

@@ -123,13 +123,3 @@ REPORT_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
 REPORT_SCHEMA = pl.Schema({name: dtype for name, (dtype, _) in REPORT_COLUMNS.items()})
 REPORT_TYPES = ("chargeback", "fraud_report")
 CASE_KEY_PREFIX, CASE_KEY_CHARS = "X", 10
-
-
-# How the payments file stores each column; the pipeline hands this to the Parquet writer.
-# A column not named here is dictionary-encoded (repeated values: entities, names, codes).
-ENCODINGS: dict[str, str] = {
-    "transaction_id": "DELTA_LENGTH_BYTE_ARRAY",  # unique per row: a dictionary only adds
-    "event_timestamp": "DELTA_BINARY_PACKED",  # sorted µs: small, positive steps
-    "latitude": "BYTE_STREAM_SPLIT",  # floats: like bytes together, then zstd
-    "longitude": "BYTE_STREAM_SPLIT",
-}

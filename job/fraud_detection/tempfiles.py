@@ -50,9 +50,8 @@ def work_dir() -> Iterator[Path]:
 def check_scratch_space(where: Path, rows: int) -> None:
     """Refuse (exit 5) before generating when the slice's file cannot fit in `where`.
 
-    The Parquet writer (arrow-rs) panics on ENOSPC, with noise on stderr: checking first
-    gives one clear line in the common case (a small TMPDIR), and the writer's own
-    failure is still caught for a disk that fills up during the write.
+    Checking first fails before any work in the common case (a small TMPDIR); the
+    writer's own failure is still caught for a disk that fills up during the write.
     """
     need = rows * SCRATCH_BYTES_PER_ROW
     free = shutil.disk_usage(where).free

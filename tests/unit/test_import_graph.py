@@ -156,8 +156,9 @@ def test_a_local_run_loads_no_s3_library(tmp_path: Path) -> None:
 
 
 def test_the_job_runs_without_pyarrow(tmp_path: Path) -> None:
-    # The image has no pyarrow (one Parquet engine: arrow-rs); the dev venv has it for the
-    # tests and readers. Blocking its import here catches a use (e.g. polars' to_arrow).
+    # The image has no pyarrow (polars writes the files, delta-rs commits them); the dev
+    # venv has it for the tests and readers. Blocking its import here catches a use (e.g.
+    # polars' to_arrow).
     code = (
         "import sys\n"
         "sys.modules['pyarrow'] = None\n"

@@ -1,7 +1,11 @@
-"""The file stores each column the way the schema's encoding policy says, and reads back equal."""
+"""The Parquet file: its types, its row groups, the same bytes, and what a failure leaves."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -9,9 +13,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from fraud_detection.schema import ENCODINGS, FILE_SCHEMA, SCHEMA
+from fraud_detection.errors import ValidationFailed
+from fraud_detection.schema import FILE_SCHEMA, SCHEMA
 from fraud_detection.simulator import DaySpec, Shard, iter_blocks
-from fraud_detection.sinks.parquet import write_parquet
+from fraud_detection.sinks.parquet import arrow_type_names, write_parquet
 
 from .conftest import DAY, SMALL
 
@@ -24,36 +29,21 @@ def blocks() -> list[pl.DataFrame]:
 
 
 def written(blocks: list[pl.DataFrame], path: Path, row_group_rows: int = 5_000) -> Path:
-    write_parquet(iter(blocks), SCHEMA, path, row_group_rows=row_group_rows, encodings=ENCODINGS)
+    write_parquet(iter(blocks), SCHEMA, path, row_group_rows=row_group_rows)
     return path
 
 
-def test_the_policy_names_real_columns() -> None:
-    assert set(ENCODINGS) <= set(SCHEMA)
-
-
-def test_each_column_is_stored_as_the_policy_says(
-    blocks: list[pl.DataFrame], tmp_path: Path
-) -> None:
-    meta = pq.ParquetFile(written(blocks, tmp_path / "day.parquet")).metadata
+def test_each_column_has_its_declared_types(blocks: list[pl.DataFrame], tmp_path: Path) -> None:
+    path = written(blocks, tmp_path / "day.parquet")
+    meta = pq.ParquetFile(path).metadata
     assert meta.num_rows == ROWS
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            column = group.column(c)
-            name = column.path_in_schema
-            if name in ENCODINGS:
-                assert ENCODINGS[name] in column.encodings, name
-                assert "RLE_DICTIONARY" not in column.encodings, name
-                assert not column.has_dictionary_page, name
-            elif column.physical_type != "BOOLEAN":  # Parquet has no dictionary for booleans
-                # A dictionary throughout: no fallback to PLAIN data pages.
-                assert column.has_dictionary_page, name
-                assert column.encodings == ("PLAIN", "RLE", "RLE_DICTIONARY"), name
+    # The embedded Arrow schema is the manifest's: text is `string`, whatever polars held.
+    assert {f.name: str(f.type) for f in pq.read_schema(path)} == arrow_type_names(SCHEMA)
     physical = {meta.schema.column(i).name: meta.schema.column(i).physical_type
                 for i in range(meta.num_columns)}  # fmt: skip
     assert physical["latitude"] == physical["longitude"] == "FLOAT"  # float32
     assert physical["event_timestamp"] == "INT64"
+    assert physical["channel"] == "BYTE_ARRAY"  # an Enum in memory, text in the file
 
 
 def test_row_groups_fill_up_to_the_limit(blocks: list[pl.DataFrame], tmp_path: Path) -> None:
@@ -88,17 +78,59 @@ def test_readers_read_back_the_generated_rows(blocks: list[pl.DataFrame], tmp_pa
 
 
 def test_same_frames_same_bytes(blocks: list[pl.DataFrame], tmp_path: Path) -> None:
-    a = write_parquet(iter(blocks), SCHEMA, tmp_path / "a.parquet", encodings=ENCODINGS)
-    b = write_parquet(iter(blocks), SCHEMA, tmp_path / "b.parquet", encodings=ENCODINGS)
+    a = write_parquet(iter(blocks), SCHEMA, tmp_path / "a.parquet")
+    b = write_parquet(iter(blocks), SCHEMA, tmp_path / "b.parquet")
     assert a.sha256 == b.sha256
 
 
-def test_an_encoding_for_an_unknown_column_is_refused(
+def test_a_failing_frame_comes_out_as_itself_and_leaves_no_file(
     blocks: list[pl.DataFrame], tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match="nope"):
-        write_parquet(iter(blocks), SCHEMA, tmp_path / "x.parquet", encodings={"nope": "PLAIN"})
-    assert not (tmp_path / "x.parquet").exists()
+    def failing() -> Iterator[pl.DataFrame]:
+        yield from blocks[:3]
+        raise ValidationFailed("data check failed before upload (a rule: 1 rows)")
+
+    path = tmp_path / "x.parquet"
+    with pytest.raises(ValidationFailed, match="a rule: 1 rows"):
+        write_parquet(failing(), SCHEMA, path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_writing_stops_the_frames_and_removes_the_file(
+    blocks: list[pl.DataFrame], tmp_path: Path
+) -> None:
+    """The frames are pulled on polars' thread; the caller's thread handles the signal."""
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum: int, frame: object) -> None:
+        raise Stop
+
+    pulled: list[float] = []
+
+    def endless() -> Iterator[pl.DataFrame]:  # 3 s of frames, if nothing stops them
+        for _ in range(150):
+            pulled.append(time.monotonic())
+            time.sleep(0.02)
+            yield blocks[len(pulled) % len(blocks)]
+
+    assert threading.current_thread() is threading.main_thread()
+    path = tmp_path / "x.parquet"
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        started = time.monotonic()
+        with pytest.raises(Stop):
+            write_parquet(endless(), SCHEMA, path, row_group_rows=1_000)
+        assert time.monotonic() - started < 2.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert pulled and not path.exists()
+    settled = len(pulled)
+    time.sleep(0.2)
+    assert len(pulled) <= settled + 1  # the writer stopped pulling frames
 
 
 def test_coded_text_of_any_kind_is_stored_as_strings(tmp_path: Path) -> None:

@@ -1,42 +1,39 @@
 """Encode frames into one local Parquet file; nothing else.
 
 The frames come from the caller (the pipeline generates and checks them); this
-module only writes them, and leaves a complete file or none. It writes through
-arrow-rs's Parquet writer (`arro3.io`), the Parquet engine of delta-rs, which the
-table needs anyway: the image ships no second engine (no pyarrow). Each column gets
-a dictionary unless the caller's encodings (the schema's policy) say otherwise.
+module only writes them, and leaves a complete file or none. It writes with polars'
+own streaming Parquet sink, which encodes without Python's GIL and spreads a row group's
+columns over the cores, so the caller's threads go on generating the next blocks while
+one is encoded. Column encodings are polars' choice (a dictionary where it pays).
 
-The file carries no embedded Arrow schema: readers take each column's type from the
-Parquet types, so text (Enums included) is `string`, not the `string_view` or
-`large_string` polars hands over (Feast reads `large_string` as Json), and no text
-column is copied to change its Arrow type.
+The file's embedded Arrow schema is replaced by one that declares text (Enums included)
+as `string`, not the `string_view` or `large_string` polars works with: Feast reads
+`large_string` as Json, and readers take the declared type without a cast.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+import io
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
 import arro3.core as a3
 import polars as pl
-from arro3.io import write_parquet as write_arrow_parquet
+from arro3.io import write_ipc_stream
+from polars.io.plugins import register_io_source
 
 from fraud_detection.errors import DiskFull, JobError, is_disk_full
 from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS, Compression
 
-# zstd level 1 writes ~4x faster than the default level, at the same size on this data.
+# zstd level 1 writes ~4x faster than the default level, at about the same size here.
 DEFAULT_ZSTD_LEVEL = 1
-# A row group's dictionaries may exceed the writer's 1 MiB default (a day's customers),
-# which would otherwise silently fall back to PLAIN for the rest of the row group.
-DICTIONARY_PAGE_BYTES = 64 << 20
-_Encoding = Literal[
-    "plain", "plain_dictionary", "rle", "bit_packed", "delta_binary_packed",
-    "delta_length_byte_array", "delta_byte_array", "rle_dictionary", "byte_stream_split",
-]  # fmt: skip
-_ENCODINGS: tuple[_Encoding, ...] = get_args(_Encoding)
+# After the caller is interrupted: how long the writer may take to notice and stop
+# (it looks between frames) before the partial file is removed under it.
+STOP_WAIT_SECONDS = 1.0
 # Arrow's own names of the types the schemas use (the manifest's `schema`, as pyarrow,
 # DuckDB and Spark print them), by the polars type of the column.
 _ARROW_NAMES: dict[type[pl.DataType], str] = {
@@ -89,37 +86,19 @@ def arrow_type_names(schema: pl.Schema) -> dict[str, str]:
     return names
 
 
-def column_encodings(schema: pl.Schema, encodings: Mapping[str, str]) -> dict[str, _Encoding]:
-    """The encodings checked against the schema, in arrow-rs's spelling."""
-    unknown = sorted(set(encodings) - set(schema))
-    if unknown:
-        raise ValueError(f"encodings name columns the schema lacks: {unknown}")
-    return {c: _encoding(e) for c, e in encodings.items()}
+def arrow_schema_entry(schema: pl.Schema) -> str:
+    """`arrow_schema(schema)` as Parquet files embed it (`ARROW:schema`): base64 of the
+    Arrow IPC schema message, here cut from an empty IPC stream (less its end marker)."""
+    stream = io.BytesIO()
+    write_ipc_stream(a3.Table.from_batches([], schema=arrow_schema(schema)), stream)
+    return base64.b64encode(stream.getvalue()[: -len(_IPC_END)]).decode()
 
 
-def _encoding(name: str) -> _Encoding:
-    for known in _ENCODINGS:
-        if name.lower() == known:
-            return known
-    raise ValueError(f"unknown Parquet encoding {name!r}; one of {', '.join(_ENCODINGS)}")
+_IPC_END = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # continuation marker, zero length
 
 
-def _as_written(frame: pl.DataFrame) -> a3.Table:
-    """The frame as the writer takes it: Enums (and Categoricals) stay dictionaries.
-
-    polars hands them over as dictionaries of string views, which arrow-rs's writer
-    does not take; only the dictionary's few values are cast to `string`. The codes
-    are kept, so no per-row copy of the text is made, and the writer encodes them
-    without re-hashing every row's string. Other columns go as they are.
-    """
-    table = a3.Table.from_arrow(frame)
-    for i, dtype in enumerate(frame.schema.dtypes()):
-        if _is_text(dtype) and not isinstance(dtype, pl.String):
-            column = table.column(i)
-            codes = a3.dictionary_indices(column).field.type
-            cast = column.cast(a3.DataType.dictionary(codes, a3.DataType.string()))
-            table = table.set_column(i, table.schema.field(i).with_type(cast.type), cast)
-    return table
+class _Stopped(Exception):
+    """The caller stopped waiting: the writer's source ends the write."""
 
 
 def write_parquet(
@@ -129,57 +108,74 @@ def write_parquet(
     *,
     compression: Compression = "zstd",
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
-    encodings: Mapping[str, str] | None = None,
 ) -> WrittenFile:
     """Write `frames` (in order) into `path`, at most `row_group_rows` rows per row group.
 
-    `encodings` maps columns to a Parquet encoding (PLAIN, BYTE_STREAM_SPLIT,
-    DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, ...); other columns get a dictionary.
     Row groups fill up to `row_group_rows` across frames: a larger row group shares one
     dictionary over more rows (a day's customers), and memory stays bounded by
-    `row_group_rows`, whatever the file's size. The writer pulls the frames in the
-    calling thread, one at a time, so the caller keeps control between frames (a signal
-    handler runs, a deadline is checked); its exceptions come out as they went in.
+    `row_group_rows`, whatever the file's size. polars pulls the frames on a thread of
+    its own; the calling thread waits, so a signal handler runs there at once. If the
+    wait is interrupted, the writer stops at its next frame and the file is removed.
+    The frames' exceptions come out as they went in.
     """
-    # polars' own Arrow types: text as string views, which the writer takes as they are.
-    target = _as_written(pl.DataFrame(schema=schema)).schema
-    by_column = column_encodings(schema, encodings or {})
-    codec = f"zstd({DEFAULT_ZSTD_LEVEL})" if compression == "zstd" else compression
-    raised: list[BaseException] = []  # the caller's own exception, which arrow-rs wraps
+    level = DEFAULT_ZSTD_LEVEL if compression == "zstd" else None
+    entry = arrow_schema_entry(schema)
+    stop = threading.Event()
+    raised: list[BaseException] = []  # the frames' own exception, whatever polars makes of it
+    failed: list[BaseException] = []
+    done = threading.Event()
 
-    def batches() -> Iterator[a3.RecordBatch]:
+    def source(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:  # fmt: skip
         try:
             for frame in frames:
-                yield from _as_written(frame).to_batches()
+                if stop.is_set():
+                    raise _Stopped
+                yield frame
                 del frame
+        except GeneratorExit:  # polars let go of the frames: its own failure says why
+            raise
         except BaseException as exc:
             raised.append(exc)
             raise
 
+    def write() -> None:
+        try:
+            register_io_source(io_source=source, schema=schema).sink_parquet(
+                path, compression=compression, compression_level=level,
+                row_group_size=row_group_rows, maintain_order=True,
+                metadata={"ARROW:schema": entry},  # replaces polars' own (text as string)
+            )  # fmt: skip
+        except BaseException as exc:  # handed to the waiting thread
+            failed.append(exc)
+        finally:
+            done.set()
+
     try:
-        write_arrow_parquet(
-            a3.RecordBatchReader.from_batches(target, batches()), path,
-            compression=codec, max_row_group_size=row_group_rows,
-            # No embedded Arrow schema: readers take each column's type from the Parquet
-            # types (text is `string`, not polars' `string_view`; see the module's doc).
-            skip_arrow_metadata=True,
-            # A dictionary for every column without an encoding of its own.
-            dictionary_enabled=True, column_dictionary_enabled={c: False for c in by_column},
-            column_encoding={c: e for c, e in by_column.items()},
-            dictionary_page_size_limit=DICTIONARY_PAGE_BYTES,
-        )  # fmt: skip
-    except BaseException as exc:
+        threading.Thread(target=write, name="parquet-writer", daemon=True).start()
+        done.wait()
+    except BaseException:  # a signal's exception, raised here by its handler
+        stop.set()
+        done.wait(STOP_WAIT_SECONDS)
         path.unlink(missing_ok=True)
-        if raised:
-            raise raised[0] from None
-        if is_disk_full(exc):  # arrow-rs panics on ENOSPC (pyo3's PanicException)
-            raise DiskFull(
-                f"no space left on device while writing {path}; free space or point TMPDIR "
-                "at a larger volume"
-            ) from None
-        if isinstance(exc, OSError) and not isinstance(exc, JobError):
-            raise JobError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if type(exc).__name__ == "PanicException":  # arrow-rs's I/O errors, as pyo3 raises them
-            raise JobError(f"cannot write {path}: {exc}") from None
         raise
+    if failed:
+        path.unlink(missing_ok=True)
+        raise (raised[0] if raised else _failure(failed[0], path)) from None
     return WrittenFile(path=path, bytes=path.stat().st_size, sha256=sha256_of(path))
+
+
+def _failure(exc: BaseException, path: Path) -> BaseException:
+    """The writer's own failure as the one-line error it is, else as it came."""
+    if is_disk_full(exc):
+        return DiskFull(
+            f"no space left on device while writing {path}; free space or point TMPDIR "
+            "at a larger volume"
+        )
+    if isinstance(exc, OSError):
+        return JobError(f"cannot write {path}: {exc.strerror or exc}")
+    if isinstance(exc, pl.exceptions.PolarsError):  # polars' I/O errors, as text
+        return JobError(f"cannot write {path}: {str(exc).splitlines()[0]}")
+    return exc
