@@ -31,10 +31,10 @@ JOB_CPUS = 2.0
 # transfer threads; this stops a runaway, not a normal run on a large host.
 PIDS_LIMIT = 1024
 
-# Scratch (/tmp): one slice's Parquet file before its upload. Measured 44.5 bytes a row at 1 M
-# rows, generator 3.0 (docs/performance.md); 1.5x headroom for the labels feed and the codec's
+# Scratch (/tmp): one slice's Parquet file before its upload. Measured 52.4 bytes a row at 1 M
+# rows, polars' writer (docs/performance.md); 1.5x headroom for the labels feed and the codec's
 # spread, plus a floor for the small files of a run.
-PARQUET_BYTES_PER_ROW = 45
+PARQUET_BYTES_PER_ROW = 53
 SCRATCH_HEADROOM = 1.5
 SCRATCH_FLOOR_MIB = 64
 # Kubernetes counts the container's log against its ephemeral storage too; the job logs a few

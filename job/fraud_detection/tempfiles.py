@@ -13,8 +13,8 @@ from fraud_detection.errors import DiskFull
 
 TEMP_PREFIX = "daily-synthetic-"
 # Parquet bytes a payment row takes in the scratch file (docs/performance.md measures
-# about 45), with headroom: what a slice needs in TMPDIR before it is uploaded.
-SCRATCH_BYTES_PER_ROW = 55
+# about 52), with headroom: what a slice needs in TMPDIR before it is uploaded.
+SCRATCH_BYTES_PER_ROW = 64
 
 
 def pid_alive(pid: int) -> bool:

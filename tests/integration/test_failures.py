@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-# About 25 MB of Parquet (about 40 bytes a row): above the job's 16 MiB multipart threshold,
+# About 30 MB of Parquet (about 50 bytes a row): above the job's 16 MiB multipart threshold,
 # so the upload has parts.
 ROWS = 600_000
 # Act well inside the body: the preflight and listing requests before it are a few KB.

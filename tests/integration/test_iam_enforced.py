@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 DAY = "2025-06-12"
 POP = ["--customers", "20000", "--merchants", "2000"]
-# Above the job's 16 MiB multipart threshold (about 40 bytes a row): the upload has parts.
+# Above the job's 16 MiB multipart threshold (about 50 bytes a row): the upload has parts.
 MULTIPART_ROWS = 1_000_000
 PAYMENTS, LABELS = "card_payments_raw", "fraud_reports"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/0b5e1a9c-0000-4000-8000-000000000001"

@@ -35,8 +35,8 @@ pytestmark = pytest.mark.integration
 DAY = "2025-06-12"
 DAY_PREFIX = "year=2025/month=6/day=12/"
 POP = ["--customers", "20000", "--merchants", "2000"]
-# Above the job's 16 MiB multipart threshold: the staged upload has parts (at about 40 bytes
-# a row, a million rows make 2-3 parts of 16 MiB).
+# Above the job's 16 MiB multipart threshold: the staged upload has parts (at about 50 bytes
+# a row, a million rows make 3 parts of 16 MiB).
 MULTIPART_ROWS = 1_000_000
 STATE = {
     "untouched": "day 2025-06-12 left untouched (as it was before this run)",
