@@ -27,6 +27,12 @@ FEATURE_HISTORY_DAYS = 37
 # A CPU cap (Docker's NanoCpus), not a weight: one slice keeps two cores busy (blocks are
 # generated on two threads while polars encodes the last ones on its own).
 JOB_CPUS = 2.0
+# Memory (MiB): the job's peak grows with the day's rows, whichever slice a container makes:
+# above a million rows the day's fraud plan and card lifecycle grow with its payments. This
+# restates fraud_detection.memory.memory_needed (a test ties them); the container gets it
+# plus half again, or the default cap if that is more.
+JOB_MEMORY_MIB = (400, 700, 140)  # base, per million up to a million rows, per million above
+MEMORY_HEADROOM = 1.5
 # Processes and threads: polars and Arrow size their pools by the host's cores, boto3 adds its
 # transfer threads; this stops a runaway, not a normal run on a large host.
 PIDS_LIMIT = 1024
@@ -40,6 +46,13 @@ SCRATCH_FLOOR_MIB = 64
 # Kubernetes counts the container's log against its ephemeral storage too; the job logs a few
 # lines a run, this bounds a runaway.
 LOG_ALLOWANCE_MIB = 64
+
+
+def job_memory_mib(rows: int) -> int:
+    """The memory a container making (a slice of) a day of `rows` rows gets, in MiB."""
+    base, first, beyond = JOB_MEMORY_MIB
+    need = base + first * min(rows, 1_000_000) / 1e6 + beyond * max(rows - 1_000_000, 0) / 1e6
+    return math.ceil(need * MEMORY_HEADROOM)
 
 
 def scratch_mib(rows: int, days: int = 1) -> int:

@@ -37,8 +37,9 @@ from daily_synthetic_job.lineage import LineageFromManifest
 
 DEFAULT_IMAGE = "daily-synthetic-job:dev"
 DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
-# Measured peak of the job container: ~0.5 GB for 1 M rows, ~1.5 GB for 10 M. Beyond ~25 M
-# rows use shards or raise DAILY_SYNTHETIC_MEM_LIMIT. A cap, not a reservation.
+# The job container's cap for days up to about 12 M rows (docs/performance.md measures its
+# peak); a larger day's containers get more (limits.job_memory_mib), shards or not: every
+# slice holds the day's fraud plan. A cap, not a reservation.
 DEFAULT_MEM_LIMIT = "4g"
 # The job stops within 2 s of SIGTERM (it aborts its uploads); the launcher waits this long
 # before it kills. Docker's own default (10 s) and ECS's (30 s) are replaced by this value.
@@ -124,6 +125,7 @@ class Job:
     default_image: str = DEFAULT_IMAGE
     entrypoint: tuple[str, ...] = ()  # empty: the image's own
     default_mem_limit: str = DEFAULT_MEM_LIMIT
+    memory_follows_rows: bool = False  # the cap grows for large days (limits.job_memory_mib)
     result_keys: frozenset[str] = MANIFEST_KEYS  # what its last JSON line must hold
     what: str = "JSON manifest"
     # Days of `rows` rows that its /tmp holds at once; 0: no sized scratch (/tmp stays in the
@@ -140,8 +142,16 @@ class Job:
         return os.environ.get(self.image_variable) or self.default_image
 
     def mem_limit(self, context: Mapping[str, Any], jinja_env: Any) -> str:
-        """The container's memory cap (Docker syntax, e.g. 4g): DAILY_SYNTHETIC_MEM_LIMIT."""
-        return os.environ.get("DAILY_SYNTHETIC_MEM_LIMIT") or self.default_mem_limit
+        """The container's memory cap (Docker syntax, e.g. 4g): DAILY_SYNTHETIC_MEM_LIMIT,
+        else the default, or more for a day whose rows need it."""
+        chosen = os.environ.get("DAILY_SYNTHETIC_MEM_LIMIT")
+        if chosen:
+            return chosen
+        if self.memory_follows_rows:
+            need = limits.job_memory_mib(rows_of(context))
+            if need > memory_mib(self.default_mem_limit):
+                return f"{need}m"
+        return self.default_mem_limit
 
     def environment(self, context: Mapping[str, Any], jinja_env: Any) -> dict[str, str]:
         """The set, non-secret pass-through variables, the job's deadline, Feast's data root."""
@@ -198,7 +208,7 @@ def features_root() -> str:
     return f"s3://{bucket}" if bucket else ""
 
 
-DAILY_JOB = Job(name="daily-synthetic-job")
+DAILY_JOB = Job(name="daily-synthetic-job", memory_follows_rows=True)
 # payment-features reads the day and FEATURE_HISTORY_DAYS before it: its scratch holds them
 # all. Its time is not measured at full size yet: three times the generator's, generously.
 FEATURES_JOB = Job(

@@ -55,12 +55,35 @@ def test_scratch_holds_the_measured_bytes_per_row_with_headroom(limits: Any) -> 
     assert limits.ephemeral_storage_mib(10) > limits.scratch_mib(10)  # the log counts too
 
 
-def test_default_memory_covers_the_jobs_need_with_margin(limits: Any) -> None:
-    from daily_synthetic_job.policy import DEFAULT_MEM_LIMIT, memory_mib
+def test_the_jobs_memory_covers_its_need_with_margin_for_any_rows(limits: Any) -> None:
+    from daily_synthetic_job.policy import DAILY_JOB, DEFAULT_MEM_LIMIT, memory_mib
     from fraud_detection.memory import memory_needed
 
     # docs/operations.md: give the container the table's memory plus 50 %.
-    assert memory_mib(DEFAULT_MEM_LIMIT) * 1024**2 >= memory_needed(limits.MAX_ROWS) * 1.5
+    for rows in (1, 1_000_000, 10_000_000, 20_000_000, limits.MAX_ROWS):
+        need = memory_needed(rows) * 1.5
+        assert abs(limits.job_memory_mib(rows) * 1024**2 - need) <= 1024**2, rows  # MiB rounding
+        given = memory_mib(DAILY_JOB.mem_limit({"params": {"rows": rows}}, None))
+        assert given * 1024**2 >= need, rows
+        assert given == max(memory_mib(DEFAULT_MEM_LIMIT), limits.job_memory_mib(rows)), rows
+    # The default cap serves the default day; a large day asks for more.
+    assert limits.job_memory_mib(1_000_000) < memory_mib(DEFAULT_MEM_LIMIT)
+    assert limits.job_memory_mib(limits.MAX_ROWS) > memory_mib(DEFAULT_MEM_LIMIT)
+
+
+def test_measured_peaks_stay_under_the_jobs_need(limits: Any) -> None:
+    """The bench's peaks (docs/performance.md) are below what the job asks for."""
+    from fraud_detection.memory import memory_needed
+
+    text = (ROOT / "docs" / "performance.md").read_text()
+    runs = re.findall(
+        r"^\| ([\d,]+)-row local run \(zstd\) \| ([\d,]+) \|(?:[^|]*\|){5} ([\d,]+) \|$",
+        text, flags=re.M,
+    )  # fmt: skip
+    assert runs, "docs/performance.md has no whole-run peak RSS"
+    for _, rows, peak in runs:
+        n, peak_mib = int(rows.replace(",", "")), int(peak.replace(",", ""))
+        assert peak_mib * 1024**2 <= memory_needed(n), (n, peak_mib)
 
 
 def test_limits_are_defined_once(limits: Any) -> None:
