@@ -37,7 +37,7 @@ from daily_synthetic_job.lineage import LineageFromManifest
 
 DEFAULT_IMAGE = "daily-synthetic-job:dev"
 DEFAULT_FEAST_IMAGE = "daily-synthetic-feast:dev"
-# The job container's cap for days up to about 12 M rows (docs/performance.md measures its
+# The job container's cap for days up to about 12.6 M rows (docs/performance.md measures its
 # peak); a larger day's containers get more (limits.job_memory_mib), shards or not: every
 # slice holds the day's fraud plan. A cap, not a reservation.
 DEFAULT_MEM_LIMIT = "4g"
