@@ -26,6 +26,7 @@ import polars as pl
 from arro3.io import write_ipc_stream
 from polars.io.plugins import register_io_source
 
+from fraud_detection.deadline import OnThread
 from fraud_detection.errors import DiskFull, JobError, is_disk_full
 from fraud_detection.settings import DEFAULT_ROW_GROUP_ROWS, Compression
 
@@ -86,15 +87,15 @@ def arrow_type_names(schema: pl.Schema) -> dict[str, str]:
     return names
 
 
+_IPC_END = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # continuation marker, zero length
+
+
 def arrow_schema_entry(schema: pl.Schema) -> str:
     """`arrow_schema(schema)` as Parquet files embed it (`ARROW:schema`): base64 of the
     Arrow IPC schema message, here cut from an empty IPC stream (less its end marker)."""
     stream = io.BytesIO()
     write_ipc_stream(a3.Table.from_batches([], schema=arrow_schema(schema)), stream)
     return base64.b64encode(stream.getvalue()[: -len(_IPC_END)]).decode()
-
-
-_IPC_END = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # continuation marker, zero length
 
 
 class _Stopped(Exception):
@@ -122,8 +123,6 @@ def write_parquet(
     entry = arrow_schema_entry(schema)
     stop = threading.Event()
     raised: list[BaseException] = []  # the frames' own exception, whatever polars makes of it
-    failed: list[BaseException] = []
-    done = threading.Event()
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
@@ -142,28 +141,25 @@ def write_parquet(
             raise
 
     def write() -> None:
-        try:
-            register_io_source(io_source=source, schema=schema).sink_parquet(
-                path, compression=compression, compression_level=level,
-                row_group_size=row_group_rows, maintain_order=True,
-                metadata={"ARROW:schema": entry},  # replaces polars' own (text as string)
-            )  # fmt: skip
-        except BaseException as exc:  # handed to the waiting thread
-            failed.append(exc)
-        finally:
-            done.set()
+        register_io_source(io_source=source, schema=schema).sink_parquet(
+            path, compression=compression, compression_level=level,
+            row_group_size=row_group_rows, maintain_order=True,
+            metadata={"ARROW:schema": entry},  # replaces polars' own (text as string)
+        )  # fmt: skip
 
+    writing = OnThread(f"writing {path.name}", write)
     try:
-        threading.Thread(target=write, name="parquet-writer", daemon=True).start()
-        done.wait()
+        writing.done.wait()
     except BaseException:  # a signal's exception, raised here by its handler
         stop.set()
-        done.wait(STOP_WAIT_SECONDS)
+        writing.done.wait(STOP_WAIT_SECONDS)
         path.unlink(missing_ok=True)
         raise
-    if failed:
+    try:
+        writing.outcome()
+    except BaseException as exc:
         path.unlink(missing_ok=True)
-        raise (raised[0] if raised else _failure(failed[0], path)) from None
+        raise (raised[0] if raised else _failure(exc, path)) from None
     return WrittenFile(path=path, bytes=path.stat().st_size, sha256=sha256_of(path))
 
 
